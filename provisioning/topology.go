@@ -1,0 +1,142 @@
+// Package provisioning turns one declarative topology file into the Vault and
+// OpenZiti objects that ztedge services need: an OIDC signing key, policies,
+// entities, AppRole logins and OIDC roles on the Vault side; an external JWT
+// signer, an auth policy, identities, services, intercept configs and
+// service, edge-router and service-edge-router policies on the Ziti side.
+//
+// Provisioning is idempotent. [Provisioner.Plan] reports what
+// [Provisioner.Apply] would create, update and delete; applying the same
+// topology twice changes nothing the second time; removing a service or a
+// dial rule from the file and applying again removes exactly that; and
+// [Provisioner.Destroy] removes every object ztedge created and nothing else.
+// Every Ziti object ztedge creates carries the tag [ManagedTag]; every Vault
+// entity carries the same key in its metadata.
+package provisioning
+
+import "time"
+
+// ManagedTag is the tag (on Ziti objects) and metadata key (on Vault
+// entities) that marks an object as created and owned by ztedge. Objects
+// without it are never changed or deleted.
+const ManagedTag = "ztedge.managed"
+
+// ManagedValue is the value stored under [ManagedTag].
+const ManagedValue = "true"
+
+// Topology is the declarative description of a ztedge deployment: where Vault
+// and the Ziti controller are, the services, who may dial whom, and extra
+// client identities for tunnelers or administrators.
+type Topology struct {
+	// Vault says where Vault is and how ztedge uses it.
+	Vault VaultSettings `yaml:"vault"`
+	// Ziti says where the Ziti controller is and how to log in to it.
+	Ziti ZitiSettings `yaml:"ziti"`
+	// JWT sets the audience and lifetime of the identity tokens Vault issues.
+	JWT JWTSettings `yaml:"jwt"`
+	// Output is the folder that receives per-service Vault credentials and
+	// enrolled client identity files. Relative paths are resolved against
+	// the topology file's folder.
+	Output string `yaml:"output"`
+	// Services are the HTTP microservices, one Ziti service each.
+	Services []Service `yaml:"services"`
+	// Clients are extra Ziti identities (tunnelers, admins) that are
+	// enrolled and written as identity files.
+	Clients []Client `yaml:"clients"`
+	// Dial lists who may dial whom.
+	Dial []DialRule `yaml:"dial"`
+}
+
+// VaultSettings says where Vault is and which names ztedge uses there.
+type VaultSettings struct {
+	// Address is Vault's URL, e.g. http://127.0.0.1:8200.
+	Address string `yaml:"address"`
+	// TokenFile is a file holding a Vault token allowed to manage identity,
+	// policies and auth methods. When empty, VAULT_TOKEN is used.
+	TokenFile string `yaml:"tokenFile"`
+	// CACert is a PEM file with the CA that signed Vault's TLS certificate.
+	CACert string `yaml:"caCert"`
+	// Key is the name of the OIDC signing key. Default "ztedge".
+	Key string `yaml:"key"`
+	// Algorithm is the OIDC key's signing algorithm. Default "ES384".
+	Algorithm string `yaml:"algorithm"`
+	// AuthMount is the path of the AppRole auth method that ztedge enables
+	// and owns. Default "ztedge-approle".
+	AuthMount string `yaml:"authMount"`
+	// TokenPeriod is the period of the Vault tokens services log in with.
+	// Default 1h.
+	TokenPeriod Duration `yaml:"tokenPeriod"`
+}
+
+// ZitiSettings says where the Ziti controller is and how to log in.
+type ZitiSettings struct {
+	// Controller is the controller's base URL, e.g. https://127.0.0.1:1280.
+	Controller string `yaml:"controller"`
+	// CACert is a PEM file with the controller's CA bundle. When empty the
+	// bundle is fetched from the controller's well-known endpoint.
+	CACert string `yaml:"caCert"`
+	// Username is the administrator's name. When empty, ZITI_USER is used.
+	Username string `yaml:"username"`
+	// PasswordFile holds the administrator's password. When empty,
+	// ZITI_PWD is used.
+	PasswordFile string `yaml:"passwordFile"`
+	// EdgeRouterRoles select the edge routers ztedge identities and
+	// services may use. Default ["#all"].
+	EdgeRouterRoles []string `yaml:"edgeRouterRoles"`
+}
+
+// JWTSettings sets the audience and lifetime of identity tokens.
+type JWTSettings struct {
+	// Audience is the JWT "aud" claim and the Vault OIDC role's client ID.
+	// Default "edgex".
+	Audience string `yaml:"audience"`
+	// TTL is the lifetime of each identity token. Default 1h.
+	TTL Duration `yaml:"ttl"`
+}
+
+// Service is one HTTP microservice. It gets a Vault identity and the Ziti
+// service "edgex.<name>".
+type Service struct {
+	// Name is the service name, e.g. core-data.
+	Name string `yaml:"name"`
+	// Groups are role attributes for dial rules ("group:<name>").
+	Groups []string `yaml:"groups"`
+	// Host is the intercept host name. Default "<name>.edgex.ziti".
+	Host string `yaml:"host"`
+	// Port is the intercept port. Default 80.
+	Port int `yaml:"port"`
+}
+
+// Client is an extra Ziti identity for a tunneler or an administrator,
+// enrolled with a one-time token and written to "<output>/clients/<name>.json".
+type Client struct {
+	// Name is the identity name.
+	Name string `yaml:"name"`
+	// Groups are role attributes for dial rules ("group:<name>").
+	Groups []string `yaml:"groups"`
+}
+
+// DialRule permits every identity in From to dial every service in To.
+// Entries are service or client names, or "group:<name>" for every service
+// or client in that group.
+type DialRule struct {
+	From []string `yaml:"from"`
+	To   []string `yaml:"to"`
+}
+
+// Duration is a time.Duration read from strings such as "30s" or "1h".
+type Duration time.Duration
+
+// UnmarshalText parses a duration such as "90s" or "1h".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(time.Duration(d).String()), nil
+}
