@@ -3,9 +3,103 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/ztedge/ztedge/provisioning"
 )
+
+const provisionUsage = `usage: ztedge provision plan|apply|destroy -f TOPOLOGY.yaml
+
+  plan     print what apply would create, update and delete
+  apply    create, update and delete objects until Vault and the controller match the file
+  destroy  delete everything ztedge created (objects made by hand are kept)
+`
+
+// errUsage marks a command-line mistake (exit code 2).
+var errUsage = errors.New("usage error")
 
 // runProvision implements "ztedge provision plan|apply|destroy -f FILE".
 func runProvision(ctx context.Context, args []string) error {
-	return errors.New("provision: not implemented yet")
+	return provision(ctx, os.Stdout, args)
+}
+
+func provision(ctx context.Context, out io.Writer, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, provisionUsage)
+		return errUsage
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("provision "+verb, flag.ContinueOnError)
+	file := fs.String("f", "", "topology file (YAML)")
+	verbose := fs.Bool("v", false, "log progress details")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), provisionUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if *file == "" {
+		fmt.Fprintln(os.Stderr, "ztedge provision: -f TOPOLOGY.yaml is required")
+		return errUsage
+	}
+	switch verb {
+	case "plan", "apply", "destroy":
+	default:
+		fmt.Fprintf(os.Stderr, "ztedge provision: unknown action %q\n%s", verb, provisionUsage)
+		return errUsage
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	t, err := provisioning.LoadFile(*file)
+	if err != nil {
+		return err
+	}
+	p, err := provisioning.New(ctx, t, logger)
+	if err != nil {
+		return err
+	}
+	return runProvisionVerb(ctx, out, p, verb)
+}
+
+func runProvisionVerb(ctx context.Context, out io.Writer, p *provisioning.Provisioner, verb string) error {
+	progress := func(c provisioning.Change) { fmt.Fprintf(out, "  %s\n", c) }
+	switch verb {
+	case "plan":
+		plan, err := p.Plan(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = plan.WriteTo(out)
+		return err
+	case "apply":
+		fmt.Fprintln(out, "Applying topology:")
+		plan, err := p.Apply(ctx, progress)
+		if err != nil {
+			return err
+		}
+		if plan.Empty() {
+			fmt.Fprintln(out, "No changes: Vault and the controller already match the topology.")
+		} else {
+			fmt.Fprintf(out, "Applied: %s.\n", plan.Summary())
+		}
+		return nil
+	default:
+		fmt.Fprintln(out, "Destroying what ztedge created:")
+		plan, err := p.Destroy(ctx, progress)
+		if err != nil {
+			return err
+		}
+		if plan.Empty() {
+			fmt.Fprintln(out, "Nothing to destroy.")
+		} else {
+			fmt.Fprintf(out, "Destroyed: %d objects.\n", plan.Count(provisioning.OpDelete))
+		}
+		return nil
+	}
 }
