@@ -1,0 +1,113 @@
+// Package transport sends a ztedge service's outgoing HTTP requests to its
+// peers: over the OpenZiti overlay for peers configured in zerotrust mode,
+// over plain TCP only for peers configured as plain, and nowhere else.
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ztedge/ztedge/zerotrust"
+)
+
+// Transport is an http.RoundTripper that picks the way to each peer from
+// the service's client configuration ([zerotrust.Config.Clients]): requests
+// to a zerotrust client's host:port go over the overlay, requests to a
+// plain client's host:port over TCP, and requests to any other host fail
+// (deny by default). Both paths keep connections alive for reuse.
+type Transport struct {
+	overlay *http.Transport // nil when no client is zerotrust
+	plain   *http.Transport
+	routes  map[string]zerotrust.Mode // "host:port" -> mode
+}
+
+// New builds a Transport for cfg's clients. ov is required when a client
+// is in zerotrust mode. base, if not nil, is cloned for plain peers.
+func New(cfg *zerotrust.Config, ov *zerotrust.Overlay, base *http.Transport) (*Transport, error) {
+	t := &Transport{routes: map[string]zerotrust.Mode{}}
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport)
+	}
+	t.plain = base.Clone()
+	for name, c := range cfg.Clients {
+		addr := net.JoinHostPort(strings.ToLower(c.Host), fmt.Sprint(c.Port))
+		if prev, dup := t.routes[addr]; dup && prev != c.Mode() {
+			return nil, fmt.Errorf("transport: client %s: %s is configured both as %s and %s", name, addr, prev, c.Mode())
+		}
+		t.routes[addr] = c.Mode()
+		if c.Mode() == zerotrust.ModeZeroTrust && t.overlay == nil {
+			if ov == nil {
+				return nil, fmt.Errorf("transport: client %s is in zerotrust mode but there is no overlay", name)
+			}
+			t.overlay = OverlayTransport(ov)
+		}
+	}
+	return t, nil
+}
+
+// OverlayTransport returns an http.Transport that dials every connection
+// over the overlay (by intercept address or Ziti service name) and keeps
+// idle connections for reuse.
+func OverlayTransport(ov *zerotrust.Overlay) *http.Transport {
+	return &http.Transport{
+		DialContext:           ov.DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+}
+
+// ErrUnknownHost is returned for a request to a host that is not a configured client.
+var ErrUnknownHost = errors.New("transport: host is not a configured client")
+
+// RoundTrip sends the request over the path configured for its host.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := strings.ToLower(req.URL.Hostname())
+	port := req.URL.Port()
+	if port == "" {
+		port = "80"
+		if req.URL.Scheme == "https" {
+			port = "443"
+		}
+	}
+	mode, ok := t.routes[net.JoinHostPort(host, port)]
+	if !ok {
+		closeBody(req)
+		return nil, fmt.Errorf("%w: %s", ErrUnknownHost, net.JoinHostPort(host, port))
+	}
+	if mode == zerotrust.ModeZeroTrust {
+		return t.overlay.RoundTrip(req)
+	}
+	return t.plain.RoundTrip(req)
+}
+
+// CloseIdleConnections closes idle connections on both paths.
+func (t *Transport) CloseIdleConnections() {
+	t.plain.CloseIdleConnections()
+	if t.overlay != nil {
+		t.overlay.CloseIdleConnections()
+	}
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// NewClient returns an http.Client using a [Transport] for cfg's clients,
+// with the given overall request timeout (0 means none).
+func NewClient(cfg *zerotrust.Config, ov *zerotrust.Overlay, timeout time.Duration) (*http.Client, error) {
+	t, err := New(cfg, ov, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: t, Timeout: timeout}, nil
+}

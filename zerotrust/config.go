@@ -1,0 +1,346 @@
+package zerotrust
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPingPath is the path of the health check, as in EdgeX's v3 API.
+const DefaultPingPath = "/api/v3/ping"
+
+// Config is a service's configuration in EdgeX's shape: the service itself
+// and the peers it calls.
+//
+//	Service:
+//	  Name: core-data
+//	  Port: 59880
+//	  HealthPort: 59980
+//	  SecurityOptions:
+//	    Mode: zerotrust
+//	    OpenZitiController: 127.0.0.1:1280
+//	    VaultCredentialsFile: /run/ztedge/core-data/credentials.json
+//	Clients:
+//	  core-metadata:
+//	    SecurityOptions:
+//	      Mode: zerotrust
+type Config struct {
+	Service ServiceConfig           `yaml:"Service"`
+	Clients map[string]ClientConfig `yaml:"Clients"`
+}
+
+// ServiceConfig describes the service itself.
+type ServiceConfig struct {
+	// Name is the service's name (EdgeX service key), e.g. core-data. In
+	// zerotrust mode it binds the Ziti service "edgex.<Name>".
+	Name string `yaml:"Name"`
+	// Host and Port are the TCP address served in plain mode. They are
+	// never opened in zerotrust mode.
+	Host string `yaml:"Host"`
+	Port int    `yaml:"Port"`
+	// HealthHost and HealthPort are the underlay address of the separate
+	// health server that answers only the ping path. HealthPort 0 turns it
+	// off. HealthHost defaults to 127.0.0.1.
+	HealthHost string `yaml:"HealthHost"`
+	HealthPort int    `yaml:"HealthPort"`
+	// PingPath is the health check path. Default /api/v3/ping.
+	PingPath string `yaml:"PingPath"`
+	// SecurityOptions select the mode and say how to reach Vault and the controller.
+	SecurityOptions SecurityOptions `yaml:"SecurityOptions"`
+}
+
+// ClientConfig describes one peer the service calls, keyed by the peer's
+// service name in [Config.Clients].
+type ClientConfig struct {
+	// Protocol is http (the only one supported). Default http.
+	Protocol string `yaml:"Protocol"`
+	// Host and Port address the peer. In zerotrust mode they default to
+	// the peer's intercept address, "<name>.edgex.ziti" and 80.
+	Host string `yaml:"Host"`
+	Port int    `yaml:"Port"`
+	// SecurityOptions select the mode used to reach this peer.
+	SecurityOptions SecurityOptions `yaml:"SecurityOptions"`
+}
+
+// LoadConfig reads a configuration file (YAML), applies environment
+// overrides in EdgeX's style (see [Config.ApplyEnv]), fills in defaults and
+// validates it.
+func LoadConfig(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if err := cfg.ApplyEnv(os.Environ()); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	cfg.resolvePaths(dir)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes YAML. Unknown fields are errors.
+func ParseConfig(raw []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty")
+		}
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var envSafe = regexp.MustCompile(`[^A-Z0-9]`)
+
+// envName turns a configuration path into EdgeX's environment variable
+// name: upper case, with every other character an underscore
+// ("Clients", "core-metadata", "Host" -> CLIENTS_CORE_METADATA_HOST).
+func envName(parts ...string) string {
+	for i, p := range parts {
+		parts[i] = envSafe.ReplaceAllString(strings.ToUpper(p), "_")
+	}
+	return strings.Join(parts, "_")
+}
+
+// ApplyEnv overrides settings from environment variables ("NAME=value"
+// entries, as os.Environ returns), in EdgeX's style:
+//
+//	SERVICE_NAME, SERVICE_HOST, SERVICE_PORT, SERVICE_HEALTHHOST,
+//	SERVICE_HEALTHPORT, SERVICE_PINGPATH, SERVICE_SECURITYOPTIONS_<KEY>
+//	CLIENTS_<NAME>_PROTOCOL, CLIENTS_<NAME>_HOST, CLIENTS_<NAME>_PORT,
+//	CLIENTS_<NAME>_SECURITYOPTIONS_<KEY>
+//
+// where <KEY> is a [SecurityOptions] key in upper case (e.g. MODE,
+// OPENZITICONTROLLER) and <NAME> a client name in upper case with
+// hyphens as underscores. Only clients present in the file can be
+// overridden.
+func (c *Config) ApplyEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var errs []error
+	str := func(dst *string, name string) {
+		if v, ok := env[name]; ok {
+			*dst = v
+		}
+	}
+	num := func(dst *int, name string) {
+		if v, ok := env[name]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("environment variable %s: %q is not a number", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	opts := func(dst *SecurityOptions, prefix string) {
+		for _, k := range knownKeys {
+			if v, ok := env[envName(prefix, "SecurityOptions", k)]; ok {
+				if *dst == nil {
+					*dst = SecurityOptions{}
+				}
+				for existing := range *dst {
+					if strings.EqualFold(existing, k) {
+						delete(*dst, existing)
+					}
+				}
+				(*dst)[k] = v
+			}
+		}
+	}
+	s := &c.Service
+	str(&s.Name, "SERVICE_NAME")
+	str(&s.Host, "SERVICE_HOST")
+	num(&s.Port, "SERVICE_PORT")
+	str(&s.HealthHost, "SERVICE_HEALTHHOST")
+	num(&s.HealthPort, "SERVICE_HEALTHPORT")
+	str(&s.PingPath, "SERVICE_PINGPATH")
+	opts(&s.SecurityOptions, "Service")
+	for name, cl := range c.Clients {
+		str(&cl.Protocol, envName("Clients", name, "Protocol"))
+		str(&cl.Host, envName("Clients", name, "Host"))
+		num(&cl.Port, envName("Clients", name, "Port"))
+		opts(&cl.SecurityOptions, "Clients_"+name)
+		c.Clients[name] = cl
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) resolvePaths(dir string) {
+	fix := func(o SecurityOptions) {
+		for _, key := range []string{KeyControllerCA, KeyCredentials, KeyVaultCA} {
+			for k, v := range o {
+				if strings.EqualFold(k, key) && v != "" && !filepath.IsAbs(v) {
+					o[k] = filepath.Join(dir, v)
+				}
+			}
+		}
+	}
+	fix(c.Service.SecurityOptions)
+	for _, cl := range c.Clients {
+		fix(cl.SecurityOptions)
+	}
+}
+
+// Validate checks the configuration and fills in defaults. Every error
+// names the setting it is about. A zerotrust service without a controller
+// or credentials is an error, never a fallback to plain TCP.
+func (c *Config) Validate() error {
+	var errs []error
+	s := &c.Service
+	if err := s.SecurityOptions.check("Service.SecurityOptions"); err != nil {
+		errs = append(errs, err)
+	}
+	mode, err := s.SecurityOptions.Mode()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("Service.SecurityOptions.Mode: %w", err))
+	}
+	if s.PingPath == "" {
+		s.PingPath = DefaultPingPath
+	}
+	if !strings.HasPrefix(s.PingPath, "/") {
+		errs = append(errs, fmt.Errorf("Service.PingPath: %q must start with /", s.PingPath))
+	}
+	if s.HealthHost == "" {
+		s.HealthHost = "127.0.0.1"
+	}
+	if s.HealthPort < 0 || s.HealthPort > 65535 {
+		errs = append(errs, fmt.Errorf("Service.HealthPort: %d is out of range (0 turns the health server off)", s.HealthPort))
+	}
+	switch mode {
+	case ModeZeroTrust:
+		if s.Name == "" {
+			errs = append(errs, errors.New("Service.Name: missing (zerotrust mode binds the Ziti service edgex.<Name>)"))
+		}
+		errs = append(errs, checkZeroTrustOptions("Service.SecurityOptions", s.SecurityOptions, true)...)
+	case ModePlain:
+		if s.Port < 1 || s.Port > 65535 {
+			errs = append(errs, fmt.Errorf("Service.Port: %d is out of range (1 to 65535)", s.Port))
+		}
+		if s.Host == "" {
+			s.Host = "127.0.0.1"
+		}
+	}
+	names := make([]string, 0, len(c.Clients))
+	for name := range c.Clients {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		cl := c.Clients[name]
+		f := "Clients." + name
+		if err := cl.SecurityOptions.check(f + ".SecurityOptions"); err != nil {
+			errs = append(errs, err)
+		}
+		if cl.Protocol == "" {
+			cl.Protocol = "http"
+		}
+		if cl.Protocol != "http" {
+			errs = append(errs, fmt.Errorf("%s.Protocol: %q is not supported (use http)", f, cl.Protocol))
+		}
+		cm, err := cl.SecurityOptions.Mode()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.SecurityOptions.Mode: %w", f, err))
+		}
+		switch cm {
+		case ModeZeroTrust:
+			if cl.Host == "" {
+				cl.Host = name + ".edgex.ziti"
+			}
+			if cl.Port == 0 {
+				cl.Port = 80
+			}
+			// A zerotrust client uses the process's one Ziti context: the
+			// service's own controller and credentials.
+			if mode != ModeZeroTrust {
+				errs = append(errs, checkZeroTrustOptions(f+".SecurityOptions", cl.SecurityOptions, true)...)
+			}
+		case ModePlain:
+			if cl.Host == "" {
+				errs = append(errs, fmt.Errorf("%s.Host: missing", f))
+			}
+		}
+		if cl.Port < 1 || cl.Port > 65535 {
+			errs = append(errs, fmt.Errorf("%s.Port: %d is out of range (1 to 65535)", f, cl.Port))
+		}
+		c.Clients[name] = cl
+	}
+	return errors.Join(errs...)
+}
+
+func checkZeroTrustOptions(field string, o SecurityOptions, needCredentials bool) []error {
+	var errs []error
+	ctrl := o.Get(KeyController)
+	if ctrl == "" {
+		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the Ziti controller)", field, KeyController))
+	} else if _, err := ControllerURL(ctrl); err != nil {
+		errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyController, err))
+	}
+	if needCredentials && o.Get(KeyCredentials) == "" {
+		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the service's Vault credentials)", field, KeyCredentials))
+	}
+	return errs
+}
+
+// ControllerURL turns a controller given as host:port or URL into its
+// https base URL.
+func ControllerURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("%q is not a host:port or URL", s)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("scheme %q is not allowed (the controller speaks https)", u.Scheme)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// Mode returns the service's security mode. Call it on a validated configuration.
+func (s ServiceConfig) Mode() Mode {
+	m, _ := s.SecurityOptions.Mode()
+	return m
+}
+
+// ZitiService is the Ziti service the service binds: "edgex.<Name>".
+func (s ServiceConfig) ZitiService() string { return "edgex." + s.Name }
+
+// Mode returns the client's security mode. Call it on a validated configuration.
+func (c ClientConfig) Mode() Mode {
+	m, _ := c.SecurityOptions.Mode()
+	return m
+}
+
+// BaseURL is the URL requests to this peer start with, e.g.
+// "http://core-data.edgex.ziti:80".
+func (c ClientConfig) BaseURL() string {
+	return fmt.Sprintf("%s://%s:%d", c.Protocol, c.Host, c.Port)
+}

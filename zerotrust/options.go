@@ -1,0 +1,101 @@
+// Package zerotrust is the runtime side of ztedge: EdgeX-style security
+// configuration, the service's own identity token from Vault, and the one
+// OpenZiti context a process shares between its listener and its clients.
+//
+// A service in Mode=zerotrust has no API port on the host. It logs in to
+// Vault with the credentials provisioning wrote, fetches a JWT for its own
+// identity, authenticates to the Ziti controller with it through the
+// external JWT signer, binds the Ziti service "edgex.<name>" and dials its
+// peers over Ziti. Every (re)authentication uses a fresh JWT.
+package zerotrust
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Mode is a security mode: plain TCP or zero trust over OpenZiti.
+type Mode string
+
+// The security modes. The empty string in configuration means [ModePlain].
+const (
+	ModePlain     Mode = "plain"
+	ModeZeroTrust Mode = "zerotrust"
+)
+
+// ParseMode reads a mode case-insensitively; the empty string is plain.
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "plain", "http":
+		return ModePlain, nil
+	case "zerotrust":
+		return ModeZeroTrust, nil
+	}
+	return "", fmt.Errorf("unknown mode %q (use %q, or leave it empty for plain)", s, ModeZeroTrust)
+}
+
+// Keys of [SecurityOptions]. Keys are matched case-insensitively.
+const (
+	// KeyMode selects the mode: "zerotrust" or empty for plain.
+	KeyMode = "Mode"
+	// KeyController is the Ziti controller, as host:port or https URL.
+	KeyController = "OpenZitiController"
+	// KeyControllerCA is a PEM file with the controller's CA bundle. When
+	// empty, the bundle is fetched from the controller (trust on first use).
+	KeyControllerCA = "OpenZitiCAFile"
+	// KeyCredentials is the Vault credentials file provisioning wrote for
+	// the service ("<output>/services/<name>/credentials.json").
+	KeyCredentials = "VaultCredentialsFile"
+	// KeyVaultAddress overrides the Vault address in the credentials file.
+	KeyVaultAddress = "VaultAddress"
+	// KeyVaultCA is a PEM file with the CA of Vault's TLS certificate.
+	KeyVaultCA = "VaultCAFile"
+)
+
+var knownKeys = []string{KeyMode, KeyController, KeyControllerCA, KeyCredentials, KeyVaultAddress, KeyVaultCA}
+
+// SecurityOptions is EdgeX's per-service and per-client string map of
+// security settings, e.g. {"Mode": "zerotrust", "OpenZitiController": "ctrl:1280"}.
+type SecurityOptions map[string]string
+
+// Get returns the value of key, matching keys case-insensitively.
+func (o SecurityOptions) Get(key string) string {
+	if v, ok := o[key]; ok {
+		return strings.TrimSpace(v)
+	}
+	for k, v := range o {
+		if strings.EqualFold(k, key) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// Mode parses the Mode key.
+func (o SecurityOptions) Mode() (Mode, error) { return ParseMode(o.Get(KeyMode)) }
+
+// check reports keys that are not known, so a misspelt key is an error
+// rather than a silently ignored setting.
+func (o SecurityOptions) check(field string) error {
+	var unknown []string
+	for k := range o {
+		if canonicalKey(k) == "" {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("%s: unknown key %s (known keys: %s)", field, strings.Join(unknown, ", "), strings.Join(knownKeys, ", "))
+	}
+	return nil
+}
+
+func canonicalKey(k string) string {
+	for _, known := range knownKeys {
+		if strings.EqualFold(k, known) {
+			return known
+		}
+	}
+	return ""
+}
