@@ -607,6 +607,14 @@ func (z *zitiSide) creator(kind string, o object) func(context.Context) error {
 			return rest_util.WrapErr(err)
 		}
 		z.remember(kind, o.Name, id)
+		if kind == kindSigner {
+			// Controller 1.6.0 drops the tags of a new external JWT signer
+			// (its create mapping ignores them) but keeps them on update:
+			// set them with an update so the signer is known as ztedge's.
+			if err := z.update(ctx, kind, objectUpdate{Desired: o, Existing: object{ID: id, Name: o.Name}}); err != nil {
+				return rest_util.WrapErr(err)
+			}
+		}
 		if kind == kindIdentity && o.Fields["role"] == "client" {
 			return z.enrollClient(ctx, id, o.Name)
 		}

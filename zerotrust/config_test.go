@@ -1,0 +1,118 @@
+package zerotrust
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const sampleConfig = `
+Service:
+  Name: core-data
+  Port: 59880
+  HealthPort: 59980
+  SecurityOptions:
+    Mode: ZeroTrust
+    OpenZitiController: 127.0.0.1:1280
+    VaultCredentialsFile: creds.json
+Clients:
+  core-metadata:
+    SecurityOptions:
+      Mode: zerotrust
+  legacy:
+    Host: 10.0.0.1
+    Port: 8080
+`
+
+func TestParseModeIsCaseInsensitive(t *testing.T) {
+	for _, s := range []string{"zerotrust", "ZeroTrust", " ZEROTRUST "} {
+		m, err := ParseMode(s)
+		require.NoError(t, err)
+		assert.Equal(t, ModeZeroTrust, m)
+	}
+	m, err := ParseMode("")
+	require.NoError(t, err)
+	assert.Equal(t, ModePlain, m)
+	_, err = ParseMode("zerotrsut")
+	require.ErrorContains(t, err, `unknown mode "zerotrsut"`)
+}
+
+func TestLoadConfigDefaultsAndPaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "configuration.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(sampleConfig), 0o600))
+	cfg, err := LoadConfig(path)
+	require.NoError(t, err)
+	assert.Equal(t, ModeZeroTrust, cfg.Service.Mode())
+	assert.Equal(t, "edgex.core-data", cfg.Service.ZitiService())
+	assert.Equal(t, DefaultPingPath, cfg.Service.PingPath)
+	assert.Equal(t, filepath.Join(dir, "creds.json"), cfg.Service.SecurityOptions.Get(KeyCredentials))
+	md := cfg.Clients["core-metadata"]
+	assert.Equal(t, "http://core-metadata.edgex.ziti:80", md.BaseURL())
+	assert.Equal(t, ModePlain, cfg.Clients["legacy"].Mode())
+}
+
+func TestApplyEnvInEdgeXStyle(t *testing.T) {
+	cfg, err := ParseConfig([]byte(sampleConfig))
+	require.NoError(t, err)
+	require.NoError(t, cfg.ApplyEnv([]string{
+		"SERVICE_SECURITYOPTIONS_MODE=",
+		"SERVICE_PORT=60000",
+		"SERVICE_HEALTHPORT=0",
+		"CLIENTS_CORE_METADATA_SECURITYOPTIONS_MODE=http",
+		"CLIENTS_CORE_METADATA_HOST=127.0.0.1",
+		"CLIENTS_CORE_METADATA_PORT=59881",
+		"CLIENTS_UNKNOWN_HOST=ignored",
+	}))
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, ModePlain, cfg.Service.Mode())
+	assert.Equal(t, 60000, cfg.Service.Port)
+	assert.Equal(t, 0, cfg.Service.HealthPort)
+	assert.Equal(t, ModePlain, cfg.Clients["core-metadata"].Mode())
+	assert.Equal(t, "http://127.0.0.1:59881", cfg.Clients["core-metadata"].BaseURL())
+
+	err = cfg.ApplyEnv([]string{"SERVICE_PORT=eighty"})
+	require.ErrorContains(t, err, "SERVICE_PORT")
+}
+
+func TestValidateRefusesIncompleteZeroTrust(t *testing.T) {
+	cases := map[string]struct {
+		edit string
+		want string
+	}{
+		"unknown mode":       {"Mode: ZeroTrust|Mode: zero-trust", `Service.SecurityOptions.Mode: unknown mode "zero-trust"`},
+		"missing controller": {"OpenZitiController: 127.0.0.1:1280|", "Service.SecurityOptions.OpenZitiController: missing"},
+		"http controller":    {"OpenZitiController: 127.0.0.1:1280|OpenZitiController: http://x:1", `scheme "http" is not allowed`},
+		"missing creds":      {"VaultCredentialsFile: creds.json|", "Service.SecurityOptions.VaultCredentialsFile: missing"},
+		"missing name":       {"Name: core-data|", "Service.Name: missing"},
+		"unknown key":        {"VaultCredentialsFile: creds.json|VaultCredentialsFile: creds.json\n    OpenZitiControler: x", "unknown key OpenZitiControler"},
+		"bad health port":    {"HealthPort: 59980|HealthPort: 70000", "Service.HealthPort: 70000"},
+		"plain client host":  {"Host: 10.0.0.1|", "Clients.legacy.Host: missing"},
+		"unknown field":      {"HealthPort: 59980|HealthPort: 59980\n  Hlth: 1", "Hlth"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			from, to, _ := strings.Cut(tc.edit, "|")
+			raw := strings.Replace(sampleConfig, from, to, 1)
+			cfg, err := ParseConfig([]byte(raw))
+			if err == nil {
+				err = cfg.Validate()
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestControllerURL(t *testing.T) {
+	u, err := ControllerURL("ctrl.example:1280")
+	require.NoError(t, err)
+	assert.Equal(t, "https://ctrl.example:1280", u)
+	u, err = ControllerURL("https://ctrl.example:1280/edge/client/v1")
+	require.NoError(t, err)
+	assert.Equal(t, "https://ctrl.example:1280", u)
+}
