@@ -1,0 +1,244 @@
+// Command ztedge puts EdgeX-style HTTP microservices on an OpenZiti
+// zero-trust overlay, with HashiCorp Vault as the identity provider.
+//
+// Usage:
+//
+//	ztedge tools build [-tool ziti|vault|all]
+//	ztedge stack up|down|status [flags]
+//	ztedge provision ...
+//	ztedge up ...
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ztedge/ztedge/internal/stack"
+	"github.com/ztedge/ztedge/internal/toolchain"
+)
+
+const usageText = `usage: ztedge <command> [arguments]
+
+Commands:
+  tools build [-tool NAME]   build the pinned ziti and vault binaries into the cache
+  stack up [flags]           start a local Vault dev server and Ziti quickstart network
+  stack down [flags]         stop the local stack started by "stack up"
+  stack status [flags]       show whether the local stack is up
+  provision ...              plan, apply or destroy a topology on the overlay
+  up ...                     tools, stack and provisioning of the example topology
+
+Run "ztedge <command> -h" for a command's flags.
+`
+
+// usageError marks an error caused by bad command-line usage (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err (if any) and maps it to the process exit code.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "ztedge: %v\n\n%s", err, usageText)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "ztedge: %v\n", err)
+		return 1
+	}
+}
+
+// run dispatches a command line (without the program name).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	case "tools":
+		if len(args) < 2 || args[1] != "build" {
+			return usageError{`"tools" needs a subcommand: tools build`}
+		}
+		return runToolsBuild(ctx, args[2:], stdout, stderr)
+	case "stack":
+		if len(args) < 2 {
+			return usageError{`"stack" needs a subcommand: up, down or status`}
+		}
+		switch args[1] {
+		case "up":
+			return runStackUp(ctx, args[2:], stdout, stderr)
+		case "down":
+			return runStackDown(ctx, args[2:], stdout, stderr)
+		case "status":
+			return runStackStatus(ctx, args[2:], stdout, stderr)
+		default:
+			return usageError{fmt.Sprintf("unknown stack subcommand %q (want up, down or status)", args[1])}
+		}
+	case "provision":
+		return runProvision(ctx, args[1:])
+	case "up":
+		return runUp(ctx, args[1:])
+	default:
+		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+}
+
+// parseFlags parses args with fs, turning parse errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected arguments: %q", fs.Name(), fs.Args())}
+	}
+	return nil
+}
+
+func runToolsBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tools build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("tool", "all", "tool to build: ziti, vault or all")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ztedge tools build [-tool ziti|vault|all]")
+		fmt.Fprintln(fs.Output(), "Builds the pinned tools into the cache ($ZTEDGE_TOOLS_DIR or ~/.cache/ztedge/tools).")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "all" {
+		paths, err := toolchain.EnsureAll(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ziti:  %s\nvault: %s\n", paths.Ziti, paths.Vault)
+		return nil
+	}
+	tool, err := toolchain.Lookup(*name)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	path, err := toolchain.Ensure(ctx, tool, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", tool.Name, path)
+	return nil
+}
+
+// stackFlags registers the flags shared by the stack subcommands on fs,
+// with defaults from the environment, and returns the config they fill.
+func stackFlags(fs *flag.FlagSet, withPorts bool) *stack.Config {
+	cfg := stack.ConfigFromEnv()
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the stack's state, secrets and logs (env ZTEDGE_STATE_DIR)")
+	if withPorts {
+		fs.IntVar(&cfg.VaultPort, "vault-port", cfg.VaultPort, "Vault port on 127.0.0.1; port+1 is its cluster port (env ZTEDGE_VAULT_PORT)")
+		fs.IntVar(&cfg.ControllerPort, "ctrl-port", cfg.ControllerPort, "Ziti controller port on 127.0.0.1 (env ZTEDGE_CTRL_PORT)")
+		fs.IntVar(&cfg.RouterPort, "router-port", cfg.RouterPort, "Ziti edge router port (env ZTEDGE_ROUTER_PORT)")
+	}
+	return &cfg
+}
+
+func runStackUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("stack up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := stackFlags(fs, true)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ztedge stack up [flags]")
+		fmt.Fprintln(fs.Output(), "Starts a Vault dev server and a Ziti quickstart network on loopback, in the background.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	st, err := stack.Up(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	printState(stdout, st)
+	fmt.Fprintf(stdout, "\nFor a shell:  source %s\n", st.EnvFile())
+	fmt.Fprintf(stdout, "To stop it:   ztedge stack down -state-dir %s\n", st.StateDir)
+	return nil
+}
+
+func runStackDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("stack down", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := stackFlags(fs, false)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ztedge stack down [flags]")
+		fmt.Fprintln(fs.Output(), "Stops the processes that \"ztedge stack up\" started.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	return stack.Down(ctx, *cfg)
+}
+
+func runStackStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("stack status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := stackFlags(fs, false)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ztedge stack status [flags]")
+		fmt.Fprintln(fs.Output(), "Reports whether Vault, the Ziti controller and the router are up. Exits 1 unless all are.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	st, health, err := stack.Status(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		fmt.Fprintf(stdout, "stack is not up (no state in %s)\n", cfg.StateDir)
+		return errors.New("stack is down")
+	}
+	fmt.Fprintf(stdout, "vault:      %s\n", health.Vault)
+	fmt.Fprintf(stdout, "controller: %s\n", health.Controller)
+	fmt.Fprintf(stdout, "router:     %s\n", health.Router)
+	fmt.Fprintln(stdout)
+	printState(stdout, st)
+	if !health.Healthy() {
+		return errors.New("stack is not healthy")
+	}
+	return nil
+}
+
+// printState prints the addresses and secret file locations (never the
+// secrets themselves).
+func printState(w io.Writer, st *stack.State) {
+	fmt.Fprintf(w, "Vault:            %s (pid %d)\n", st.VaultAddress, st.VaultPID)
+	fmt.Fprintf(w, "  root token in:  %s\n", st.VaultTokenFile)
+	fmt.Fprintf(w, "Ziti controller:  %s (pid %d)\n", st.ControllerURL, st.ZitiPID)
+	fmt.Fprintf(w, "  admin user:     %s\n", st.ZitiUsername)
+	fmt.Fprintf(w, "  password in:    %s\n", st.ZitiPasswordFile)
+	fmt.Fprintf(w, "  CA bundle:      %s\n", st.ZitiCAFile)
+	fmt.Fprintf(w, "Ziti router:      %s\n", st.RouterAddress)
+	fmt.Fprintf(w, "Logs:             %s, %s\n", st.VaultLogFile(), st.ZitiLogFile())
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"stack"},
+		{"stack", "sideways"},
+		{"tools"},
+		{"tools", "build", "-tool", "consul"},
+		{"stack", "up", "-no-such-flag"},
+		{"stack", "status", "extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), args, &stdout, &stderr)
+		if code := exitCode(err, &stderr); code != 2 {
+			t.Errorf("ztedge %q: exit %d (err %v), want 2", args, code, err)
+		}
+		if !strings.Contains(stderr.String(), "usage:") {
+			t.Errorf("ztedge %q: no usage on stderr:\n%s", args, stderr.String())
+		}
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"stack", "up", "-h"}, {"tools", "build", "-h"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), args, &stdout, &stderr)
+		if code := exitCode(err, &stderr); code != 0 {
+			t.Errorf("ztedge %q: exit %d (err %v), want 0", args, code, err)
+		}
+	}
+}
+
+func TestRuntimeErrorsExitOne(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	// No stack in an empty state dir: status reports it and fails.
+	err := run(t.Context(), []string{"stack", "status", "-state-dir", t.TempDir()}, &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 1 {
+		t.Fatalf("status of a missing stack: exit %d (err %v), want 1", code, err)
+	}
+	if !strings.HasPrefix(stderr.String(), "ztedge: ") {
+		t.Errorf("error not prefixed with \"ztedge: \": %q", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "not up") {
+		t.Errorf("status should say the stack is not up: %q", stdout.String())
+	}
+}
