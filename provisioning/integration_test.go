@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,32 +32,14 @@ import (
 	"github.com/ztedge/ztedge/internal/stacktest"
 )
 
-var (
-	stackOnce    sync.Once
-	stackState   *stack.State
-	stackErr     error
-	stackCleanup func()
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if stackCleanup != nil {
-		stackCleanup()
-	}
+	stacktest.StopShared()
 	os.Exit(code)
 }
 
-// sharedStack starts the real stack on first use and returns it.
-func sharedStack(t *testing.T) *stack.State {
-	t.Helper()
-	stackOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		stackState, stackCleanup, stackErr = stacktest.Start(ctx, os.Stderr)
-	})
-	require.NoError(t, stackErr, "the real Vault and Ziti stack must start")
-	return stackState
-}
+// sharedStack returns the real stack, started on first use.
+func sharedStack(t *testing.T) *stack.State { return stacktest.Shared(t) }
 
 // exampleTopology loads examples/topology.yaml against the stack, with its
 // output in a fresh folder.
@@ -71,13 +52,9 @@ func exampleTopology(t *testing.T, st *stack.State) *Topology {
 }
 
 func setStackEnv(t *testing.T, st *stack.State, output string) {
-	t.Setenv("ZTEDGE_VAULT_ADDR", st.VaultAddress)
-	t.Setenv("ZTEDGE_VAULT_TOKEN_FILE", st.VaultTokenFile)
-	t.Setenv("ZTEDGE_ZITI_CONTROLLER", st.ControllerURL)
-	t.Setenv("ZTEDGE_ZITI_CA_FILE", st.ZitiCAFile)
-	t.Setenv("ZTEDGE_ZITI_USER", st.ZitiUsername)
-	t.Setenv("ZTEDGE_ZITI_PASSWORD_FILE", st.ZitiPasswordFile)
-	t.Setenv("ZTEDGE_OUTPUT", output)
+	for k, v := range stacktest.TopologyEnv(st, output) {
+		t.Setenv(k, v)
+	}
 }
 
 func newProvisioner(t *testing.T, top *Topology) *Provisioner {

@@ -1,0 +1,66 @@
+package stacktest
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ztedge/ztedge/internal/stack"
+)
+
+var (
+	sharedOnce    sync.Once
+	sharedState   *stack.State
+	sharedErr     error
+	sharedCleanup func()
+)
+
+// Shared starts one stack per test binary on first use and returns it. A
+// test package that uses it calls StopShared from TestMain after m.Run. It
+// fails the test, never skips it, when the stack cannot start.
+func Shared(t testing.TB) *stack.State {
+	t.Helper()
+	sharedOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		sharedState, sharedCleanup, sharedErr = Start(ctx, os.Stderr)
+	})
+	if sharedErr != nil {
+		t.Fatalf("the real Vault and Ziti stack must start: %v", sharedErr)
+	}
+	return sharedState
+}
+
+// StopShared stops the shared stack, if one was started.
+func StopShared() {
+	if sharedCleanup != nil {
+		sharedCleanup()
+	}
+}
+
+// RestartController restarts the Ziti controller and router of st in
+// place (see stack.RestartController) and updates *st.
+func RestartController(ctx context.Context, st *stack.State) error {
+	next, err := stack.RestartController(ctx, st, os.Stderr)
+	if err != nil {
+		return err
+	}
+	*st = *next
+	return nil
+}
+
+// TopologyEnv returns the environment variables examples/topology.yaml
+// reads, for stack st and the given output folder.
+func TopologyEnv(st *stack.State, output string) map[string]string {
+	return map[string]string{
+		"ZTEDGE_VAULT_ADDR":         st.VaultAddress,
+		"ZTEDGE_VAULT_TOKEN_FILE":   st.VaultTokenFile,
+		"ZTEDGE_ZITI_CONTROLLER":    st.ControllerURL,
+		"ZTEDGE_ZITI_CA_FILE":       st.ZitiCAFile,
+		"ZTEDGE_ZITI_USER":          st.ZitiUsername,
+		"ZTEDGE_ZITI_PASSWORD_FILE": st.ZitiPasswordFile,
+		"ZTEDGE_OUTPUT":             output,
+	}
+}

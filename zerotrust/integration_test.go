@@ -1,0 +1,340 @@
+package zerotrust_test
+
+// Integration tests of the zero-trust runtime against a real Vault and a
+// real Ziti controller and edge router. They never skip.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/internal/netstat"
+	"github.com/ztedge/ztedge/internal/stack"
+	"github.com/ztedge/ztedge/internal/stacktest"
+	"github.com/ztedge/ztedge/internal/topotest"
+	"github.com/ztedge/ztedge/provisioning"
+	"github.com/ztedge/ztedge/transport"
+	"github.com/ztedge/ztedge/zerotrust"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stacktest.StopShared()
+	os.Exit(code)
+}
+
+const topologyFile = "../examples/topology.yaml"
+
+// zeroTrustConfig is the configuration of service name in zerotrust mode
+// against stack st, calling the given peers over Ziti.
+func zeroTrustConfig(t testing.TB, st *stack.State, top *provisioning.Topology, name string, peers ...string) *zerotrust.Config {
+	t.Helper()
+	cfg := &zerotrust.Config{
+		Service: zerotrust.ServiceConfig{Name: name, SecurityOptions: zerotrust.SecurityOptions{
+			zerotrust.KeyMode:         "zerotrust",
+			zerotrust.KeyController:   st.ControllerURL,
+			zerotrust.KeyControllerCA: st.ZitiCAFile,
+			zerotrust.KeyCredentials:  provisioning.CredentialsPath(top.Output, name),
+		}},
+		Clients: map[string]zerotrust.ClientConfig{},
+	}
+	for _, p := range peers {
+		cfg.Clients[p] = zerotrust.ClientConfig{SecurityOptions: zerotrust.SecurityOptions{zerotrust.KeyMode: "zerotrust"}}
+	}
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startRuntime starts the runtime of a service in this process.
+func startRuntime(t testing.TB, cfg *zerotrust.Config) *zerotrust.Runtime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := zerotrust.Start(ctx, cfg, quietLogger())
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+// buildExample compiles an example service into a temporary folder.
+func buildExample(t testing.TB, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/ztedge/ztedge/examples/"+name).CombinedOutput()
+	require.NoError(t, err, "building %s: %s", name, out)
+	return bin
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serviceProcess is an example service running as its own process.
+type serviceProcess struct {
+	cmd        *exec.Cmd
+	log        *syncBuffer
+	healthPort int
+	exited     chan struct{}
+	exitErr    error
+}
+
+func (p *serviceProcess) Log() string { return p.log.String() }
+
+// syncBuffer is a bytes.Buffer safe for a process's output goroutines and
+// the test reading it at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startCoreData runs the core-data example in zerotrust mode, configured
+// through environment variables the EdgeX way.
+func startCoreData(t testing.TB, bin string, st *stack.State, top *provisioning.Topology, extraEnv ...string) *serviceProcess {
+	t.Helper()
+	p := &serviceProcess{log: &syncBuffer{}, healthPort: freePort(t), exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, "-config", "../examples/core-data/configuration.yaml", "-writers", "device-virtual")
+	p.cmd.Env = append(os.Environ(),
+		"SERVICE_HEALTHPORT="+fmt.Sprint(p.healthPort),
+		"SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER="+st.ControllerURL,
+		"SERVICE_SECURITYOPTIONS_OPENZITICAFILE="+st.ZitiCAFile,
+		"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="+provisioning.CredentialsPath(top.Output, "core-data"),
+	)
+	p.cmd.Env = append(p.cmd.Env, extraEnv...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	require.NoError(t, p.cmd.Start())
+	go func() { p.exitErr = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+		}
+	})
+	return p
+}
+
+// waitPing waits until the service's underlay ping answers.
+func (p *serviceProcess) waitPing(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			t.Fatalf("service exited: %v\n%s", p.exitErr, p.Log())
+		default:
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p.healthPort, zerotrust.DefaultPingPath))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(p.Log(), "serving the API") {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("service did not come up:\n%s", p.Log())
+}
+
+type reading struct {
+	Device, Resource, Sender string
+	Value                    float64
+}
+
+func postReading(ctx context.Context, c *http.Client, value float64) (int, error) {
+	body, _ := json.Marshal(map[string]any{"device": "dev-1", "resource": "Temperature", "value": value})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://core-data.edgex.ziti:80/api/v3/reading", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+func getReadings(t testing.TB, c *http.Client) []reading {
+	t.Helper()
+	resp, err := c.Get("http://core-data.edgex.ziti:80/api/v3/reading")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var rs []reading
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rs))
+	return rs
+}
+
+func TestIntegrationZeroTrustService(t *testing.T) {
+	st := stacktest.Shared(t)
+	// 30-second JWTs, so the token-expiry part below does not take long.
+	top := topotest.Provision(t, st, topologyFile, func(top *provisioning.Topology) {
+		top.JWT.TTL = provisioning.Duration(30 * time.Second)
+	})
+	started := time.Now()
+	coreData := startCoreData(t, buildExample(t, "core-data"), st, top)
+	coreData.waitPing(t)
+
+	t.Run("no API port on the host, only the ping port", func(t *testing.T) {
+		ports, err := netstat.Listening(coreData.cmd.Process.Pid)
+		require.NoError(t, err)
+		assert.Equal(t, []netip.AddrPort{netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", coreData.healthPort))}, ports)
+	})
+
+	t.Run("the underlay answers ping and nothing else", func(t *testing.T) {
+		base := fmt.Sprintf("http://127.0.0.1:%d", coreData.healthPort)
+		resp, err := http.Get(base + zerotrust.DefaultPingPath)
+		require.NoError(t, err)
+		var ping map[string]string
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&ping))
+		resp.Body.Close()
+		assert.Equal(t, "core-data", ping["serviceName"])
+		resp, err = http.Head(base + zerotrust.DefaultPingPath)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		resp, err = http.Post(base+zerotrust.DefaultPingPath, "text/plain", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+		for _, path := range []string{"/api/v3/reading", "/", "/api/v3/ping/x"} {
+			resp, err = http.Get(base + path)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		}
+	})
+
+	device := startRuntime(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
+	deviceClient, err := transport.NewClient(device.Config, device.Overlay, 15*time.Second)
+	require.NoError(t, err)
+
+	t.Run("a call over Ziti works and the callee sees the caller", func(t *testing.T) {
+		code, err := postReading(context.Background(), deviceClient, 21.5)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, code)
+		rs := getReadings(t, deviceClient)
+		require.NotEmpty(t, rs)
+		assert.Equal(t, "device-virtual", rs[len(rs)-1].Sender)
+	})
+
+	t.Run("a per-route caller list is enforced", func(t *testing.T) {
+		app := startRuntime(t, zeroTrustConfig(t, st, top, "app-rules-engine", "core-data"))
+		appClient, err := transport.NewClient(app.Config, app.Overlay, 15*time.Second)
+		require.NoError(t, err)
+		code, err := postReading(context.Background(), appClient, 1)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusForbidden, code, "only device-virtual may post readings")
+		assert.NotEmpty(t, getReadings(t, appClient), "but the app may read them")
+	})
+
+	t.Run("an identity without a Dial rule is refused", func(t *testing.T) {
+		md := startRuntime(t, zeroTrustConfig(t, st, top, "core-metadata", "core-data"))
+		mdClient, err := transport.NewClient(md.Config, md.Overlay, 15*time.Second)
+		require.NoError(t, err)
+		_, err = postReading(context.Background(), mdClient, 1)
+		require.Error(t, err)
+	})
+
+	t.Run("hosts that are not configured clients are refused", func(t *testing.T) {
+		_, err := deviceClient.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v3/ping", coreData.healthPort))
+		require.ErrorIs(t, err, transport.ErrUnknownHost)
+	})
+
+	t.Run("keeps serving after its JWTs expired and the controller restarted", func(t *testing.T) {
+		if wait := 35*time.Second - time.Since(started); wait > 0 {
+			time.Sleep(wait) // every JWT fetched so far has expired
+		}
+		fetches := device.Tokens.Fetches()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		require.NoError(t, stacktest.RestartController(ctx, st))
+
+		// Full re-authentication now needs a fresh JWT: the first has expired.
+		require.NoError(t, device.Overlay.Reauthenticate(ctx))
+		assert.Greater(t, device.Tokens.Fetches(), fetches, "re-authentication fetched a fresh JWT")
+
+		var lastErr error
+		var code int
+		for ctx.Err() == nil {
+			code, lastErr = postReading(ctx, deviceClient, 22.5)
+			if lastErr == nil && code == http.StatusCreated {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		require.NoError(t, lastErr, "core-data log:\n%s", coreData.Log())
+		require.Equal(t, http.StatusCreated, code)
+		rs := getReadings(t, deviceClient)
+		assert.Equal(t, 22.5, rs[len(rs)-1].Value)
+	})
+}
+
+func TestIntegrationBadConfigurationRefusesToStart(t *testing.T) {
+	st := stacktest.Shared(t)
+	top := topotest.Provision(t, st, topologyFile, nil)
+	bin := buildExample(t, "core-data")
+	cases := map[string]struct {
+		env  []string
+		want string
+	}{
+		"unknown mode":        {[]string{"SERVICE_SECURITYOPTIONS_MODE=zerotrst"}, `unknown mode "zerotrst"`},
+		"missing credentials": {[]string{"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="}, "VaultCredentialsFile: missing"},
+		"credentials file gone": {[]string{"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE=" + filepath.Join(t.TempDir(), "none.json")},
+			"no such file"},
+		"another service's credentials": {[]string{"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE=" + provisioning.CredentialsPath(top.Output, "core-metadata")},
+			`the credentials are for "core-metadata"`},
+		"controller unreachable": {[]string{fmt.Sprintf("SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER=127.0.0.1:%d", freePort(t))},
+			"ziti controller"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := startCoreData(t, bin, st, top, tc.env...)
+			select {
+			case <-p.exited:
+				require.Error(t, p.exitErr, "a misconfigured zerotrust service must refuse to start")
+				assert.Contains(t, p.Log(), tc.want)
+				assert.NotContains(t, p.Log(), "serving the API")
+			case <-time.After(90 * time.Second):
+				t.Fatalf("the service did not refuse to start:\n%s", p.Log())
+			}
+		})
+	}
+}
