@@ -19,9 +19,6 @@ const provisionUsage = `usage: ztedge provision plan|apply|destroy -f TOPOLOGY.y
   destroy  delete everything ztedge created (objects made by hand are kept)
 `
 
-// errUsage marks a command-line mistake (exit code 2).
-var errUsage = errors.New("usage error")
-
 // runProvision implements "ztedge provision plan|apply|destroy -f FILE".
 func runProvision(ctx context.Context, args []string) error {
 	return provision(ctx, os.Stdout, args)
@@ -29,26 +26,29 @@ func runProvision(ctx context.Context, args []string) error {
 
 func provision(ctx context.Context, out io.Writer, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, provisionUsage)
-		return errUsage
+		return usageError{"provision: no action given (plan, apply or destroy)"}
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("provision "+verb, flag.ContinueOnError)
 	file := fs.String("f", "", "topology file (YAML)")
 	verbose := fs.Bool("v", false, "log progress details")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), provisionUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args[1:]); err != nil {
-		return errUsage
-	}
-	if *file == "" {
-		fmt.Fprintln(os.Stderr, "ztedge provision: -f TOPOLOGY.yaml is required")
-		return errUsage
-	}
 	switch verb {
 	case "plan", "apply", "destroy":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(os.Stderr, provisionUsage)
+		return flag.ErrHelp
 	default:
-		fmt.Fprintf(os.Stderr, "ztedge provision: unknown action %q\n%s", verb, provisionUsage)
-		return errUsage
+		return usageError{fmt.Sprintf("provision: unknown action %q (use plan, apply or destroy)", verb)}
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{"provision: " + err.Error()}
+	}
+	if *file == "" {
+		return usageError{"provision: -f TOPOLOGY.yaml is required"}
 	}
 	level := slog.LevelWarn
 	if *verbose {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -68,6 +69,25 @@ func (s *State) VaultLogFile() string { return filepath.Join(s.StateDir, vaultLo
 
 // ZitiLogFile returns the path of the Ziti quickstart's log.
 func (s *State) ZitiLogFile() string { return filepath.Join(s.StateDir, zitiLogName) }
+
+// TopologyEnv returns the environment variables a topology file such as
+// examples/topology.yaml reads to reach this stack, with output as the
+// folder provisioning writes credentials and identity files to.
+func (s *State) TopologyEnv(output string) map[string]string {
+	return map[string]string{
+		"ZTEDGE_VAULT_ADDR":         s.VaultAddress,
+		"ZTEDGE_VAULT_TOKEN_FILE":   s.VaultTokenFile,
+		"ZTEDGE_ZITI_CONTROLLER":    s.ControllerURL,
+		"ZTEDGE_ZITI_CA_FILE":       s.ZitiCAFile,
+		"ZTEDGE_ZITI_USER":          s.ZitiUsername,
+		"ZTEDGE_ZITI_PASSWORD_FILE": s.ZitiPasswordFile,
+		"ZTEDGE_OUTPUT":             output,
+	}
+}
+
+// ProvisionedDir is the default output folder for provisioning against this
+// stack: <state>/provisioned.
+func (s *State) ProvisionedDir() string { return filepath.Join(s.StateDir, "provisioned") }
 
 // ManagementURL returns the Ziti edge management API URL.
 func (s *State) ManagementURL() string { return s.ControllerURL + "/edge/management/v1" }
@@ -172,6 +192,16 @@ func envFileContent(s *State, token, password string) string {
 	line("ZITI_ROUTER_ADDRESS", s.RouterAddress)
 	line("ZITI_BIN", s.ZitiBin)
 	line("VAULT_BIN", s.VaultBin)
+	b.WriteString("# For topology files such as examples/topology.yaml:\n")
+	env := s.TopologyEnv(s.ProvisionedDir())
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		line(k, env[k])
+	}
 	return b.String()
 }
 

@@ -53,14 +53,4 @@ func RestartController(ctx context.Context, st *stack.State) error {
 
 // TopologyEnv returns the environment variables examples/topology.yaml
 // reads, for stack st and the given output folder.
-func TopologyEnv(st *stack.State, output string) map[string]string {
-	return map[string]string{
-		"ZTEDGE_VAULT_ADDR":         st.VaultAddress,
-		"ZTEDGE_VAULT_TOKEN_FILE":   st.VaultTokenFile,
-		"ZTEDGE_ZITI_CONTROLLER":    st.ControllerURL,
-		"ZTEDGE_ZITI_CA_FILE":       st.ZitiCAFile,
-		"ZTEDGE_ZITI_USER":          st.ZitiUsername,
-		"ZTEDGE_ZITI_PASSWORD_FILE": st.ZitiPasswordFile,
-		"ZTEDGE_OUTPUT":             output,
-	}
-}
+func TopologyEnv(st *stack.State, output string) map[string]string { return st.TopologyEnv(output) }
