@@ -76,6 +76,15 @@ func Connect(ctx context.Context, opts OverlayOptions) (*Overlay, error) {
 	if opts.AuthTimeout <= 0 {
 		opts.AuthTimeout = 30 * time.Second
 	}
+	// The HTTP client library under the SDK dumps every controller request,
+	// Authorization headers included, when these are set: a JWT must never
+	// reach a log.
+	for _, v := range []string{"DEBUG", "SWAGGER_DEBUG"} {
+		if _, set := os.LookupEnv(v); set {
+			log.Warn("unsetting " + v + ": it would make the Ziti SDK's HTTP client log tokens")
+			_ = os.Unsetenv(v)
+		}
+	}
 	pool, err := controllerCAs(ctrl, opts.CAFile, log)
 	if err != nil {
 		return nil, err
