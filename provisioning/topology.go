@@ -10,14 +10,14 @@
 // dial rule from the file and applying again removes exactly that; and
 // [Provisioner.Destroy] removes every object ztedge created and nothing else.
 // Every Ziti object ztedge creates carries the tag [ManagedTag]; every Vault
-// entity carries the same key in its metadata.
+// entity carries the metadata "ztedge-managed=true" (Vault allows no dots in
+// metadata keys), and ztedge's AppRole mount is described "managed by ztedge".
 package provisioning
 
 import "time"
 
-// ManagedTag is the tag (on Ziti objects) and metadata key (on Vault
-// entities) that marks an object as created and owned by ztedge. Objects
-// without it are never changed or deleted.
+// ManagedTag is the tag that marks a Ziti object as created and owned by
+// ztedge. Objects without it are never changed or deleted.
 const ManagedTag = "ztedge.managed"
 
 // ManagedValue is the value stored under [ManagedTag].

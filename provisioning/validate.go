@@ -48,8 +48,11 @@ func (t *Topology) Validate() error {
 	v := &validator{}
 	v.urlField("vault.address", t.Vault.Address, "http", "https")
 	v.urlField("ziti.controller", t.Ziti.Controller, "https")
-	if !vaultNameRE.MatchString(t.Vault.Key) {
+	switch {
+	case !vaultNameRE.MatchString(t.Vault.Key):
 		v.addf("vault.key: %q is not a valid Vault key name", t.Vault.Key)
+	case t.Vault.Key == "default":
+		v.addf("vault.key: %q is Vault's built-in key, which ztedge must not take over; choose another name", t.Vault.Key)
 	}
 	if !algorithms[t.Vault.Algorithm] {
 		v.addf("vault.algorithm: %q is not supported (use one of %s)", t.Vault.Algorithm, strings.Join(sortedKeys(algorithms), ", "))
@@ -93,7 +96,8 @@ func (t *Topology) Validate() error {
 			m.services = append(m.services, s.Name)
 			groups[g] = m
 		}
-		if !hostRE.MatchString(s.Host) || len(s.Host) > 253 {
+		derived := s.Host == s.Name+DefaultInterceptDomain && !nameRE.MatchString(s.Name)
+		if !derived && (!hostRE.MatchString(s.Host) || len(s.Host) > 253) {
 			v.addf("%s.host: %q is not a valid host name", f, s.Host)
 		}
 		if s.Port < 1 || s.Port > 65535 {

@@ -98,6 +98,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"client group as target", func(t *Topology) { t.Dial[0].To = []string{"group:admins"} }, `group "admins" has no services`},
 		{"empty rule", func(t *Topology) { t.Dial[0].From = nil }, "dial[0].from: missing"},
 		{"no services", func(t *Topology) { t.Services = nil; t.Dial = nil }, "services: at least one service is required"},
+		{"vault default key", func(t *Topology) { t.Vault.Key = "default" }, `vault.key: "default" is Vault's built-in key`},
 		{"algorithm", func(t *Topology) { t.Vault.Algorithm = "HS256" }, `vault.algorithm: "HS256" is not supported`},
 		{"ttl", func(t *Topology) { t.JWT.TTL = Duration(1) }, "jwt.ttl:"},
 		{"audience", func(t *Topology) { t.JWT.Audience = "a b" }, "jwt.audience:"},

@@ -1,0 +1,263 @@
+package transport_test
+
+// Benchmarks on the real stack, compared side by side in one run:
+//
+//	go test -run '^$' -bench . -benchtime 3s ./transport
+//
+// BenchmarkRequest/{ztedge,raw-sdk,plain-tcp}/{sequential,concurrent-16}
+// measures one HTTP request each: ztedge's transport and listener over
+// Ziti; the raw SDK (a Ziti connection per worker with hand-written
+// HTTP/1.1 keep-alive requests) as the baseline; and net/http over plain
+// TCP on loopback for scale. BenchmarkStartToBound measures a service's
+// start: Vault login and JWT, controller authentication, bound listener.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ztedge/ztedge/internal/stack"
+	"github.com/ztedge/ztedge/internal/stacktest"
+	"github.com/ztedge/ztedge/internal/topotest"
+	"github.com/ztedge/ztedge/listener"
+	"github.com/ztedge/ztedge/provisioning"
+	"github.com/ztedge/ztedge/transport"
+	"github.com/ztedge/ztedge/zerotrust"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stacktest.StopShared()
+	os.Exit(code)
+}
+
+// benchEnv is what every benchmark shares: a provisioned stack, core-data
+// served over Ziti by listener.Server, and device-virtual's runtime.
+type benchEnv struct {
+	st       *stack.State
+	top      *provisioning.Topology
+	device   *zerotrust.Runtime
+	plainURL string
+}
+
+var (
+	envOnce sync.Once
+	env     *benchEnv
+)
+
+const concurrency = 16
+
+func okHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok")
+	})
+}
+
+func setup(b *testing.B) *benchEnv {
+	b.Helper()
+	envOnce.Do(func() {
+		st := stacktest.Shared(b)
+		top := topotest.Provision(b, st, "../examples/topology.yaml", nil)
+		e := &benchEnv{st: st, top: top}
+		ctx := context.Background()
+
+		// core-data, served by ztedge's listener over Ziti.
+		coreCfg := serviceConfig(st, top, "core-data")
+		core, err := zerotrust.Start(ctx, coreCfg, quiet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ready := make(chan struct{})
+		srv := &listener.Server{Config: coreCfg.Service, Overlay: core.Overlay, Handler: okHandler(), Logger: quiet,
+			Ready: func(net.Addr, net.Addr) { close(ready) }}
+		go func() { _ = srv.Run(context.Background()) }()
+		select {
+		case <-ready:
+		case <-time.After(time.Minute):
+			b.Fatal("core-data did not bind")
+		}
+
+		devCfg := serviceConfig(st, top, "device-virtual")
+		devCfg.Clients = map[string]zerotrust.ClientConfig{"core-data": {SecurityOptions: zerotrust.SecurityOptions{zerotrust.KeyMode: "zerotrust"}}}
+		if err := devCfg.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		if e.device, err = zerotrust.Start(ctx, devCfg, quiet); err != nil {
+			b.Fatal(err)
+		}
+
+		// The same handler over plain TCP on loopback.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() { _ = http.Serve(l, okHandler()) }()
+		e.plainURL = "http://" + l.Addr().String() + "/"
+		env = e
+	})
+	if env == nil {
+		b.Fatal("benchmark setup failed earlier")
+	}
+	return env
+}
+
+func maxProcs() int { return runtime.GOMAXPROCS(0) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func serviceConfig(st *stack.State, top *provisioning.Topology, name string) *zerotrust.Config {
+	return &zerotrust.Config{Service: zerotrust.ServiceConfig{Name: name, SecurityOptions: zerotrust.SecurityOptions{
+		zerotrust.KeyMode:         "zerotrust",
+		zerotrust.KeyController:   st.ControllerURL,
+		zerotrust.KeyControllerCA: st.ZitiCAFile,
+		zerotrust.KeyCredentials:  provisioning.CredentialsPath(top.Output, name),
+	}}}
+}
+
+func get(b *testing.B, c *http.Client, url string) {
+	resp, err := c.Get(url)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Errorf("status %s", resp.Status)
+	}
+}
+
+// rawConn is the baseline: a Ziti connection from the SDK with
+// hand-written keep-alive HTTP/1.1 requests.
+type rawConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialRaw(b *testing.B, e *benchEnv) *rawConn {
+	conn, err := e.device.Overlay.Context().Dial(provisioning.ZitiServiceName("core-data"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &rawConn{conn: conn, r: bufio.NewReader(conn)}
+}
+
+const rawRequest = "GET / HTTP/1.1\r\nHost: core-data.edgex.ziti\r\n\r\n"
+
+func (c *rawConn) do(b *testing.B) {
+	if _, err := io.WriteString(c.conn, rawRequest); err != nil {
+		b.Error(err)
+		return
+	}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+func BenchmarkRequest(b *testing.B) {
+	e := setup(b)
+	zt, err := transport.NewClient(e.device.Config, e.device.Overlay, 30*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	zt.Transport.(*transport.Transport).CloseIdleConnections()
+	const ztURL = "http://core-data.edgex.ziti:80/"
+	plain := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+
+	b.Run("ztedge/sequential", func(b *testing.B) {
+		get(b, zt, ztURL) // warm the connection
+		b.ResetTimer()
+		for b.Loop() {
+			get(b, zt, ztURL)
+		}
+	})
+	b.Run("raw-sdk/sequential", func(b *testing.B) {
+		c := dialRaw(b, e)
+		defer c.conn.Close()
+		c.do(b)
+		b.ResetTimer()
+		for b.Loop() {
+			c.do(b)
+		}
+	})
+	b.Run("plain-tcp/sequential", func(b *testing.B) {
+		get(b, plain, e.plainURL)
+		b.ResetTimer()
+		for b.Loop() {
+			get(b, plain, e.plainURL)
+		}
+	})
+	parallel := func(b *testing.B, each func(pb *testing.PB)) {
+		b.SetParallelism((concurrency + 1) / maxProcs())
+		b.RunParallel(each)
+	}
+	b.Run(fmt.Sprintf("ztedge/concurrent-%d", concurrency), func(b *testing.B) {
+		parallel(b, func(pb *testing.PB) {
+			for pb.Next() {
+				get(b, zt, ztURL)
+			}
+		})
+	})
+	b.Run(fmt.Sprintf("raw-sdk/concurrent-%d", concurrency), func(b *testing.B) {
+		var mu sync.Mutex
+		var conns []*rawConn
+		defer func() {
+			for _, c := range conns {
+				c.conn.Close()
+			}
+		}()
+		parallel(b, func(pb *testing.PB) {
+			c := dialRaw(b, e)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			for pb.Next() {
+				c.do(b)
+			}
+		})
+	})
+	b.Run(fmt.Sprintf("plain-tcp/concurrent-%d", concurrency), func(b *testing.B) {
+		parallel(b, func(pb *testing.PB) {
+			for pb.Next() {
+				get(b, plain, e.plainURL)
+			}
+		})
+	})
+}
+
+// BenchmarkStartToBound measures the time from a service's start to its
+// bound listener: Vault login and JWT, controller authentication through
+// the external JWT signer, and the bind established on the edge router.
+func BenchmarkStartToBound(b *testing.B) {
+	e := setup(b)
+	cfg := serviceConfig(e.st, e.top, "core-metadata")
+	for b.Loop() {
+		ctx := context.Background()
+		rt, err := zerotrust.Start(ctx, cfg, quiet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l, err := listener.Listen(ctx, cfg.Service, rt.Overlay)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		l.Close()
+		rt.Close()
+		b.StartTimer()
+	}
+}
