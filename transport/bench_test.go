@@ -6,9 +6,10 @@ package transport_test
 //
 // BenchmarkRequest/{ztedge,raw-sdk,plain-tcp}/{sequential,concurrent-16}
 // measures one HTTP request each: ztedge's transport and listener over
-// Ziti; the raw SDK (a Ziti connection per worker with hand-written
-// HTTP/1.1 keep-alive requests) as the baseline; and net/http over plain
-// TCP on loopback for scale. BenchmarkStartToBound measures a service's
+// Ziti; the raw SDK as the baseline, with a Ziti connection per worker and
+// hand-written HTTP/1.1 keep-alive requests on it (raw-sdk), or a Dial
+// per request (raw-sdk-dial-per-request, sequential only); and net/http
+// over plain TCP on loopback for scale. BenchmarkStartToBound measures a service's
 // start: Vault login and JWT, controller authentication, bound listener.
 
 import (
@@ -37,6 +38,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stacktest.StopShared()
+	if benchOutput != "" {
+		_ = os.RemoveAll(benchOutput)
+	}
 	os.Exit(code)
 }
 
@@ -50,8 +54,9 @@ type benchEnv struct {
 }
 
 var (
-	envOnce sync.Once
-	env     *benchEnv
+	envOnce     sync.Once
+	env         *benchEnv
+	benchOutput string
 )
 
 const concurrency = 16
@@ -67,7 +72,12 @@ func setup(b *testing.B) *benchEnv {
 	b.Helper()
 	envOnce.Do(func() {
 		st := stacktest.Shared(b)
-		top := topotest.Provision(b, st, "../examples/topology.yaml", nil)
+		output, err := os.MkdirTemp("", "ztedge-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchOutput = output
+		top := topotest.ProvisionTo(b, st, "../examples/topology.yaml", output, nil)
 		e := &benchEnv{st: st, top: top}
 		ctx := context.Background()
 
@@ -113,6 +123,10 @@ func setup(b *testing.B) *benchEnv {
 
 func maxProcs() int { return runtime.GOMAXPROCS(0) }
 
+// workers is the number of RunParallel goroutines: concurrency, rounded to
+// a multiple of GOMAXPROCS.
+func workers() int { return max(1, concurrency/maxProcs()) * maxProcs() }
+
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func serviceConfig(st *stack.State, top *provisioning.Topology, name string) *zerotrust.Config {
@@ -144,10 +158,19 @@ type rawConn struct {
 	r    *bufio.Reader
 }
 
+var dialMu sync.Mutex
+
+// dialRaw opens a Ziti connection to core-data with the bare SDK. Dials
+// are made one at a time: setting up connections is not what is measured.
 func dialRaw(b *testing.B, e *benchEnv) *rawConn {
-	conn, err := e.device.Overlay.Context().Dial(provisioning.ZitiServiceName("core-data"))
+	dialMu.Lock()
+	defer dialMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := e.device.Overlay.Context().DialContext(ctx, provisioning.ZitiServiceName("core-data"))
 	if err != nil {
-		b.Fatal(err)
+		b.Error(err)
+		return nil
 	}
 	return &rawConn{conn: conn, r: bufio.NewReader(conn)}
 }
@@ -187,11 +210,24 @@ func BenchmarkRequest(b *testing.B) {
 	})
 	b.Run("raw-sdk/sequential", func(b *testing.B) {
 		c := dialRaw(b, e)
+		if c == nil {
+			return
+		}
 		defer c.conn.Close()
 		c.do(b)
 		b.ResetTimer()
 		for b.Loop() {
 			c.do(b)
+		}
+	})
+	b.Run("raw-sdk-dial-per-request/sequential", func(b *testing.B) {
+		for b.Loop() {
+			c := dialRaw(b, e)
+			if c == nil {
+				return
+			}
+			c.do(b)
+			c.conn.Close()
 		}
 	})
 	b.Run("plain-tcp/sequential", func(b *testing.B) {
@@ -202,7 +238,7 @@ func BenchmarkRequest(b *testing.B) {
 		}
 	})
 	parallel := func(b *testing.B, each func(pb *testing.PB)) {
-		b.SetParallelism((concurrency + 1) / maxProcs())
+		b.SetParallelism(workers() / maxProcs())
 		b.RunParallel(each)
 	}
 	b.Run(fmt.Sprintf("ztedge/concurrent-%d", concurrency), func(b *testing.B) {
@@ -213,18 +249,20 @@ func BenchmarkRequest(b *testing.B) {
 		})
 	})
 	b.Run(fmt.Sprintf("raw-sdk/concurrent-%d", concurrency), func(b *testing.B) {
-		var mu sync.Mutex
-		var conns []*rawConn
-		defer func() {
-			for _, c := range conns {
-				c.conn.Close()
-			}
-		}()
-		parallel(b, func(pb *testing.PB) {
+		// One connection per worker, all dialled before the clock starts.
+		pool := make(chan *rawConn, workers())
+		for range cap(pool) {
 			c := dialRaw(b, e)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
+			if c == nil {
+				return
+			}
+			defer c.conn.Close()
+			c.do(b)
+			pool <- c
+		}
+		b.ResetTimer()
+		parallel(b, func(pb *testing.PB) {
+			c := <-pool
 			for pb.Next() {
 				c.do(b)
 			}

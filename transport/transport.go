@@ -49,18 +49,32 @@ func New(cfg *zerotrust.Config, ov *zerotrust.Overlay, base *http.Transport) (*T
 	return t, nil
 }
 
+// MaxConnsPerPeer caps the overlay connections to one peer. A Ziti dial
+// costs a session from the controller and a new circuit (tens of
+// milliseconds, against well under one for a request on an open
+// connection), and net/http starts a dial whenever a request finds no idle
+// connection at that instant, even if one is about to be freed; without a
+// cap, a burst of concurrent requests turns into a storm of dials that
+// starves the requests themselves. With the cap, requests beyond it wait
+// for a connection to be free.
+const MaxConnsPerPeer = 16
+
 // OverlayTransport returns an http.Transport that dials every connection
-// over the overlay (by intercept address or Ziti service name) and keeps
-// idle connections for reuse.
+// over the overlay (by intercept address or Ziti service name), keeps idle
+// connections for reuse and opens at most [MaxConnsPerPeer] per peer.
 func OverlayTransport(ov *zerotrust.Overlay) *http.Transport {
 	return &http.Transport{
 		DialContext:           ov.DialContext,
+		MaxConnsPerHost:       MaxConnsPerPeer,
 		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		MaxIdleConnsPerHost:   MaxConnsPerPeer,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     false,
+		// Peers are on the other end of an encrypted overlay circuit, not
+		// a slow link: compression costs more than it saves.
+		DisableCompression: true,
+		ForceAttemptHTTP2:  false,
 	}
 }
 

@@ -16,7 +16,14 @@ import (
 // temporary folder of t.
 func Provision(t testing.TB, st *stack.State, topologyFile string, edit func(*provisioning.Topology)) *provisioning.Topology {
 	t.Helper()
-	for k, v := range stacktest.TopologyEnv(st, t.TempDir()) {
+	return ProvisionTo(t, st, topologyFile, t.TempDir(), edit)
+}
+
+// ProvisionTo is Provision with the output folder given, for setups that
+// outlive the test that makes them.
+func ProvisionTo(t testing.TB, st *stack.State, topologyFile, output string, edit func(*provisioning.Topology)) *provisioning.Topology {
+	t.Helper()
+	for k, v := range stacktest.TopologyEnv(st, output) {
 		t.Setenv(k, v)
 	}
 	top, err := provisioning.LoadFile(topologyFile)
