@@ -90,6 +90,11 @@ type Server struct {
 	Overlay *zerotrust.Overlay
 	// Handler serves the API. Requests carry the Ziti caller (zerotrust.Caller).
 	Handler http.Handler
+	// Authenticate wraps Handler with the check of inbound JWTs (for
+	// example jwtauth.Middleware). Required when Config requires JWTs
+	// (Service.SecurityOptions.RequireJWT, true by default in plain mode):
+	// Run refuses to start without it rather than serve unauthenticated.
+	Authenticate func(http.Handler) http.Handler
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// ShutdownTimeout bounds graceful shutdown. Default 10 s.
@@ -110,6 +115,15 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.Handler == nil {
 		return errors.New("listener: no handler")
 	}
+	handler := s.Handler
+	switch {
+	case s.Config.RequireJWT() && s.Authenticate == nil:
+		return errors.New("listener: the service requires JWTs (Service.SecurityOptions.RequireJWT) but the server has no Authenticate middleware; refusing to serve unauthenticated")
+	case s.Authenticate != nil:
+		handler = s.Authenticate(handler)
+	case s.Config.Mode() == zerotrust.ModePlain:
+		log.Warn("serving in plain mode without authentication (RequireJWT=false)", "service", s.Config.Name)
+	}
 	var health net.Listener
 	if s.Config.HealthPort != 0 {
 		var lc net.ListenConfig
@@ -126,7 +140,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	apiSrv := &http.Server{Handler: s.Handler, ConnContext: zerotrust.ConnContext, ReadHeaderTimeout: 10 * time.Second,
+	apiSrv := &http.Server{Handler: handler, ConnContext: zerotrust.ConnContext, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	servers := []*http.Server{apiSrv}
 	errs := make(chan error, 2)

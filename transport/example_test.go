@@ -24,7 +24,8 @@ func ExampleNewClient() {
 	port, _ := strconv.Atoi(u.Port())
 
 	cfg := &zerotrust.Config{
-		Service: zerotrust.ServiceConfig{Port: 59880},
+		// A plain service that accepts requests without JWTs: only for this example.
+		Service: zerotrust.ServiceConfig{Port: 59880, SecurityOptions: zerotrust.SecurityOptions{zerotrust.KeyRequireJWT: "false"}},
 		Clients: map[string]zerotrust.ClientConfig{"legacy": {Host: u.Hostname(), Port: port}},
 	}
 	if err := cfg.Validate(); err != nil {

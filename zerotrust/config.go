@@ -247,6 +247,19 @@ func (c *Config) Validate() error {
 			s.Host = "127.0.0.1"
 		}
 	}
+	if mode != "" {
+		need, err := s.SecurityOptions.RequireJWT(mode)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("Service.SecurityOptions.%w", err))
+		}
+		if _, err := s.SecurityOptions.JWTValidation(); err != nil {
+			errs = append(errs, fmt.Errorf("Service.SecurityOptions.%w", err))
+		}
+		if need && s.SecurityOptions.Get(KeyCredentials) == "" && s.SecurityOptions.Get(KeyVaultAddress) == "" {
+			errs = append(errs, fmt.Errorf("Service.SecurityOptions: JWTs are required (%s is true by default in plain mode) but neither %s nor %s says where Vault is; set one, or set %s to false to run without authentication",
+				KeyRequireJWT, KeyCredentials, KeyVaultAddress, KeyRequireJWT))
+		}
+	}
 	names := make([]string, 0, len(c.Clients))
 	for name := range c.Clients {
 		names = append(names, name)
@@ -328,6 +341,13 @@ func ControllerURL(s string) (string, error) {
 func (s ServiceConfig) Mode() Mode {
 	m, _ := s.SecurityOptions.Mode()
 	return m
+}
+
+// RequireJWT reports whether every route but ping needs a valid JWT. Call
+// it on a validated configuration.
+func (s ServiceConfig) RequireJWT() bool {
+	need, _ := s.SecurityOptions.RequireJWT(s.Mode())
+	return need
 }
 
 // ZitiService is the Ziti service the service binds: "edgex.<Name>".

@@ -116,3 +116,36 @@ func TestControllerURL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "https://ctrl.example:1280", u)
 }
+
+func TestPlainModeRequiresJWTsByDefault(t *testing.T) {
+	cfg, err := ParseConfig([]byte("Service:\n  Port: 59880\n"))
+	require.NoError(t, err)
+	err = cfg.Validate()
+	require.ErrorContains(t, err, "JWTs are required")
+
+	cfg, err = ParseConfig([]byte("Service:\n  Port: 59880\n  SecurityOptions:\n    VaultAddress: http://127.0.0.1:8200\n"))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.True(t, cfg.Service.RequireJWT())
+
+	cfg, err = ParseConfig([]byte("Service:\n  Port: 59880\n  SecurityOptions:\n    RequireJWT: \"false\"\n"))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.False(t, cfg.Service.RequireJWT())
+
+	cfg, err = ParseConfig([]byte("Service:\n  Port: 59880\n  SecurityOptions:\n    RequireJWT: maybe\n    JWTValidation: remote\n"))
+	require.NoError(t, err)
+	err = cfg.Validate()
+	require.ErrorContains(t, err, `RequireJWT: "maybe" is not true or false`)
+	require.ErrorContains(t, err, `JWTValidation: "remote" is not one of local, introspect, both`)
+}
+
+func TestZeroTrustModeJWTIsOptIn(t *testing.T) {
+	cfg, err := ParseConfig([]byte(sampleConfig))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.False(t, cfg.Service.RequireJWT())
+	cfg.Service.SecurityOptions[KeyRequireJWT] = "true"
+	require.NoError(t, cfg.Validate())
+	assert.True(t, cfg.Service.RequireJWT())
+}

@@ -51,9 +51,56 @@ const (
 	KeyVaultAddress = "VaultAddress"
 	// KeyVaultCA is a PEM file with the CA of Vault's TLS certificate.
 	KeyVaultCA = "VaultCAFile"
+	// KeyRequireJWT says whether every route but ping needs a valid
+	// Vault-issued JWT: "true" or "false". Default true in plain mode (the
+	// token-based design) and false in zerotrust mode, where it adds
+	// defense in depth. Turning it off in plain mode runs the service
+	// without any authentication, and is logged as a warning.
+	KeyRequireJWT = "RequireJWT"
+	// KeyJWTValidation is how inbound JWTs are checked: "local" (default:
+	// signature against Vault's published keys, with a cache), "introspect"
+	// (ask Vault for every new token, as EdgeX does) or "both".
+	KeyJWTValidation = "JWTValidation"
+	// KeyJWTAudience is the audience inbound JWTs must carry. Default: the
+	// audience in the credentials file, else "edgex".
+	KeyJWTAudience = "JWTAudience"
 )
 
-var knownKeys = []string{KeyMode, KeyController, KeyControllerCA, KeyCredentials, KeyVaultAddress, KeyVaultCA}
+var knownKeys = []string{KeyMode, KeyController, KeyControllerCA, KeyCredentials, KeyVaultAddress, KeyVaultCA,
+	KeyRequireJWT, KeyJWTValidation, KeyJWTAudience}
+
+// JWT validation methods, the values of [KeyJWTValidation].
+const (
+	ValidateLocal      = "local"
+	ValidateIntrospect = "introspect"
+	ValidateBoth       = "both"
+)
+
+// RequireJWT reports whether inbound requests need a JWT in the given
+// mode, from [KeyRequireJWT] and the mode's default.
+func (o SecurityOptions) RequireJWT(mode Mode) (bool, error) {
+	v := strings.ToLower(o.Get(KeyRequireJWT))
+	switch v {
+	case "":
+		return mode == ModePlain, nil
+	case "true", "yes", "1":
+		return true, nil
+	case "false", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %q is not true or false", KeyRequireJWT, o.Get(KeyRequireJWT))
+}
+
+// JWTValidation returns the validation method, "local" by default.
+func (o SecurityOptions) JWTValidation() (string, error) {
+	switch v := strings.ToLower(o.Get(KeyJWTValidation)); v {
+	case "":
+		return ValidateLocal, nil
+	case ValidateLocal, ValidateIntrospect, ValidateBoth:
+		return v, nil
+	}
+	return "", fmt.Errorf("%s: %q is not one of local, introspect, both", KeyJWTValidation, o.Get(KeyJWTValidation))
+}
 
 // SecurityOptions is EdgeX's per-service and per-client string map of
 // security settings, e.g. {"Mode": "zerotrust", "OpenZitiController": "ctrl:1280"}.
