@@ -20,7 +20,7 @@ import (
 // plain client's host:port over TCP, and requests to any other host fail
 // (deny by default). Both paths keep connections alive for reuse.
 type Transport struct {
-	overlay *http.Transport // nil when no client is zerotrust
+	overlay *ConnPool // nil when no client is zerotrust
 	plain   *http.Transport
 	routes  map[string]zerotrust.Mode // "host:port" -> mode
 }
@@ -43,7 +43,7 @@ func New(cfg *zerotrust.Config, ov *zerotrust.Overlay, base *http.Transport) (*T
 			if ov == nil {
 				return nil, fmt.Errorf("transport: client %s is in zerotrust mode but there is no overlay", name)
 			}
-			t.overlay = OverlayTransport(ov)
+			t.overlay = NewConnPool(ov.DialContext, MaxConnsPerPeer, 0)
 		}
 	}
 	return t, nil
@@ -52,31 +52,11 @@ func New(cfg *zerotrust.Config, ov *zerotrust.Overlay, base *http.Transport) (*T
 // MaxConnsPerPeer caps the overlay connections to one peer. A Ziti dial
 // costs a session from the controller and a new circuit (tens of
 // milliseconds, against well under one for a request on an open
-// connection), and net/http starts a dial whenever a request finds no idle
-// connection at that instant, even if one is about to be freed; without a
-// cap, a burst of concurrent requests turns into a storm of dials that
-// starves the requests themselves. With the cap, requests beyond it wait
-// for a connection to be free.
+// connection). A pool that dials whenever a request finds no idle
+// connection at that instant (as net/http's does) turns a burst of
+// concurrent requests into a storm of dials that starves the requests
+// themselves; with the cap, requests beyond it wait for a free connection.
 const MaxConnsPerPeer = 16
-
-// OverlayTransport returns an http.Transport that dials every connection
-// over the overlay (by intercept address or Ziti service name), keeps idle
-// connections for reuse and opens at most [MaxConnsPerPeer] per peer.
-func OverlayTransport(ov *zerotrust.Overlay) *http.Transport {
-	return &http.Transport{
-		DialContext:           ov.DialContext,
-		MaxConnsPerHost:       MaxConnsPerPeer,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   MaxConnsPerPeer,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// Peers are on the other end of an encrypted overlay circuit, not
-		// a slow link: compression costs more than it saves.
-		DisableCompression: true,
-		ForceAttemptHTTP2:  false,
-	}
-}
 
 // ErrUnknownHost is returned for a request to a host that is not a configured client.
 var ErrUnknownHost = errors.New("transport: host is not a configured client")
