@@ -7,6 +7,8 @@
 //	ztedge stack up|down|status [flags]
 //	ztedge provision ...
 //	ztedge up ...
+//	ztedge gateway render|run -config FILE
+//	ztedge user add|remove NAME [flags]
 package main
 
 import (
@@ -32,6 +34,8 @@ Commands:
   stack status [flags]       show whether the local stack is up
   provision ...              plan, apply or destroy a topology on the overlay
   up ...                     tools, stack and provisioning of the example topology
+  gateway render|run ...     render or run the NGINX gateway (token-based mode)
+  user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
 
 Run "ztedge <command> -h" for a command's flags.
 `
@@ -95,6 +99,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runProvision(ctx, args[1:])
 	case "up":
 		return runUp(ctx, args[1:])
+	case "gateway":
+		return runGateway(ctx, args[1:], stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], stdout, stderr)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}

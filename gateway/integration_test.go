@@ -1,0 +1,655 @@
+package gateway
+
+// Integration tests of the gateway with a real NGINX, a real proxy-auth
+// binary and a real Vault (the shared test stack, provisioned with the
+// example topology). They never skip.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha512"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/internal/stacktest"
+	"github.com/ztedge/ztedge/internal/topotest"
+	"github.com/ztedge/ztedge/jwtauth"
+	"github.com/ztedge/ztedge/provisioning"
+	"github.com/ztedge/ztedge/zerotrust"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stacktest.StopShared()
+	os.Exit(code)
+}
+
+const topologyFile = "../examples/topology.yaml"
+
+// buildProxyAuth compiles cmd/proxy-auth into a temporary folder.
+func buildProxyAuth(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "proxy-auth")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/ztedge/ztedge/cmd/proxy-auth")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building proxy-auth: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startProxyAuth runs the proxy-auth binary with args on a free port and
+// waits until it answers its ping. It returns the auth URL.
+func startProxyAuth(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	addr := freePort(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"-listen", addr, "-log-level", "debug"}, args...)...)
+	cmd.Env = append(os.Environ(), "VAULT_TOKEN=") // only what the flags say
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("proxy-auth %s log:\n%s", addr, logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + DefaultPingPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return "http://" + addr + AuthPath
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("proxy-auth exited: %v\n%s", err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy-auth did not answer on %s:\n%s", addr, logs.String())
+		}
+	}
+}
+
+// vaultJWT logs in as user u with password and returns the user's JWT.
+func vaultJWT(t testing.TB, vaultAddr string, u *User, password string) string {
+	t.Helper()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = vaultAddr
+	c, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ClearToken()
+	ctx := t.Context()
+	sec, err := c.Logical().WriteWithContext(ctx, u.LoginPath, map[string]any{"password": password})
+	if err != nil {
+		t.Fatalf("userpass login of %s: %v", u.Name, err)
+	}
+	c.SetToken(sec.Auth.ClientToken)
+	sec, err = c.Logical().ReadWithContext(ctx, u.TokenPath)
+	if err != nil {
+		t.Fatalf("reading the JWT of %s: %v", u.Name, err)
+	}
+	jwt, _ := sec.Data["token"].(string)
+	if jwt == "" {
+		t.Fatalf("no JWT for %s", u.Name)
+	}
+	return jwt
+}
+
+// claimsOf decodes a JWT's payload without verifying it (test helper).
+func claimsOf(t testing.TB, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// signES384 makes a compact ES384 JWS of claims with header kid, signed
+// with key: a token Vault never issued.
+func signES384(t testing.TB, key *ecdsa.PrivateKey, kid string, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	input := enc(map[string]any{"alg": "ES384", "typ": "JWT", "kid": kid}) + "." + enc(claims)
+	sum := sha512.Sum384([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make([]byte, 96)
+	r.FillBytes(sig[:48])
+	s.FillBytes(sig[48:])
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// vaultKIDs returns the key IDs Vault publishes.
+func vaultKIDs(t testing.TB, keysURL string) []string {
+	t.Helper()
+	resp, err := http.Get(keysURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var jwks struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range jwks.Keys {
+		kids = append(kids, k.KID)
+	}
+	if len(kids) == 0 {
+		t.Fatal("vault publishes no keys")
+	}
+	return kids
+}
+
+// upstreamService is the test "core-data": it requires a valid JWT of its
+// own (jwtauth.Middleware, ping exempt) and echoes what it received.
+func upstreamService(t testing.TB, v *jwtauth.Verifier) *httptest.Server {
+	t.Helper()
+	echo := echoHandler()
+	h := jwtauth.Middleware(v, DefaultPingPath)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The JWT the service verified itself must name the same caller
+		// as the gateway's header.
+		if caller, ok := zerotrust.Caller(r.Context()); ok && caller != r.Header.Get(CallerHeader) {
+			http.Error(w, fmt.Sprintf("caller mismatch: token %q, header %q", caller, r.Header.Get(CallerHeader)), http.StatusConflict)
+			return
+		}
+		echo.ServeHTTP(w, r)
+	}))
+	srv := httptest.NewServer(h) // loopback only
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestIntegrationGateway(t *testing.T) {
+	st := stacktest.Shared(t)
+	top := topotest.Provision(t, st, topologyFile, nil)
+	ctx := t.Context()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	token, err := st.VaultToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := NewVaultClient(ctx, st.VaultAddress, token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := NewUsers(vc, UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addUser := func(t testing.TB, u *Users, name string) string {
+		t.Helper()
+		user, err := u.Add(ctx, name)
+		if err != nil {
+			t.Fatalf("adding user %s: %v", name, err)
+		}
+		t.Cleanup(func() { _ = u.Remove(context.Background(), name) })
+		return vaultJWT(t, st.VaultAddress, user, user.Password)
+	}
+
+	// The topology's key only signs for its audience. Vault publishes in
+	// one JWKS every OIDC key a role uses, so a token signed by a second
+	// key for another audience has a good signature: only aud can refuse
+	// it. Key and role are made before the verifiers fetch the keys.
+	const otherKey = "ztedge-test-other-audience"
+	if _, err := vc.Logical().WriteWithContext(ctx, "identity/oidc/key/"+otherKey, map[string]any{
+		"algorithm": "ES384", "allowed_client_ids": []string{"*"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = vc.Logical().DeleteWithContext(context.Background(), "identity/oidc/key/"+otherKey) })
+	otherAudience, err := NewUsers(vc, UserOptions{Key: otherKey, Audience: "not-" + top.JWT.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherAudienceJWT := addUser(t, otherAudience, "frank-other")
+
+	issuer, keysURL, err := jwtauth.Discover(ctx, st.VaultAddress, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := jwtauth.NewVerifier(ctx, jwtauth.Options{Issuer: issuer, Audiences: []string{top.JWT.Audience}, KeysURL: keysURL, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := upstreamService(t, verifier)
+
+	bin := buildProxyAuth(t)
+	authURL := startProxyAuth(t, bin, "-vault", st.VaultAddress, "-audience", top.JWT.Audience)
+	gw := startGateway(t, Config{
+		Listen:   freePort(t),
+		StateDir: filepath.Join(t.TempDir(), "gateway"),
+		AuthURL:  authURL,
+		Services: map[string]string{"core-data": upstream.URL},
+	})
+	client := gatewayClient(t, gw.Config.CertFile)
+	url := "https://" + gw.Addr + "/core-data/api/v3/reading/all"
+
+	expect401 := func(t *testing.T, token, reason string) {
+		t.Helper()
+		r := get(t, client, "GET", url, token)
+		if r.status != 401 {
+			t.Fatalf("status %d, want 401", r.status)
+		}
+		if ch := r.header.Get("WWW-Authenticate"); !strings.Contains(ch, reason) {
+			t.Errorf("WWW-Authenticate %q, want it to mention %q", ch, reason)
+		}
+	}
+
+	t.Run("no token is 401", func(t *testing.T) {
+		expect401(t, "", `Bearer realm="ztedge"`)
+	})
+
+	t.Run("a human user's JWT reaches core-data with the caller name", func(t *testing.T) {
+		jwt := addUser(t, users, "alice")
+		r := get(t, client, "GET", url+"?limit=3", jwt)
+		if r.status != 200 || r.body.Caller != "alice" || r.body.Callers != 1 || r.body.Path != "/api/v3/reading/all" || !r.body.Authorization {
+			t.Fatalf("got %d %+v; want 200 at /api/v3/reading/all with caller alice", r.status, r.body)
+		}
+		// A client-sent caller header cannot override the token's name.
+		r = get(t, client, "GET", url, jwt, CallerHeader, "core-command")
+		if r.status != 200 || r.body.Caller != "alice" || r.body.Callers != 1 {
+			t.Errorf("with a forged caller header: got %d %+v; want caller alice only", r.status, r.body)
+		}
+	})
+
+	t.Run("a service's JWT from its provisioned credentials works too", func(t *testing.T) {
+		src, err := zerotrust.NewVaultTokenSource(provisioning.CredentialsPath(top.Output, "device-virtual"), zerotrust.VaultTokenSourceOptions{Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwt, err := src.Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := get(t, client, "POST", "https://"+gw.Addr+"/core-data/api/v3/event", jwt)
+		if r.status != 200 || r.body.Caller != "device-virtual" || r.body.Method != "POST" {
+			t.Errorf("got %d %+v; want 200 with caller device-virtual", r.status, r.body)
+		}
+	})
+
+	t.Run("expired JWT is 401", func(t *testing.T) {
+		short, err := NewUsers(vc, UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience, TTL: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwt := addUser(t, short, "eve-short")
+		exp, _ := claimsOf(t, jwt)["exp"].(float64)
+		// Past exp plus the verifiers' leeway.
+		wait := time.Until(time.Unix(int64(exp), 0).Add(jwtauth.DefaultLeeway + time.Second))
+		t.Logf("waiting %s for the JWT to expire", wait.Round(time.Second))
+		time.Sleep(wait)
+		expect401(t, jwt, "token expired")
+	})
+
+	t.Run("forged JWT is 401", func(t *testing.T) {
+		key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := map[string]any{"iss": issuer, "aud": top.JWT.Audience, "name": "core-command", "sub": "x",
+			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "namespace": "root"}
+		// A valid user's token, for its key ID.
+		jwt := addUser(t, users, "mallory")
+		parts := strings.Split(jwt, ".")
+		var header struct {
+			KID string `json:"kid"`
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(parts[0])
+		if err := json.Unmarshal(raw, &header); err != nil || !slices.Contains(vaultKIDs(t, keysURL), header.KID) {
+			t.Fatalf("the user's JWT names key %q, not one Vault publishes (%v)", header.KID, err)
+		}
+		// Vault's key ID, but our signature.
+		expect401(t, signES384(t, key, header.KID, claims), "invalid signature")
+		// The user's token with its payload swapped for another name.
+		c := claimsOf(t, jwt)
+		c["name"] = "core-command"
+		payload, _ := json.Marshal(c)
+		expect401(t, parts[0]+"."+base64.RawURLEncoding.EncodeToString(payload)+"."+parts[2], "invalid signature")
+		// And no signature at all.
+		expect401(t, base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))+"."+base64.RawURLEncoding.EncodeToString(payload)+".", "invalid_token")
+	})
+
+	t.Run("unknown key is 401", func(t *testing.T) {
+		key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := map[string]any{"iss": issuer, "aud": top.JWT.Audience, "name": "alice", "sub": "x",
+			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
+		expect401(t, signES384(t, key, "not-a-vault-key-"+fmt.Sprint(time.Now().UnixNano()), claims), "unknown key")
+	})
+
+	t.Run("wrong audience is 401", func(t *testing.T) {
+		jwt := otherAudienceJWT
+		if aud := claimsOf(t, jwt)["aud"]; aud != "not-"+top.JWT.Audience {
+			t.Fatalf("aud %v", aud)
+		}
+		expect401(t, jwt, "wrong audience")
+	})
+
+	t.Run("core-data refuses requests around the gateway without a token", func(t *testing.T) {
+		resp, err := http.Get(upstream.URL + "/api/v3/reading/all")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("direct request without token: status %d, want 401", resp.StatusCode)
+		}
+		// A forged caller header does not help either.
+		req, _ := http.NewRequest("GET", upstream.URL+"/api/v3/reading/all", nil)
+		req.Header.Set(CallerHeader, "alice")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("direct request with only a caller header: status %d, want 401", resp.StatusCode)
+		}
+	})
+
+	t.Run("ping through the gateway needs no token", func(t *testing.T) {
+		r := get(t, client, "GET", "https://"+gw.Addr+"/core-data/api/v3/ping", "")
+		if r.status != 200 || r.body.Path != "/api/v3/ping" {
+			t.Errorf("got %d %+v; want 200 from /api/v3/ping", r.status, r.body)
+		}
+	})
+
+	t.Run("TLS 1.2 clients are refused", func(t *testing.T) {
+		c12 := gatewayClient(t, gw.Config.CertFile)
+		c12.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS12
+		if resp, err := c12.Get("https://" + gw.Addr + "/core-data/api/v3/ping"); err == nil {
+			resp.Body.Close()
+			t.Fatal("a TLS 1.2 client got an answer")
+		}
+		resp, err := client.Get("https://" + gw.Addr + "/core-data/api/v3/ping")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 {
+			t.Errorf("the trusted client did not use TLS 1.3")
+		}
+	})
+
+	t.Run("introspection refuses a removed user's JWT", func(t *testing.T) {
+		user, err := users.Add(ctx, "dave")
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwt := vaultJWT(t, st.VaultAddress, user, user.Password)
+		if err := users.Remove(ctx, "dave"); err != nil {
+			t.Fatal(err)
+		}
+		// Local verification cannot know: the signature is still good
+		// until exp.
+		if r := get(t, client, "GET", url, jwt); r.status != 200 || r.body.Caller != "dave" {
+			t.Errorf("local mode: got %d %+v; want 200 for a signed, unexpired JWT", r.status, r.body)
+		}
+		// With -introspect (logged in with core-data's AppRole, whose
+		// policy allows introspection) Vault says the entity is gone.
+		introAuth := startProxyAuth(t, bin, "-vault", st.VaultAddress, "-audience", top.JWT.Audience,
+			"-introspect", "-vault-credentials", provisioning.CredentialsPath(top.Output, "core-data"))
+		gw2 := startGateway(t, Config{
+			Listen:   freePort(t),
+			StateDir: filepath.Join(t.TempDir(), "gateway-introspect"),
+			AuthURL:  introAuth,
+			Services: map[string]string{"core-data": upstream.URL},
+		})
+		c2 := gatewayClient(t, gw2.Config.CertFile)
+		url2 := "https://" + gw2.Addr + "/core-data/api/v3/reading/all"
+		if r := get(t, c2, "GET", url2, jwt); r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "not active") {
+			t.Errorf("introspect mode, removed user: got %d (%q); want 401 token not active", r.status, r.header.Get("WWW-Authenticate"))
+		}
+		alice := addUser(t, users, "alice2")
+		if r := get(t, c2, "GET", url2, alice); r.status != 200 || r.body.Caller != "alice2" {
+			t.Errorf("introspect mode, valid user: got %d %+v; want 200 caller alice2", r.status, r.body)
+		}
+	})
+}
+
+func TestIntegrationProxyAuthRefusesToStart(t *testing.T) {
+	st := stacktest.Shared(t)
+	bin := buildProxyAuth(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no vault", []string{"-listen", freePort(t)}, "no Vault address"},
+		{"unreachable vault", []string{"-listen", freePort(t), "-vault", "http://" + freePort(t)}, "cannot reach Vault"},
+		{"no audience", []string{"-listen", freePort(t), "-vault", st.VaultAddress, "-audience", " , "}, "no audience"},
+		{"introspect without credentials", []string{"-listen", freePort(t), "-vault", st.VaultAddress, "-introspect"}, "-introspect needs Vault credentials"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+			out, err := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 1 {
+				t.Fatalf("exit code %d (err %v), want 1:\n%s", code, err, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// TestIntegrationUsers checks what user add and remove do in Vault.
+func TestIntegrationUsers(t *testing.T) {
+	st := stacktest.Shared(t)
+	top := topotest.Provision(t, st, topologyFile, nil)
+	ctx := t.Context()
+	token, err := st.VaultToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := NewVaultClient(ctx, st.VaultAddress, token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := NewUsers(vc, UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	u, err := users.Add(ctx, "grace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(path string) map[string]any {
+		s, err := vc.Logical().ReadWithContext(ctx, path)
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		if s == nil {
+			return nil
+		}
+		return s.Data
+	}
+	mounts, err := vc.Sys().ListAuthWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mounts[DefaultUserMount+"/"]
+	if m == nil || m.Type != "userpass" || m.Description != "managed by ztedge" {
+		t.Fatalf("userpass mount: %+v", m)
+	}
+	role := read("identity/oidc/role/grace")
+	if role == nil || role["key"] != top.Vault.Key || role["client_id"] != top.JWT.Audience || !sameJSON(str(role["template"]), `{"name":"grace"}`) {
+		t.Errorf("OIDC role: %v", role)
+	}
+	if ttl, _ := role["ttl"].(json.Number); ttl.String() != "3600" {
+		t.Errorf("OIDC role ttl %v, want 3600", role["ttl"])
+	}
+	e := read("identity/entity/name/grace")
+	if e == nil || parseEntity(e).Metadata[UserMetadataKey] != "true" || parseEntity(e).isService() {
+		t.Errorf("entity: %v", e)
+	}
+	if aliases := parseEntity(e).Aliases; len(aliases) != 1 || aliases[0].Name != "grace" || aliases[0].MountAccessor != m.Accessor {
+		t.Errorf("entity aliases: %+v", aliases)
+	}
+	policy, err := vc.Sys().GetPolicyWithContext(ctx, "ztedge-user-grace")
+	if err != nil || !strings.Contains(policy, `path "identity/oidc/token/grace"`) || strings.Contains(policy, "introspect") {
+		t.Errorf("policy: %q (%v)", policy, err)
+	}
+	// The JWT names the user and its entity.
+	jwt := vaultJWT(t, st.VaultAddress, u, u.Password)
+	c := claimsOf(t, jwt)
+	if c["name"] != "grace" || c["sub"] != u.EntityID || c["aud"] != top.JWT.Audience {
+		t.Errorf("JWT claims %v", c)
+	}
+	// A user may read only its own JWT.
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = st.VaultAddress
+	uc, _ := vaultapi.NewClient(cfg)
+	sec, err := uc.Logical().WriteWithContext(ctx, u.LoginPath, map[string]any{"password": u.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc.SetToken(sec.Auth.ClientToken)
+	if _, err := uc.Logical().ReadWithContext(ctx, "identity/oidc/token/core-data"); err == nil {
+		t.Error("a user could read a service's JWT")
+	}
+
+	// Adding again keeps the entity and changes the password.
+	again, err := users.Add(ctx, "grace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.EntityID != u.EntityID || again.Password == u.Password {
+		t.Errorf("re-add: entity %s (was %s), password changed %v", again.EntityID, u.EntityID, again.Password != u.Password)
+	}
+	if _, err := uc.Logical().WriteWithContext(ctx, u.LoginPath, map[string]any{"password": u.Password}); err == nil {
+		t.Error("the old password still logs in")
+	}
+
+	// Clashes and bad names are refused.
+	for name, want := range map[string]string{
+		"core-data": "is a ztedge service",
+		"Grace":     "lower-case",
+		"g":         "2-63",
+		"bad_name":  "lower-case",
+	} {
+		if _, err := users.Add(ctx, name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("add %q: err = %v, want one containing %q", name, err, want)
+		}
+	}
+	if err := users.Remove(ctx, "core-data"); err == nil || !strings.Contains(err.Error(), "is a ztedge service") {
+		t.Errorf("remove core-data: err = %v", err)
+	}
+	if _, err := vc.Logical().WriteWithContext(ctx, "identity/entity", map[string]any{"name": "foreign-person"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Add(ctx, "foreign-person"); err == nil || !strings.Contains(err.Error(), "not created by ztedge") {
+		t.Errorf("add over a foreign entity: err = %v", err)
+	}
+	if _, err := vc.Logical().WriteWithContext(ctx, "identity/oidc/role/foreign-role", map[string]any{"key": top.Vault.Key, "client_id": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Add(ctx, "foreign-role"); err == nil || !strings.Contains(err.Error(), "OIDC role") {
+		t.Errorf("add over a foreign OIDC role: err = %v", err)
+	}
+	noKey, err := NewUsers(vc, UserOptions{Key: "no-such-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := noKey.Add(ctx, "henry"); err == nil || !strings.Contains(err.Error(), `OIDC key "no-such-key" does not exist`) {
+		t.Errorf("add with a missing key: err = %v", err)
+	}
+
+	// Provisioning leaves users alone: with grace in Vault, a re-apply of
+	// the topology plans nothing.
+	p, err := provisioning.New(ctx, top, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plan.Changes {
+		if strings.HasPrefix(c.Kind, "vault") {
+			t.Errorf("with a user in Vault, provisioning plans a Vault change: %s", c)
+		}
+	}
+
+	// Remove deletes exactly the user's objects; the services are intact.
+	if err := users.Remove(ctx, "grace"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"identity/oidc/role/grace", "identity/entity/name/grace", "auth/" + DefaultUserMount + "/users/grace"} {
+		if d := read(p); d != nil {
+			t.Errorf("%s still exists after remove: %v", p, d)
+		}
+	}
+	if policy, _ := vc.Sys().GetPolicyWithContext(ctx, "ztedge-user-grace"); policy != "" {
+		t.Error("the policy still exists after remove")
+	}
+	for _, p := range []string{"identity/oidc/role/core-data", "identity/entity/name/core-data", "identity/entity/name/foreign-person", "identity/oidc/role/foreign-role"} {
+		if read(p) == nil {
+			t.Errorf("%s was deleted by user remove", p)
+		}
+	}
+	if err := users.Remove(ctx, "grace"); err == nil || !strings.Contains(err.Error(), "no ztedge user") {
+		t.Errorf("second remove: err = %v", err)
+	}
+}

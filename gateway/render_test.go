@@ -1,0 +1,208 @@
+package gateway
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func testConfig(dir string) Config {
+	return Config{
+		Listen:   "127.0.0.1:18443",
+		StateDir: dir,
+		AuthURL:  "http://127.0.0.1:59842",
+		Services: map[string]string{
+			"core-data":     "http://127.0.0.1:59880",
+			"core-metadata": "http://127.0.0.1:59881/base/",
+		},
+	}
+}
+
+// location returns the body of the location block with the given header.
+func location(t *testing.T, conf, header string) string {
+	t.Helper()
+	i := strings.Index(conf, "location "+header+" {")
+	if i < 0 {
+		t.Fatalf("no location %s in:\n%s", header, conf)
+	}
+	body := conf[i:]
+	return body[:strings.Index(body, "\n        }")]
+}
+
+func TestRender(t *testing.T) {
+	dir := t.TempDir()
+	out, err := Render(testConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(out)
+	for _, want := range []string{
+		"listen 127.0.0.1:18443 ssl default_server;",
+		"ssl_protocols TLSv1.3;",
+		`ssl_certificate "` + filepath.Join(dir, "tls", "gateway.crt") + `";`,
+		`ssl_certificate_key "` + filepath.Join(dir, "tls", "gateway.key") + `";`,
+		`pid "` + filepath.Join(dir, "nginx.pid") + `";`,
+		`error_log "` + filepath.Join(dir, "logs", "error.log") + `" notice;`,
+		`access_log "` + filepath.Join(dir, "logs", "access.log") + `" ztedge;`,
+		`client_body_temp_path "` + filepath.Join(dir, "temp", "client_body") + `";`,
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("missing %q in:\n%s", want, conf)
+		}
+	}
+	if regexp.MustCompile(`TLSv1(\.[012])?\b`).MatchString(strings.ReplaceAll(conf, "TLSv1.3", "")) {
+		t.Errorf("a TLS version below 1.3 is enabled:\n%s", conf)
+	}
+
+	auth := location(t, conf, "= /auth")
+	for _, want := range []string{"internal;", "proxy_pass http://127.0.0.1:59842/auth;", "proxy_pass_request_body off;",
+		`proxy_set_header Content-Length "";`, "proxy_set_header Authorization $http_authorization;", "proxy_method GET;"} {
+		if !strings.Contains(auth, want) {
+			t.Errorf("/auth location lacks %q:\n%s", want, auth)
+		}
+	}
+
+	for name, up := range map[string]string{"core-data": "http://127.0.0.1:59880", "core-metadata": "http://127.0.0.1:59881/base"} {
+		route := location(t, conf, "/"+name+"/")
+		for _, want := range []string{
+			"auth_request /auth;",
+			"auth_request_set $ztedge_caller $upstream_http_x_ztedge_caller;",
+			"proxy_pass " + up + "/;",
+			"proxy_set_header X-Ztedge-Caller $ztedge_caller;",
+		} {
+			if !strings.Contains(route, want) {
+				t.Errorf("route /%s/ lacks %q:\n%s", name, want, route)
+			}
+		}
+		ping := location(t, conf, "= /"+name+"/api/v3/ping")
+		if strings.Contains(ping, "auth_request") {
+			t.Errorf("ping route of %s has auth_request:\n%s", name, ping)
+		}
+		for _, want := range []string{"proxy_pass " + up + "/api/v3/ping;", `proxy_set_header X-Ztedge-Caller "";`, "limit_except GET"} {
+			if !strings.Contains(ping, want) {
+				t.Errorf("ping route of %s lacks %q:\n%s", name, want, ping)
+			}
+		}
+	}
+	// Every location that proxies to a service sets X-Ztedge-Caller itself:
+	// otherwise a client-sent header would pass through.
+	for _, block := range strings.Split(conf, "location ")[1:] {
+		if strings.Contains(block, "proxy_pass") && !strings.Contains(block, "proxy_set_header X-Ztedge-Caller") {
+			t.Errorf("a location proxies without overriding X-Ztedge-Caller:\n%s", block)
+		}
+	}
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	cfg := testConfig("/var/lib/ztedge/gateway")
+	a, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		b, _ := Render(cfg)
+		if string(a) != string(b) {
+			t.Fatal("Render gave different output for the same input")
+		}
+	}
+}
+
+func TestRenderUserCertificate(t *testing.T) {
+	cfg := testConfig("/srv/gw")
+	cfg.CertFile, cfg.KeyFile = "/etc/ztedge/gw.pem", "/etc/ztedge/gw.key"
+	out, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `ssl_certificate "/etc/ztedge/gw.pem";`) || !strings.Contains(string(out), `ssl_certificate_key "/etc/ztedge/gw.key";`) {
+		t.Errorf("user certificate not used:\n%s", out)
+	}
+	if cfg.GeneratedCertificate() {
+		t.Error("a user certificate counts as generated")
+	}
+}
+
+func TestRenderHTTPSUpstream(t *testing.T) {
+	cfg := testConfig("/srv/gw")
+	cfg.Services["core-command"] = "https://core-command.local:59882"
+	if _, err := Render(cfg); err == nil || !strings.Contains(err.Error(), "upstreamCAFile") {
+		t.Fatalf("https upstream without CA: err = %v, want one naming upstreamCAFile", err)
+	}
+	cfg.UpstreamCAFile = "/etc/ztedge/upstream-ca.pem"
+	out, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := location(t, string(out), "/core-command/")
+	if !strings.Contains(route, "proxy_ssl_verify on;") || !strings.Contains(route, `proxy_ssl_trusted_certificate "/etc/ztedge/upstream-ca.pem";`) {
+		t.Errorf("https upstream not verified:\n%s", route)
+	}
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	base := func() Config { return testConfig("/srv/gw") }
+	cases := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"no state dir", func(c *Config) { c.StateDir = "" }, "stateDir is empty"},
+		{"relative state dir", func(c *Config) { c.StateDir = "gw" }, "stateDir \"gw\" must be an absolute path"},
+		{"state dir injection", func(c *Config) { c.StateDir = "/srv/gw; evil" }, "stateDir"},
+		{"listen without port", func(c *Config) { c.Listen = "127.0.0.1" }, "listen \"127.0.0.1\""},
+		{"listen bad port", func(c *Config) { c.Listen = "127.0.0.1:99999" }, "from 1 to 65535"},
+		{"listen without host", func(c *Config) { c.Listen = ":8443" }, "the host is empty"},
+		{"no services", func(c *Config) { c.Services = nil }, "services is empty"},
+		{"bad service name", func(c *Config) { c.Services["Core_Data"] = "http://127.0.0.1:1" }, `name "Core_Data"`},
+		{"bad upstream scheme", func(c *Config) { c.Services["core-data"] = "ftp://127.0.0.1:1" }, "services.core-data: upstream \"ftp://127.0.0.1:1\": must be an http:// or https:// URL"},
+		{"upstream query", func(c *Config) { c.Services["core-data"] = "http://127.0.0.1:1/?a=b" }, "query"},
+		{"upstream injection", func(c *Config) { c.Services["core-data"] = "http://127.0.0.1:1/;return" }, "services.core-data"},
+		{"upstream variable", func(c *Config) { c.Services["core-data"] = "http://$host/" }, "services.core-data"},
+		{"upstream no host", func(c *Config) { c.Services["core-data"] = "http:///x" }, "has no host"},
+		{"auth url", func(c *Config) { c.AuthURL = "unix:/run/x.sock" }, "authURL"},
+		{"cert without key", func(c *Config) { c.CertFile = "/etc/gw.pem" }, "certFile and keyFile must be given together"},
+		{"relative key", func(c *Config) { c.CertFile, c.KeyFile = "/etc/gw.pem", "gw.key" }, "keyFile \"gw.key\" must be an absolute path"},
+		{"ping path", func(c *Config) { c.PingPath = "api/v3/ping" }, "pingPath"},
+		{"user", func(c *Config) { c.User = "root;" }, "user \"root;\""},
+		{"nginx", func(c *Config) { c.Nginx = "nginx" }, "nginx \"nginx\" must be an absolute path"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			c.Services = map[string]string{"core-data": "http://127.0.0.1:59880"}
+			tc.edit(&c)
+			_, err := Render(c)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`listen: 127.0.0.1:9443
+stateDir: state
+services:
+  core-data: http://127.0.0.1:59880
+`)
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StateDir != filepath.Join(dir, "state") || c.AuthURL != DefaultAuthURL || c.PingPath != DefaultPingPath || !c.GeneratedCertificate() {
+		t.Errorf("defaults or paths not applied: %+v", c)
+	}
+	write("listen: 127.0.0.1:9443\nstatedir: x\n")
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "statedir") {
+		t.Errorf("unknown field: err = %v", err)
+	}
+}
