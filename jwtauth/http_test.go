@@ -1,0 +1,274 @@
+package jwtauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/jwtauth"
+	"github.com/ztedge/ztedge/zerotrust"
+)
+
+const pingPath = "/api/v3/ping"
+
+// whoAmI answers the caller and the claims' subject.
+func whoAmI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := zerotrust.Caller(r.Context())
+		c, ok := jwtauth.ClaimsFrom(r.Context())
+		sub := ""
+		if ok {
+			sub = c.Subject
+		}
+		_, _ = io.WriteString(w, caller+" "+sub)
+	})
+}
+
+func TestMiddleware(t *testing.T) {
+	is := newIssuer(t)
+	logs := &logBuffer{}
+	opts := is.options()
+	opts.Logger = logs.logger()
+	v := is.verifier(opts)
+	h := jwtauth.Middleware(v, pingPath)(whoAmI())
+	good := is.token(is.ec, is.claims())
+	expired := is.token(is.ec, with(is.claims(), "exp", is.clock.Now().Add(-time.Hour).Unix()))
+	noName := is.token(is.ec, with(is.claims(), "name", nil))
+
+	cases := []struct {
+		name      string
+		path      string
+		header    []string // Authorization values
+		ctxCaller string   // a Ziti caller already in the context
+		code      int
+		challenge string
+		body      string
+	}{
+		{"no token", "/api/v3/reading", nil, "", 401, `Bearer realm="ztedge"`, ""},
+		{"basic auth", "/api/v3/reading", []string{"Basic YWRtaW46YWRtaW4="}, "", 401, `Bearer realm="ztedge"`, ""},
+		{"empty bearer", "/api/v3/reading", []string{"Bearer "}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="malformed token"`, ""},
+		{"expired token", "/api/v3/reading", []string{"Bearer " + expired}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="token expired"`, ""},
+		{"garbage", "/api/v3/reading", []string{"Bearer a.b.c"}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="malformed token"`, ""},
+		{"two headers", "/api/v3/reading", []string{"Bearer " + good, "Bearer " + good}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="malformed token"`, ""},
+		{"no name claim", "/api/v3/reading", []string{"Bearer " + noName}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="malformed token"`, ""},
+		{"token relayed by another Ziti caller", "/api/v3/reading", []string{"Bearer " + good}, "gateway", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
+		{"valid", "/api/v3/reading", []string{"Bearer " + good}, "", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
+		{"valid, lower-case scheme", "/api/v3/reading", []string{"bearer " + good}, "", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
+		{"valid, same Ziti caller", "/api/v3/reading", []string{"Bearer " + good}, "core-data", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
+		{"ping exempt", pingPath, nil, "", 200, "", " "},
+		{"ping exempt with a bad token", pingPath, []string{"Bearer " + expired}, "", 200, "", " "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			for _, v := range tc.header {
+				r.Header.Add("Authorization", v)
+			}
+			if tc.ctxCaller != "" {
+				r = r.WithContext(zerotrust.WithCaller(r.Context(), tc.ctxCaller))
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != tc.code {
+				t.Fatalf("status %d, want %d (%s)", rec.Code, tc.code, rec.Body)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != tc.challenge {
+				t.Fatalf("WWW-Authenticate %q, want %q", got, tc.challenge)
+			}
+			if tc.code == 200 && rec.Body.String() != tc.body {
+				t.Fatalf("body %q, want %q", rec.Body, tc.body)
+			}
+			for _, v := range tc.header {
+				tok := strings.TrimPrefix(v, "Bearer ")
+				mustNotContainToken(t, rec.Header().Get("WWW-Authenticate")+rec.Body.String(), tok)
+			}
+		})
+	}
+	for _, tok := range []string{good, expired, noName} {
+		mustNotContainToken(t, logs.String(), tok)
+	}
+}
+
+// TestMiddlewareWithAllowCallers: zerotrust.AllowCallers works on JWT callers.
+func TestMiddlewareWithAllowCallers(t *testing.T) {
+	is := newIssuer(t)
+	v := is.verifier(is.options())
+	h := jwtauth.Middleware(v)(zerotrust.AllowCallers("device-virtual")(whoAmI()))
+	for name, want := range map[string]int{"device-virtual": 200, "core-data": 403} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+is.token(is.ec, with(is.claims(), "name", name)))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != want {
+			t.Fatalf("%s: status %d, want %d", name, rec.Code, want)
+		}
+	}
+}
+
+func TestBearerTransport(t *testing.T) {
+	var seen atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Values("Authorization"))
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	var calls atomic.Int64
+	tokens := zerotrust.TokenSourceFunc(func(ctx context.Context) (string, error) {
+		calls.Add(1)
+		return "own.jwt.token", nil
+	})
+	client := &http.Client{Transport: jwtauth.BearerTransport(nil, tokens)}
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := seen.Load().([]string); len(got) != 1 || got[0] != "Bearer own.jwt.token" {
+		t.Fatalf("server saw Authorization %q", got)
+	}
+	if req.Header.Get("Authorization") != "" {
+		t.Fatal("the caller's request was modified")
+	}
+
+	req, _ = http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Authorization", "Bearer caller-chosen")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := seen.Load().([]string); len(got) != 1 || got[0] != "Bearer caller-chosen" {
+		t.Fatalf("server saw Authorization %q, want the caller's", got)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("token source called %d times, want 1", n)
+	}
+
+	// A failing token source fails the request and closes its body.
+	failing := jwtauth.BearerTransport(http.DefaultTransport, zerotrust.TokenSourceFunc(func(ctx context.Context) (string, error) {
+		return "", errors.New("vault unreachable")
+	}))
+	body := &closeRecorder{Reader: strings.NewReader("payload")}
+	req, _ = http.NewRequest(http.MethodPost, srv.URL, body)
+	if _, err := (&http.Client{Transport: failing}).Do(req); err == nil || !strings.Contains(err.Error(), "vault unreachable") {
+		t.Fatalf("error %v", err)
+	}
+	if !body.closed.Load() {
+		t.Fatal("request body not closed")
+	}
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+func TestDiscover(t *testing.T) {
+	docs := map[string]string{
+		"/good/v1/identity/oidc/.well-known/openid-configuration":     `{"issuer":"http://vault:8200/v1/identity/oidc","jwks_uri":"http://vault:8200/v1/identity/oidc/.well-known/keys"}`,
+		"/nouri/v1/identity/oidc/.well-known/openid-configuration":    `{"issuer":"http://vault:8200/v1/identity/oidc"}`,
+		"/relative/v1/identity/oidc/.well-known/openid-configuration": `{"issuer":"/v1/identity/oidc","jwks_uri":"http://x/keys"}`,
+		"/garbage/v1/identity/oidc/.well-known/openid-configuration":  `<html>`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		doc, ok := docs[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, doc)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	iss, keys, err := jwtauth.Discover(ctx, srv.URL+"/good/", nil)
+	if err != nil || iss != "http://vault:8200/v1/identity/oidc" || keys != "http://vault:8200/v1/identity/oidc/.well-known/keys" {
+		t.Fatalf("Discover: %q %q %v", iss, keys, err)
+	}
+	for _, addr := range []string{srv.URL + "/nouri", srv.URL + "/relative", srv.URL + "/garbage", srv.URL + "/missing", "vault:8200", ""} {
+		if _, _, err := jwtauth.Discover(ctx, addr, nil); err == nil {
+			t.Fatalf("Discover(%q) succeeded", addr)
+		}
+	}
+}
+
+// TestVaultIntrospectorProtocol checks the request VaultIntrospector sends
+// and its re-login, against a fake Vault.
+func TestVaultIntrospectorProtocol(t *testing.T) {
+	const token = "header.payload.signature-of-the-token"
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.URL.Path != "/v1/identity/oidc/introspect" || (r.Method != http.MethodPut && r.Method != http.MethodPost) {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("X-Vault-Token") != "good-vault-token" {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"errors":["permission denied"]}`)
+			return
+		}
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		switch {
+		case body["token"] == token && body["client_id"] == "edgex":
+			_, _ = io.WriteString(w, `{"active":true}`)
+		case body["token"] == "broken":
+			_, _ = io.WriteString(w, `{}`)
+		default:
+			_, _ = io.WriteString(w, `{"active":false,"error":"unable to validate the token signature"}`)
+		}
+	}))
+	defer srv.Close()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = srv.URL
+	cfg.MaxRetries = 0
+	client, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.SetToken("expired-vault-token")
+	intro := jwtauth.NewVaultIntrospector(client)
+	intro.ClientID = "edgex"
+	intro.Logger = quietLogger()
+	ctx := context.Background()
+
+	_, err = intro.Introspect(ctx, token)
+	if err == nil {
+		t.Fatal("a refused Vault token gave no error")
+	}
+	mustNotContainToken(t, err.Error(), token)
+
+	var relogins atomic.Int64
+	intro.Relogin = func(ctx context.Context, c *vaultapi.Client) error {
+		relogins.Add(1)
+		c.SetToken("good-vault-token")
+		return nil
+	}
+	active, err := intro.Introspect(ctx, token)
+	if err != nil || !active || relogins.Load() != 1 {
+		t.Fatalf("after relogin: active %v, err %v, relogins %d", active, err, relogins.Load())
+	}
+	active, err = intro.Introspect(ctx, "other")
+	if err != nil || active {
+		t.Fatalf("inactive token: active %v, err %v", active, err)
+	}
+	if _, err := intro.Introspect(ctx, "broken"); err == nil {
+		t.Fatal("an answer without active gave no error")
+	}
+	if relogins.Load() != 1 {
+		t.Fatalf("relogins %d", relogins.Load())
+	}
+}

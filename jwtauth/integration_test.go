@@ -1,0 +1,407 @@
+package jwtauth_test
+
+// Integration tests and benchmarks against a real Vault dev server (the
+// shared Vault and Ziti test stack) provisioned with examples/topology.yaml.
+// They never skip.
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/internal/stack"
+	"github.com/ztedge/ztedge/internal/stacktest"
+	"github.com/ztedge/ztedge/internal/topotest"
+	"github.com/ztedge/ztedge/jwtauth"
+	"github.com/ztedge/ztedge/provisioning"
+	"github.com/ztedge/ztedge/zerotrust"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stacktest.StopShared()
+	os.Exit(code)
+}
+
+const topologyFile = "../examples/topology.yaml"
+
+// vaultEnv is a provisioned topology on the shared stack.
+type vaultEnv struct {
+	st      *stack.State
+	top     *provisioning.Topology
+	issuer  string
+	keysURL string
+}
+
+// provision provisions the example topology, edited by edit, and
+// discovers Vault's issuer. Each call writes fresh credentials (and
+// invalidates the secret IDs of earlier calls).
+func provision(t testing.TB, edit func(*provisioning.Topology)) *vaultEnv {
+	t.Helper()
+	st := stacktest.Shared(t)
+	top := topotest.Provision(t, st, topologyFile, edit)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	issuer, keysURL, err := jwtauth.Discover(ctx, st.VaultAddress, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &vaultEnv{st: st, top: top, issuer: issuer, keysURL: keysURL}
+}
+
+// tokenSource is the Vault token source of service svc.
+func (e *vaultEnv) tokenSource(t testing.TB, svc string) *zerotrust.VaultTokenSource {
+	t.Helper()
+	src, err := zerotrust.NewVaultTokenSource(provisioning.CredentialsPath(e.top.Output, svc), zerotrust.VaultTokenSourceOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// jwtOf fetches a JWT of service svc from Vault.
+func (e *vaultEnv) jwtOf(t testing.TB, svc string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, err := e.tokenSource(t, svc).Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// introspector logs in to Vault as service svc with its AppRole
+// credentials, as a service would, and returns a VaultIntrospector whose
+// Relogin logs in again.
+func (e *vaultEnv) introspector(t testing.TB, svc string) (*jwtauth.VaultIntrospector, *vaultapi.Client) {
+	t.Helper()
+	creds, err := provisioning.ReadVaultCredentials(provisioning.CredentialsPath(e.top.Output, svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = creds.VaultAddress
+	cfg.MaxRetries = 0
+	client, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.ClearToken()
+	login := func(ctx context.Context, c *vaultapi.Client) error {
+		sec, err := c.Logical().WriteWithContext(ctx, "auth/"+creds.AuthMount+"/login", map[string]any{
+			"role_id": creds.RoleID, "secret_id": creds.SecretID,
+		})
+		if err != nil {
+			return err
+		}
+		if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
+			return errors.New("vault returned no client token")
+		}
+		c.SetToken(sec.Auth.ClientToken)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := login(ctx, client); err != nil {
+		t.Fatal(err)
+	}
+	intro := jwtauth.NewVaultIntrospector(client)
+	intro.ClientID = e.top.JWT.Audience
+	intro.Relogin = login
+	intro.Logger = quietLogger()
+	return intro, client
+}
+
+// verifier returns a verifier for this Vault in the given mode.
+func (e *vaultEnv) verifier(t testing.TB, mode jwtauth.Mode, intro jwtauth.Introspector, cacheSize int) *jwtauth.Verifier {
+	t.Helper()
+	opts := jwtauth.Options{
+		Issuer: e.issuer, Audiences: []string{"edgex"}, KeysURL: e.keysURL,
+		Mode: mode, Introspector: intro, CacheSize: cacheSize, Logger: quietLogger(),
+	}
+	if mode == jwtauth.Introspect {
+		opts.KeysURL = ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := jwtauth.NewVerifier(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestVaultIssuedTokens(t *testing.T) {
+	env := provision(t, nil)
+	ctx := context.Background()
+	if env.issuer != env.st.VaultAddress+"/v1/identity/oidc" || env.keysURL != env.issuer+"/.well-known/keys" {
+		t.Fatalf("discovered issuer %q, keys %q (vault at %s)", env.issuer, env.keysURL, env.st.VaultAddress)
+	}
+	coreData := env.jwtOf(t, "core-data")
+	device := env.jwtOf(t, "device-virtual")
+	intro, client := env.introspector(t, "core-data")
+
+	t.Run("local", func(t *testing.T) {
+		v := env.verifier(t, jwtauth.Local, nil, 0)
+		c, err := v.Verify(ctx, coreData)
+		if err != nil {
+			t.Fatalf("Vault's JWT refused: %v", err)
+		}
+		if c.Name != "core-data" || c.Issuer != env.issuer || len(c.Audience) != 1 || c.Audience[0] != "edgex" ||
+			c.Subject == "" || c.Extra["namespace"] != "root" || c.ExpiresAt.Sub(c.IssuedAt) != time.Hour {
+			t.Fatalf("claims %+v", c)
+		}
+		if c, err := v.Verify(ctx, device); err != nil || c.Name != "device-virtual" {
+			t.Fatalf("device-virtual's JWT: %+v, %v", c, err)
+		}
+	})
+	t.Run("introspection", func(t *testing.T) {
+		for _, mode := range []jwtauth.Mode{jwtauth.Introspect, jwtauth.Both} {
+			v := env.verifier(t, mode, intro, -1)
+			for _, tok := range []string{coreData, device} {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					t.Fatalf("%s mode: Vault's JWT refused: %v", mode, err)
+				}
+			}
+		}
+	})
+	t.Run("relogin", func(t *testing.T) {
+		client.SetToken("hvs.not-a-valid-token")
+		active, err := intro.Introspect(ctx, coreData)
+		if err != nil || !active {
+			t.Fatalf("after a refused client token: active %v, err %v", active, err)
+		}
+	})
+	t.Run("forged", func(t *testing.T) {
+		// Vault's kid and claims, signed with another key.
+		parts := strings.Split(coreData, ".")
+		forger := newECKey(t, "")
+		forged, err := jwtSign(forger, parts[0]+"."+parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(forged)
+		v := env.verifier(t, jwtauth.Local, nil, 0)
+		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrSignature) {
+			t.Fatalf("forged token: %v, want ErrSignature", err)
+		}
+		if active, err := intro.Introspect(ctx, tok); err != nil || active {
+			t.Fatalf("Vault on the forged token: active %v, err %v", active, err)
+		}
+		v = env.verifier(t, jwtauth.Introspect, intro, 0)
+		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrInactive) {
+			t.Fatalf("introspect mode, forged token: %v, want ErrInactive", err)
+		}
+	})
+	t.Run("vault unreachable", func(t *testing.T) {
+		cfg := vaultapi.DefaultConfig()
+		cfg.Address = "http://127.0.0.1:1"
+		cfg.MaxRetries = 0
+		down, err := vaultapi.NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		down.SetToken("x")
+		logs := &logBuffer{}
+		v, err := jwtauth.NewVerifier(ctx, jwtauth.Options{Issuer: env.issuer, Audiences: []string{"edgex"}, KeysURL: env.keysURL,
+			Mode: jwtauth.Both, Introspector: jwtauth.NewVaultIntrospector(down), Logger: logs.logger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(ctx, coreData)
+		if !errors.Is(err, jwtauth.ErrIntrospection) {
+			t.Fatalf("Vault down: %v, want ErrIntrospection", err)
+		}
+		mustNotContainToken(t, err.Error()+logs.String(), coreData)
+		if !strings.Contains(logs.String(), "token introspection failed") {
+			t.Fatalf("not logged: %s", logs.String())
+		}
+	})
+}
+
+// TestVaultTokenOfAnotherAudience: a genuine Vault JWT whose aud is not
+// ours is refused, locally and by Vault's introspection with client_id.
+func TestVaultTokenOfAnotherAudience(t *testing.T) {
+	ctx := context.Background()
+	env := provision(t, func(top *provisioning.Topology) { top.JWT.Audience = "not-edgex" })
+	tok := env.jwtOf(t, "core-data")
+	intro, _ := env.introspector(t, "core-data")
+	intro.ClientID = "edgex"
+	for _, mode := range []jwtauth.Mode{jwtauth.Local, jwtauth.Introspect, jwtauth.Both} {
+		v := env.verifier(t, mode, intro, 0)
+		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrAudience) {
+			t.Fatalf("%s mode: token for audience not-edgex: %v, want ErrAudience", mode, err)
+		}
+	}
+	if active, err := intro.Introspect(ctx, tok); err != nil || active {
+		t.Fatalf("Vault with client_id edgex: active %v, err %v", active, err)
+	}
+}
+
+// TestVaultTokenExpires: a Vault JWT living 10 s is accepted (and cached),
+// then refused once expired, from the cache as from a fresh check.
+func TestVaultTokenExpires(t *testing.T) {
+	ctx := context.Background()
+	env := provision(t, func(top *provisioning.Topology) { top.JWT.TTL = provisioning.Duration(10 * time.Second) })
+	tok := env.jwtOf(t, "core-data")
+	intro, _ := env.introspector(t, "core-data")
+	local := env.verifier(t, jwtauth.Local, nil, 0)
+	both := env.verifier(t, jwtauth.Both, intro, 0)
+	introspect := env.verifier(t, jwtauth.Introspect, intro, -1)
+	c, err := local.Verify(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl := c.ExpiresAt.Sub(c.IssuedAt); ttl != 10*time.Second {
+		t.Fatalf("JWT lives %s, want 10s", ttl)
+	}
+	for _, v := range []*jwtauth.Verifier{both, introspect} {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := time.Until(c.ExpiresAt.Add(jwtauth.DefaultLeeway + time.Second))
+	t.Logf("waiting %s for the JWT to expire", wait.Round(time.Second))
+	time.Sleep(wait)
+	for name, v := range map[string]*jwtauth.Verifier{"local (cached)": local, "both (cached)": both, "introspect": introspect} {
+		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrExpired) {
+			t.Fatalf("%s: expired JWT: %v, want ErrExpired", name, err)
+		}
+	}
+	// Vault's own introspection allows a minute of clock skew, which is why
+	// the verifier checks exp itself in every mode.
+	active, err := intro.Introspect(ctx, tok)
+	t.Logf("Vault's introspection %s after exp: active=%v err=%v", time.Since(c.ExpiresAt).Round(time.Second), active, err)
+}
+
+// TestMiddlewareEndToEnd: Middleware and BearerTransport over HTTP with
+// Vault-issued JWTs.
+func TestMiddlewareEndToEnd(t *testing.T) {
+	env := provision(t, nil)
+	intro, _ := env.introspector(t, "core-data")
+	for _, mode := range []jwtauth.Mode{jwtauth.Local, jwtauth.Both} {
+		t.Run(mode.String(), func(t *testing.T) {
+			v := env.verifier(t, mode, intro, 0)
+			var mu sync.Mutex
+			var callers []string
+			mux := http.NewServeMux()
+			mux.HandleFunc(pingPath, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "pong") })
+			mux.HandleFunc("/api/v3/reading", func(w http.ResponseWriter, r *http.Request) {
+				caller, _ := zerotrust.Caller(r.Context())
+				c, _ := jwtauth.ClaimsFrom(r.Context())
+				mu.Lock()
+				callers = append(callers, caller)
+				mu.Unlock()
+				fmt.Fprintf(w, "hello %s (%s)", caller, c.Subject)
+			})
+			mux.Handle("/api/v3/admin", zerotrust.AllowCallers("core-command")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+			srv := httptest.NewServer(jwtauth.Middleware(v, pingPath)(mux))
+			defer srv.Close()
+
+			plain := srv.Client()
+			resp, err := plain.Get(srv.URL + "/api/v3/reading")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="ztedge"` {
+				t.Fatalf("no token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			}
+			resp, err = plain.Get(srv.URL + pingPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("ping without token: %d", resp.StatusCode)
+			}
+
+			src := env.tokenSource(t, "core-data")
+			client := &http.Client{Transport: jwtauth.BearerTransport(srv.Client().Transport, src)}
+			for range 5 {
+				resp, err = client.Get(srv.URL + "/api/v3/reading")
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello core-data (") {
+					t.Fatalf("own JWT: %d %q", resp.StatusCode, body)
+				}
+			}
+			if n := src.Fetches(); n != 1 {
+				t.Fatalf("the token source fetched %d JWTs for 5 requests, want 1", n)
+			}
+			mu.Lock()
+			if len(callers) != 5 || callers[0] != "core-data" {
+				t.Fatalf("handler saw callers %v", callers)
+			}
+			mu.Unlock()
+			resp, err = client.Get(srv.URL + "/api/v3/admin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 403 {
+				t.Fatalf("core-data on a core-command route: %d, want 403", resp.StatusCode)
+			}
+
+			// A tampered token is refused with an RFC 6750 error.
+			tok, err := src.Token(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v3/reading", nil)
+			req.Header.Set("Authorization", "Bearer "+tok[:len(tok)-4]+"AAAA")
+			resp, err = client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := `Bearer realm="ztedge", error="invalid_token", error_description="invalid signature"`
+			if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != want {
+				t.Fatalf("tampered token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
+
+// BenchmarkVerify compares, in one run, a cached verification, a local
+// signature check (cache off) and a Vault introspection (cache off), all
+// with a real Vault JWT:
+//
+//	go test -run '^$' -bench BenchmarkVerify ./jwtauth
+func BenchmarkVerify(b *testing.B) {
+	env := provision(b, nil)
+	tok := env.jwtOf(b, "core-data")
+	intro, _ := env.introspector(b, "core-data")
+	ctx := context.Background()
+	run := func(v *jwtauth.Verifier) func(b *testing.B) {
+		return func(b *testing.B) {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.Run("cached", run(env.verifier(b, jwtauth.Local, nil, 0)))
+	b.Run("local-signature", run(env.verifier(b, jwtauth.Local, nil, -1)))
+	b.Run("vault-introspection", run(env.verifier(b, jwtauth.Introspect, intro, -1)))
+}
