@@ -35,7 +35,7 @@ import (
 // testdata/fuzz-valid.txt lists the valid ones: the only tokens the
 // verifier may ever accept. Regenerate both with
 //
-//	go test ./jwtauth -run TestFuzzCorpus -update-fuzz-corpus
+//	go test ./jwtauth -run TestFuzzCorpus -args -update-fuzz-corpus
 
 var updateFuzzCorpus = flag.Bool("update-fuzz-corpus", false, "rewrite the FuzzVerify seed corpus and testdata/fuzz-valid.txt")
 
