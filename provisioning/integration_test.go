@@ -182,6 +182,15 @@ func TestIntegrationProvisioning(t *testing.T) {
 		requireNoChanges(t, newProvisioner(t, top))
 	})
 
+	t.Run("a lost identity file is re-enrolled in one apply", func(t *testing.T) {
+		require.NoError(t, os.Remove(ClientIdentityPath(top.Output, "operator")))
+		plan := apply(t, newProvisioner(t, top))
+		assert.Equal(t, 0, plan.Count(OpCreate)+plan.Count(OpDelete))
+		requireNoChanges(t, newProvisioner(t, top))
+		_, err := os.Stat(ClientIdentityPath(top.Output, "operator"))
+		require.NoError(t, err)
+	})
+
 	t.Run("files are private", func(t *testing.T) {
 		for _, path := range []string{CredentialsPath(top.Output, "core-data"), ClientIdentityPath(top.Output, "operator")} {
 			fi, err := os.Stat(path)

@@ -267,11 +267,22 @@ func (z *zitiSide) destroyPlan(ctx context.Context) ([]Change, error) {
 func (z *zitiSide) planAgainst(ctx context.Context, desired, existing map[string][]object) ([]Change, error) {
 	var changes, deletes []Change
 	var errs []error
+	recreated := map[string]bool{} // identities that get a new ID
 	for _, kind := range zitiKindOrder {
 		d, err := diffObjects(kind, desired[kind], existing[kind])
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if kind == kindIdentity {
+			for _, u := range d.Updates {
+				if recreatesIdentity(u) {
+					recreated[u.Desired.Name] = true
+				}
+			}
+		}
+		if kind == kindSvcPolicy || kind == kindERP {
+			d.Updates = append(d.Updates, refreshRoles(desired[kind], existing[kind], d.Updates, recreated)...)
 		}
 		for _, o := range d.Creates {
 			changes = append(changes, Change{Op: OpCreate, Kind: kind, Name: o.Name, apply: z.creator(kind, o)})
@@ -290,6 +301,45 @@ func (z *zitiSide) planAgainst(ctx context.Context, desired, existing map[string
 		return nil, errors.Join(errs...)
 	}
 	return append(changes, deletes...), nil
+}
+
+// recreatesIdentity reports whether an identity update deletes and
+// re-creates the identity (a client whose identity file is gone, or a
+// change between client and service), which gives it a new ID.
+func recreatesIdentity(u objectUpdate) bool {
+	f, e := u.Desired.Fields, u.Existing.Fields
+	return f["role"] != e["role"] || (f["role"] == "client" && e["identityFile"] != "present")
+}
+
+// refreshRoles returns updates for the existing policies that name a
+// re-created identity (by its old ID) and are not updated anyway, so they
+// name its new ID after the same apply.
+func refreshRoles(desired, existing []object, updates []objectUpdate, recreated map[string]bool) []objectUpdate {
+	if len(recreated) == 0 {
+		return nil
+	}
+	updating := map[string]bool{}
+	for _, u := range updates {
+		updating[u.Desired.Name] = true
+	}
+	byName := map[string]object{}
+	for _, e := range existing {
+		byName[e.Name] = e
+	}
+	var out []objectUpdate
+	for _, o := range desired {
+		e, ok := byName[o.Name]
+		if !ok || !e.Managed || updating[o.Name] {
+			continue
+		}
+		for _, r := range splitField(o.Fields["identityRoles"]) {
+			if name, ok := strings.CutPrefix(r, "@"); ok && recreated[name] {
+				out = append(out, objectUpdate{Desired: o, Existing: e, Changed: []string{"identityRoles (" + name + " is re-created)"}})
+				break
+			}
+		}
+	}
+	return out
 }
 
 const pageSize = 500
@@ -820,7 +870,7 @@ func (z *zitiSide) update(ctx context.Context, kind string, u objectUpdate) erro
 		}}, nil)
 		return err
 	case kindIdentity:
-		if f["role"] != u.Existing.Fields["role"] || (f["role"] == "client" && u.Existing.Fields["identityFile"] != "present") {
+		if recreatesIdentity(u) {
 			// A client whose identity file is gone, or an identity changing
 			// between client and service, is re-created (and re-enrolled).
 			if err := z.remove(ctx, kind, u.Existing); err != nil {

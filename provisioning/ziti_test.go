@@ -77,3 +77,35 @@ func TestZitiPlanOrdersDeletesAfterCreatesInReverse(t *testing.T) {
 	assert.Equal(t, "ztedge.dial.gone", changes[1].Name, "policies are deleted before the identities they name")
 	assert.Equal(t, "gone", changes[2].Name)
 }
+
+func TestZitiPlanRefreshesPoliciesOfRecreatedIdentities(t *testing.T) {
+	top := parseValid(t)
+	z := &zitiSide{t: top, ids: map[string]string{}, names: map[string]string{}}
+	desired := z.desired()
+	existing := map[string][]object{}
+	for kind, objs := range desired {
+		for _, o := range objs {
+			e := object{Name: o.Name, ID: "id-" + o.Name, Managed: true, Fields: map[string]string{}}
+			for k, v := range o.Fields {
+				e.Fields[k] = v
+			}
+			existing[kind] = append(existing[kind], e)
+		}
+	}
+	// The operator's identity file is gone: it is re-created, with a new ID.
+	for i, e := range existing[kindIdentity] {
+		if e.Name == "operator" {
+			existing[kindIdentity][i].Fields["identityFile"] = "missing"
+		}
+	}
+	changes, err := z.planAgainst(t.Context(), desired, existing)
+	require.NoError(t, err)
+	var names []string
+	for _, c := range changes {
+		names = append(names, c.String())
+	}
+	assert.Contains(t, names[0], "update ziti identity operator")
+	assert.Contains(t, names, "update ziti service-policy ztedge.dial.core-data (identityRoles (operator is re-created) differ)")
+	assert.Contains(t, names, "update ziti edge-router-policy ztedge.edge-routers (identityRoles (operator is re-created) differ)")
+	assert.NotContains(t, names, "update ziti service-policy ztedge.bind.core-data (identityRoles (operator is re-created) differ)")
+}
