@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
@@ -179,4 +180,20 @@ func (s *Server) Run(ctx context.Context) error {
 		runErr = nil
 	}
 	return runErr
+}
+
+// NewServer returns the Server for a started runtime: the service's
+// configuration and overlay, and, when the configuration requires JWTs
+// (Service.SecurityOptions.RequireJWT), the check of inbound JWTs on every
+// route but ping (jwtauth.ForService and jwtauth.Middleware).
+func NewServer(ctx context.Context, rt *zerotrust.Runtime, h http.Handler) (*Server, error) {
+	s := &Server{Config: rt.Config.Service, Overlay: rt.Overlay, Handler: h, Logger: rt.Logger}
+	v, err := jwtauth.ForService(ctx, rt)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
+		s.Authenticate = jwtauth.Middleware(v, rt.Config.Service.PingPath)
+	}
+	return s, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
@@ -104,4 +105,20 @@ func NewClient(cfg *zerotrust.Config, ov *zerotrust.Overlay, timeout time.Durati
 		return nil, err
 	}
 	return &http.Client{Transport: t, Timeout: timeout}, nil
+}
+
+// ForRuntime returns the http.Client a started service uses for its peers:
+// a [Transport] for its configured clients over its overlay and, when it
+// has Vault credentials, its own JWT in "Authorization: Bearer" on every
+// request (jwtauth.BearerTransport), as the token-based design asks.
+func ForRuntime(rt *zerotrust.Runtime, timeout time.Duration) (*http.Client, error) {
+	t, err := New(rt.Config, rt.Overlay, nil)
+	if err != nil {
+		return nil, err
+	}
+	var rtp http.RoundTripper = t
+	if rt.Tokens != nil {
+		rtp = jwtauth.BearerTransport(t, rt.Tokens)
+	}
+	return &http.Client{Transport: rtp, Timeout: timeout}, nil
 }

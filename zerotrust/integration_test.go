@@ -338,3 +338,75 @@ func TestIntegrationBadConfigurationRefusesToStart(t *testing.T) {
 		})
 	}
 }
+
+// plainConfig is the configuration of service name in plain, token-based
+// mode against stack st, calling core-data at coreDataAddr over TCP.
+func plainConfig(t testing.TB, top *provisioning.Topology, name string, coreDataPort int) *zerotrust.Config {
+	t.Helper()
+	cfg := &zerotrust.Config{
+		Service: zerotrust.ServiceConfig{Name: name, Port: freePort(t), SecurityOptions: zerotrust.SecurityOptions{
+			zerotrust.KeyCredentials: provisioning.CredentialsPath(top.Output, name),
+		}},
+		Clients: map[string]zerotrust.ClientConfig{"core-data": {Host: "127.0.0.1", Port: coreDataPort}},
+	}
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+func TestIntegrationTokenBasedMode(t *testing.T) {
+	st := stacktest.Shared(t)
+	top := topotest.Provision(t, st, topologyFile, nil)
+	apiPort := freePort(t)
+	coreData := startCoreData(t, buildExample(t, "core-data"), st, top,
+		"SERVICE_SECURITYOPTIONS_MODE=", fmt.Sprintf("SERVICE_PORT=%d", apiPort))
+	coreData.waitPing(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+
+	t.Run("every route but ping needs a JWT", func(t *testing.T) {
+		resp, err := http.Get(base + "/api/v3/reading")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		assert.Equal(t, `Bearer realm="ztedge"`, resp.Header.Get("WWW-Authenticate"))
+
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v3/reading", nil)
+		req.Header.Set("Authorization", "Bearer not.a.jwt")
+		resp, err = http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
+
+		resp, err = http.Get(base + zerotrust.DefaultPingPath)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	})
+
+	t.Run("service-to-service calls carry the caller's own JWT", func(t *testing.T) {
+		device := startRuntime(t, plainConfig(t, top, "device-virtual", apiPort))
+		client, err := transport.ForRuntime(device, 15*time.Second)
+		require.NoError(t, err)
+		body, _ := json.Marshal(map[string]any{"device": "dev-1", "resource": "Temperature", "value": 30.5})
+		resp, err := client.Post(base+"/api/v3/reading", "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+
+		resp, err = client.Get(base + "/api/v3/reading")
+		require.NoError(t, err)
+		var rs []reading
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&rs))
+		resp.Body.Close()
+		require.NotEmpty(t, rs)
+		assert.Equal(t, "device-virtual", rs[len(rs)-1].Sender, "the caller comes from the JWT's name claim")
+
+		app := startRuntime(t, plainConfig(t, top, "app-rules-engine", apiPort))
+		appClient, err := transport.ForRuntime(app, 15*time.Second)
+		require.NoError(t, err)
+		resp, err = appClient.Post(base+"/api/v3/reading", "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "the per-route caller list applies to JWT callers too")
+	})
+}

@@ -101,6 +101,44 @@ func NewVaultTokenSource(credentialsFile string, opts VaultTokenSourceOptions) (
 // Service is the service name the credentials belong to.
 func (s *VaultTokenSource) Service() string { return s.creds.Service }
 
+// Address is the Vault address the source talks to.
+func (s *VaultTokenSource) Address() string { return s.client.Address() }
+
+// Audience is the audience the service's JWTs carry.
+func (s *VaultTokenSource) Audience() string { return s.creds.Audience }
+
+// Introspect asks Vault whether a JWT is active
+// (identity/oidc/introspect), with the service's own Vault login, which
+// provisioning allows to introspect. It logs in again once if Vault refuses
+// the login token.
+func (s *VaultTokenSource) Introspect(ctx context.Context, token string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		if err := s.ensureLogin(ctx); err != nil {
+			return false, err
+		}
+		sec, err := s.client.Logical().WriteWithContext(ctx, "identity/oidc/introspect", map[string]any{"token": token})
+		if err != nil {
+			// Vault answers 400 with {"active": false, ...} for a token it rejects.
+			var re *vaultapi.ResponseError
+			if errors.As(err, &re) && (re.StatusCode == http.StatusForbidden || re.StatusCode == http.StatusUnauthorized) && attempt == 0 {
+				s.loggedIn = false
+				continue
+			}
+			if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
+				return false, nil
+			}
+			return false, fmt.Errorf("vault introspection: %w", err)
+		}
+		if sec == nil {
+			return false, nil
+		}
+		active, _ := sec.Data["active"].(bool)
+		return active, nil
+	}
+}
+
 // Fetches reports how many JWTs have been fetched from Vault so far.
 func (s *VaultTokenSource) Fetches() int {
 	s.mu.Lock()

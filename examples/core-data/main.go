@@ -1,7 +1,9 @@
 // Command core-data is an example ztedge data service, shaped like EdgeX's
 // core-data: it stores readings and records which identity sent each one.
 // In Mode=zerotrust it has no API port on the host: it binds the Ziti
-// service edgex.core-data and answers ping on a separate underlay port.
+// service edgex.core-data and answers ping on a separate underlay port. In
+// plain (token-based) mode it listens on its TCP port and requires a
+// Vault-issued JWT on every route but ping.
 //
 //	core-data -config examples/core-data/configuration.yaml
 package main
@@ -43,11 +45,9 @@ func run(ctx context.Context, configFile string, writers []string, log *slog.Log
 		return err
 	}
 	defer rt.Close()
-	srv := &listener.Server{
-		Config:  cfg.Service,
-		Overlay: rt.Overlay,
-		Handler: newRouter(&store{limit: 1000}, cfg.Service.PingPath, writers),
-		Logger:  log,
+	srv, err := listener.NewServer(ctx, rt, newRouter(&store{limit: 1000}, cfg.Service.PingPath, writers))
+	if err != nil {
+		return err
 	}
 	return srv.Run(ctx)
 }

@@ -54,7 +54,7 @@ func run(ctx context.Context, configFile string, every time.Duration, log *slog.
 		return err
 	}
 	defer rt.Close()
-	client, err := transport.NewClient(cfg, rt.Overlay, 10*time.Second)
+	client, err := transport.ForRuntime(rt, 10*time.Second)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,10 @@ func run(ctx context.Context, configFile string, every time.Duration, log *slog.
 	r := mux.NewRouter()
 	r.Use(zerotrust.RequireCaller(cfg.Service.PingPath))
 	r.Handle(cfg.Service.PingPath, listener.PingHandler(cfg.Service.Name, cfg.Service.PingPath))
-	srv := &listener.Server{Config: cfg.Service, Overlay: rt.Overlay, Handler: r, Logger: log}
+	srv, err := listener.NewServer(ctx, rt, r)
+	if err != nil {
+		return err
+	}
 	return srv.Run(ctx)
 }
 
@@ -90,7 +93,7 @@ func postReadings(ctx context.Context, client *http.Client, url string, every ti
 			log.Warn("core-data refused the reading", "status", resp.Status)
 			resp.Body.Close()
 		default:
-			log.Info("posted a reading to core-data over ziti")
+			log.Info("posted a reading to core-data")
 			resp.Body.Close()
 		}
 		select {
