@@ -28,6 +28,7 @@ import (
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
+	"github.com/ztedge/ztedge/listener"
 	"github.com/ztedge/ztedge/provisioning"
 	"github.com/ztedge/ztedge/transport"
 	"github.com/ztedge/ztedge/zerotrust"
@@ -409,4 +410,50 @@ func TestIntegrationTokenBasedMode(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "the per-route caller list applies to JWT callers too")
 	})
+}
+
+func TestIntegrationZeroTrustWithJWTsAsWell(t *testing.T) {
+	st := stacktest.Shared(t)
+	top := topotest.Provision(t, st, topologyFile, nil)
+	// core-data in zerotrust mode that also requires a JWT on every route.
+	cfg := zeroTrustConfig(t, st, top, "core-data")
+	cfg.Service.SecurityOptions[zerotrust.KeyRequireJWT] = "true"
+	require.NoError(t, cfg.Validate())
+	core := startRuntime(t, cfg)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := zerotrust.Caller(r.Context())
+		fmt.Fprint(w, caller)
+	})
+	srv, err := listener.NewServer(context.Background(), core, h)
+	require.NoError(t, err)
+	ready := make(chan struct{})
+	srv.Ready = func(net.Addr, net.Addr) { close(ready) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("server stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("core-data did not bind")
+	}
+
+	device := startRuntime(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
+	withJWT, err := transport.ForRuntime(device, 15*time.Second)
+	require.NoError(t, err)
+	resp, err := withJWT.Get("http://core-data.edgex.ziti/whoami")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "device-virtual", string(body))
+
+	withoutJWT, err := transport.NewClient(device.Config, device.Overlay, 15*time.Second)
+	require.NoError(t, err)
+	resp, err = withoutJWT.Get("http://core-data.edgex.ziti/whoami")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a permitted Ziti identity without a JWT is refused")
 }
