@@ -26,6 +26,8 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/internal/vaultio"
 )
 
 // Defaults of [UserOptions].
@@ -464,42 +466,17 @@ func parseEntity(data map[string]any) *entity {
 	return e
 }
 
-func isNotFound(err error) bool {
-	var re *vaultapi.ResponseError
-	return errors.As(err, &re) && re.StatusCode == 404
-}
+func isNotFound(err error) bool { return vaultio.IsNotFound(err) }
 
 func (u *Users) read(ctx context.Context, path string) (map[string]any, error) {
-	s, err := u.c.Logical().ReadWithContext(ctx, path)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading vault %s: %w", path, err)
-	}
-	if s == nil {
-		return nil, nil
-	}
-	return s.Data, nil
+	return vaultio.Read(ctx, u.c, path)
 }
 
 func (u *Users) write(ctx context.Context, path string, data map[string]any) (map[string]any, error) {
-	s, err := u.c.Logical().WriteWithContext(ctx, path, data)
-	if err != nil {
-		return nil, fmt.Errorf("writing vault %s: %w", path, err)
-	}
-	if s == nil {
-		return nil, nil
-	}
-	return s.Data, nil
+	return vaultio.Write(ctx, u.c, path, data)
 }
 
-func (u *Users) del(ctx context.Context, path string) error {
-	if _, err := u.c.Logical().DeleteWithContext(ctx, path); err != nil && !isNotFound(err) {
-		return fmt.Errorf("deleting vault %s: %w", path, err)
-	}
-	return nil
-}
+func (u *Users) del(ctx context.Context, path string) error { return vaultio.Delete(ctx, u.c, path) }
 
 func str(v any) string {
 	s, _ := v.(string)

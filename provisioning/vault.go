@@ -34,6 +34,8 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/internal/vaultio"
 )
 
 const (
@@ -633,60 +635,31 @@ func aliasProblem(all []vaultAlias, entityID, roleID string) string {
 // Reading the state of Vault.
 
 // isNotFound reports whether err is a 404 answer.
-func isNotFound(err error) bool {
-	var re *vaultapi.ResponseError
-	return errors.As(err, &re) && re.StatusCode == 404
-}
+func isNotFound(err error) bool { return vaultio.IsNotFound(err) }
 
 // read reads path and returns its data, or nil when it does not exist.
 func (v *vaultSide) read(ctx context.Context, path string) (map[string]any, error) {
-	s, err := v.c.Logical().ReadWithContext(ctx, path)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if s == nil || s.Data == nil {
-		return nil, nil
-	}
-	return s.Data, nil
+	return vaultio.Read(ctx, v.c, path)
 }
 
 // write writes data to path and returns the answer's data (may be nil).
 func (v *vaultSide) write(ctx context.Context, path string, data map[string]any) (map[string]any, error) {
-	s, err := v.c.Logical().WriteWithContext(ctx, path, data)
-	if err != nil {
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if s == nil {
-		return nil, nil
-	}
-	return s.Data, nil
+	return vaultio.Write(ctx, v.c, path, data)
 }
 
 // del deletes path; a path that is already gone is not an error.
 func (v *vaultSide) del(ctx context.Context, path string) error {
-	if _, err := v.c.Logical().DeleteWithContext(ctx, path); err != nil && !isNotFound(err) {
-		return fmt.Errorf("deleting %s: %w", path, err)
-	}
-	return nil
+	return vaultio.Delete(ctx, v.c, path)
 }
 
 // list lists path and returns its keys and key_info (both may be empty).
 func (v *vaultSide) list(ctx context.Context, path string) ([]string, map[string]any, error) {
-	s, err := v.c.Logical().ListWithContext(ctx, path)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil, nil
-		}
-		return nil, nil, fmt.Errorf("listing %s: %w", path, err)
+	data, err := vaultio.List(ctx, v.c, path)
+	if err != nil || data == nil {
+		return nil, nil, err
 	}
-	if s == nil || s.Data == nil {
-		return nil, nil, nil
-	}
-	info, _ := s.Data["key_info"].(map[string]any)
-	return asStrings(s.Data["keys"]), info, nil
+	info, _ := data["key_info"].(map[string]any)
+	return asStrings(data["keys"]), info, nil
 }
 
 // mountPath is the AppRole mount path without slashes.

@@ -1,0 +1,70 @@
+// Package vaultio holds the small helpers ztedge's Vault code shares for
+// reading, writing, deleting and listing paths with github.com/hashicorp/vault/api,
+// where a path that does not exist is not an error.
+package vaultio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	vaultapi "github.com/hashicorp/vault/api"
+)
+
+// IsNotFound reports whether err is Vault's 404 answer.
+func IsNotFound(err error) bool {
+	var re *vaultapi.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
+}
+
+// Read reads path and returns its data, or nil when it does not exist.
+func Read(ctx context.Context, c *vaultapi.Client, path string) (map[string]any, error) {
+	s, err := c.Logical().ReadWithContext(ctx, path)
+	if err != nil {
+		if IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading vault %s: %w", path, err)
+	}
+	if s == nil || s.Data == nil {
+		return nil, nil
+	}
+	return s.Data, nil
+}
+
+// Write writes data to path and returns the answer's data (may be nil).
+func Write(ctx context.Context, c *vaultapi.Client, path string, data map[string]any) (map[string]any, error) {
+	s, err := c.Logical().WriteWithContext(ctx, path, data)
+	if err != nil {
+		return nil, fmt.Errorf("writing vault %s: %w", path, err)
+	}
+	if s == nil {
+		return nil, nil
+	}
+	return s.Data, nil
+}
+
+// Delete deletes path; a path that is already gone is not an error.
+func Delete(ctx context.Context, c *vaultapi.Client, path string) error {
+	if _, err := c.Logical().DeleteWithContext(ctx, path); err != nil && !IsNotFound(err) {
+		return fmt.Errorf("deleting vault %s: %w", path, err)
+	}
+	return nil
+}
+
+// List lists path and returns the answer's data ("keys", "key_info"), or
+// nil when there is nothing.
+func List(ctx context.Context, c *vaultapi.Client, path string) (map[string]any, error) {
+	s, err := c.Logical().ListWithContext(ctx, path)
+	if err != nil {
+		if IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing vault %s: %w", path, err)
+	}
+	if s == nil || s.Data == nil {
+		return nil, nil
+	}
+	return s.Data, nil
+}
