@@ -46,6 +46,8 @@ func RestartController(ctx context.Context, st *State, progress io.Writer) (*Sta
 	if err != nil {
 		return nil, err
 	}
+	// Keep the log of the run that just ended beside the new one.
+	_ = os.Rename(st.ZitiLogFile(), st.ZitiLogFile()+".1")
 	ziti, err := startDetached("ziti", st.ZitiBin, []string{
 		"edge", zitiMarker,
 		"--home", filepath.Join(st.StateDir, zitiHomeName),
