@@ -87,6 +87,9 @@ func RestartController(ctx context.Context, st *State, progress io.Writer) (*Sta
 		}
 		return nil
 	}); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopGrace)
+		defer cancel()
+		_, _ = stopProcess(stopCtx, ziti.pid, st.ZitiBin, zitiMarker, stopGrace)
 		return nil, err
 	}
 	if err := saveState(&next); err != nil {

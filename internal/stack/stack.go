@@ -132,7 +132,54 @@ func Up(ctx context.Context, cfg Config) (*State, error) {
 	default:
 		return nil, err
 	}
-	return start(ctx, cfg)
+	st, err := start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The quickstart's router template binds its listeners to 0.0.0.0.
+	// Bind them to loopback, which takes a restart of the quickstart.
+	patched, err := bindRouterToLoopback(filepath.Join(st.StateDir, zitiHomeName))
+	if err == nil && patched {
+		fmt.Fprintf(cfg.Progress, "[stack] binding the edge router to loopback only (restarting ziti)\n")
+		var next *State
+		if next, err = RestartController(ctx, st, cfg.Progress); err == nil {
+			st = next
+		}
+	}
+	if err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopGrace)
+		defer cancel()
+		_ = stopAll(stopCtx, st, cfg.Progress)
+		removeStackFiles(st.StateDir)
+		return nil, err
+	}
+	return st, nil
+}
+
+// bindRouterToLoopback rewrites the quickstart's router configuration in
+// home so that its link and edge listeners bind 127.0.0.1 instead of all
+// interfaces. It reports whether it changed anything.
+func bindRouterToLoopback(home string) (bool, error) {
+	files, err := filepath.Glob(filepath.Join(home, "router-*.yaml"))
+	if err != nil || len(files) == 0 {
+		return false, fmt.Errorf("stack: no router configuration in %s", home)
+	}
+	changed := false
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false, err
+		}
+		patched := strings.ReplaceAll(string(b), "tls:0.0.0.0:", "tls:127.0.0.1:")
+		if patched == string(b) {
+			continue
+		}
+		if err := writePrivate(f, []byte(patched)); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	return changed, nil
 }
 
 // start brings up a new stack; on failure it stops whatever it started.

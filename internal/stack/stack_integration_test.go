@@ -19,6 +19,7 @@ import (
 
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 
+	"github.com/ztedge/ztedge/internal/netstat"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 )
@@ -115,6 +116,18 @@ func TestStackLifecycle(t *testing.T) {
 	} else if code := sessionStatus(t, st, pool, value); code != http.StatusOK {
 		t.Fatalf("a fresh admin session token: HTTP %d, want 200", code)
 	}
+	// Everything the stack listens on is on loopback, the router included.
+	for _, pid := range []int{st.ZitiPID, st.VaultPID} {
+		ports, err := netstat.Listening(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ports {
+			if !p.Addr().IsLoopback() {
+				t.Errorf("pid %d listens on %s, not on loopback", pid, p)
+			}
+		}
+	}
 	argv := cmdline(t, st.ZitiPID)
 	if strings.Contains(strings.Join(argv, " "), password) {
 		t.Fatalf("the admin password is visible in the ziti command line")
@@ -126,8 +139,11 @@ func TestStackLifecycle(t *testing.T) {
 	}
 	// The quickstart prints the token of the session it opened with the
 	// bootstrap password; Up revoked that session.
-	if qsToken := loggedSessionToken(t, st.ZitiLogFile()); qsToken == "" {
-		t.Errorf("no session token found in %s (has the quickstart's output changed?)", st.ZitiLogFile())
+	// Up restarts the quickstart once (to bind the router to loopback): the
+	// first run's log, where the token is, is kept as ziti.log.1.
+	firstLog := st.ZitiLogFile() + ".1"
+	if qsToken := loggedSessionToken(t, firstLog); qsToken == "" {
+		t.Errorf("no session token found in %s (has the quickstart's output changed?)", firstLog)
 	} else if code := sessionStatus(t, st, pool, qsToken); code != http.StatusUnauthorized {
 		t.Fatalf("the quickstart's logged session token still works: HTTP %d, want 401", code)
 	}
