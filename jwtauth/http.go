@@ -48,7 +48,9 @@ func Middleware(v *Verifier, exempt ...string) func(http.Handler) http.Handler {
 	log := v.s.Logger
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if slices.Contains(exempt, r.URL.Path) {
+			// Compare the path as sent: "/api/v3%2Fping" decodes to the ping
+			// path, but routers may match it to another route.
+			if slices.Contains(exempt, r.URL.EscapedPath()) {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -2,8 +2,13 @@ package jwtauth
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
+	"time"
 
 	"github.com/ztedge/ztedge/zerotrust"
 )
@@ -37,7 +42,19 @@ func ForService(ctx context.Context, rt *zerotrust.Runtime) (*Verifier, error) {
 	if vaultAddr == "" {
 		return nil, errors.New("jwtauth: the service requires JWTs but no Vault address is configured")
 	}
-	issuer, keys, err := Discover(ctx, vaultAddr, nil)
+	client := &http.Client{Timeout: 10 * time.Second}
+	if caFile := opts.Get(zerotrust.KeyVaultCA); caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("jwtauth: %s: %w", zerotrust.KeyVaultCA, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("jwtauth: %s: %s holds no PEM certificate", zerotrust.KeyVaultCA, caFile)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	issuer, keys, err := Discover(ctx, vaultAddr, client)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +62,7 @@ func ForService(ctx context.Context, rt *zerotrust.Runtime) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := Options{Issuer: issuer, Audiences: []string{audience}, KeysURL: keys, Logger: rt.Logger}
+	o := Options{Issuer: issuer, Audiences: []string{audience}, KeysURL: keys, Logger: rt.Logger, HTTPClient: client}
 	switch method {
 	case zerotrust.ValidateIntrospect, zerotrust.ValidateBoth:
 		if rt.Tokens == nil {

@@ -142,6 +142,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	apiSrv := &http.Server{Handler: handler, ConnContext: zerotrust.ConnContext, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	servers := []*http.Server{apiSrv}
 	errs := make(chan error, 2)

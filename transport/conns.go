@@ -149,11 +149,20 @@ func (p *ConnPool) exchange(c *poolConn, req *http.Request) (*http.Response, err
 		return fail(fmt.Errorf("%w: %v", errNoResponse, err))
 	}
 	resp, err := http.ReadResponse(c.br, req)
+	// Interim 1xx answers (100 Continue, 103 Early Hints) precede the
+	// real response: skip them, as net/http does.
+	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+		resp, err = http.ReadResponse(c.br, req)
+	}
 	if err != nil {
 		return fail(err)
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		return fail(errors.New("transport: protocol upgrades are not supported"))
+	}
 	keep := !resp.Close && !req.Close
-	resp.Body = &pooledBody{rc: resp.Body, release: func(clean bool) {
+	resp.Body = &pooledBody{rc: resp.Body, conn: c.Conn, release: func(clean bool) {
 		if !stop() && ctx.Err() != nil {
 			clean = false // the deadline was set to abort: the connection is spent
 		}
@@ -242,9 +251,13 @@ func (p *ConnPool) CloseIdleConnections() {
 // read to EOF, spent when it was closed early or failed.
 type pooledBody struct {
 	rc      io.ReadCloser
+	conn    net.Conn
 	once    sync.Once
 	release func(clean bool)
 }
+
+// drainTime bounds how long Close waits for the rest of a body.
+const drainTime = 500 * time.Millisecond
 
 func (b *pooledBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
@@ -262,6 +275,8 @@ func (b *pooledBody) Close() error {
 	first := false
 	b.once.Do(func() {
 		first = true
+		// A peer that stalls mid-body must not block Close: bound the drain.
+		_ = b.conn.SetReadDeadline(time.Now().Add(drainTime))
 		if _, err := io.CopyN(io.Discard, b.rc, maxDrain); err == io.EOF {
 			_ = b.rc.Close()
 			b.release(true)

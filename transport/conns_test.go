@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/zerotrust"
 )
 
 // countingDialer dials TCP and counts dials and live connections.
@@ -188,4 +190,46 @@ func TestConnPoolRefusesHTTPS(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "https://core-data.edgex.ziti/", nil)
 	_, err := pool.RoundTrip(req)
 	require.ErrorContains(t, err, `scheme "https" is not supported`)
+}
+
+func TestConnPoolSkipsInterimResponses(t *testing.T) {
+	srv, _, c, _ := newPoolServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hints" {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+		fmt.Fprintf(w, "answer to %s", r.URL.Path)
+	})
+	for _, path := range []string{"/hints", "/second"} {
+		resp, err := c.Get(srv.URL + path)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, "answer to "+path, string(b))
+	}
+}
+
+func TestConnPoolCloseOfAStalledBodyIsBounded(t *testing.T) {
+	release := make(chan struct{})
+	srv, _, c, _ := newPoolServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		_, _ = w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	defer close(release)
+	resp, err := c.Get(srv.URL)
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, resp.Body.Close())
+	assert.Less(t, time.Since(start), 3*time.Second)
+}
+
+func TestPlainPeersIgnoreProxySettings(t *testing.T) {
+	tr, err := New(&zerotrust.Config{Clients: map[string]zerotrust.ClientConfig{
+		"legacy": {Protocol: "http", Host: "10.0.0.7", Port: 8080},
+	}}, nil, nil)
+	require.NoError(t, err)
+	assert.Nil(t, tr.plain.Proxy, "an HTTP_PROXY must not carry requests or JWTs to other hosts")
 }

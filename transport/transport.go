@@ -34,6 +34,9 @@ func New(cfg *zerotrust.Config, ov *zerotrust.Overlay, base *http.Transport) (*T
 		base = http.DefaultTransport.(*http.Transport)
 	}
 	t.plain = base.Clone()
+	// Plain peers are reached directly: an HTTP_PROXY from the environment
+	// would carry requests, and the service's JWT, to a host nobody configured.
+	t.plain.Proxy = nil
 	for name, c := range cfg.Clients {
 		addr := net.JoinHostPort(strings.ToLower(c.Host), fmt.Sprint(c.Port))
 		if prev, dup := t.routes[addr]; dup && prev != c.Mode() {

@@ -24,6 +24,7 @@ func TestRequireCallerAndAllowCallers(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusUnauthorized, do(h, "/api/v3/reading", ""))
 	assert.Equal(t, http.StatusNoContent, do(h, DefaultPingPath, ""), "ping needs no caller")
+	assert.Equal(t, http.StatusUnauthorized, do(h, "/api/v3%2Fping", ""), "an encoded path is not the ping path")
 	assert.Equal(t, http.StatusNoContent, do(h, "/api/v3/reading", "operator"))
 	assert.Equal(t, http.StatusUnauthorized, do(restricted, "/", ""))
 	assert.Equal(t, http.StatusForbidden, do(restricted, "/", "operator"))

@@ -346,8 +346,8 @@ func (s ServiceConfig) Mode() Mode {
 // RequireJWT reports whether every route but ping needs a valid JWT. Call
 // it on a validated configuration.
 func (s ServiceConfig) RequireJWT() bool {
-	need, _ := s.SecurityOptions.RequireJWT(s.Mode())
-	return need
+	need, err := s.SecurityOptions.RequireJWT(s.Mode())
+	return need || err != nil // an unreadable setting fails closed
 }
 
 // ZitiService is the Ziti service the service binds: "edgex.<Name>".

@@ -149,3 +149,9 @@ func TestZeroTrustModeJWTIsOptIn(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	assert.True(t, cfg.Service.RequireJWT())
 }
+
+func TestKeysDifferingOnlyInCaseAreRefused(t *testing.T) {
+	cfg, err := ParseConfig([]byte("Service:\n  Port: 1\n  SecurityOptions:\n    RequireJWT: \"true\"\n    requirejwt: \"false\"\n    VaultAddress: http://v\n"))
+	require.NoError(t, err)
+	require.ErrorContains(t, cfg.Validate(), "are the same key RequireJWT")
+}

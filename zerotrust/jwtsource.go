@@ -42,6 +42,7 @@ type VaultTokenSource struct {
 	mu         sync.Mutex
 	jwt        string
 	jwtRenewAt time.Time
+	jwtExp     time.Time
 	loggedIn   bool
 	tokenEnd   time.Time // when the Vault login token expires
 	tokenTTL   time.Duration
@@ -112,18 +113,31 @@ func (s *VaultTokenSource) Audience() string { return s.creds.Audience }
 // provisioning allows to introspect. It logs in again once if Vault refuses
 // the login token.
 func (s *VaultTokenSource) Introspect(ctx context.Context, token string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		if err := s.ensureLogin(ctx); err != nil {
+		// Take the login token under the lock, but make the Vault call
+		// without it, so introspections never hold up Token.
+		s.mu.Lock()
+		err := s.ensureLogin(ctx)
+		vaultToken := s.client.Token()
+		s.mu.Unlock()
+		if err != nil {
 			return false, err
 		}
-		sec, err := s.client.Logical().WriteWithContext(ctx, "identity/oidc/introspect", map[string]any{"token": token})
+		c, err := s.client.Clone()
+		if err != nil {
+			return false, err
+		}
+		c.SetToken(vaultToken)
+		sec, err := c.Logical().WriteWithContext(ctx, "identity/oidc/introspect", map[string]any{"token": token})
 		if err != nil {
 			// Vault answers 400 with {"active": false, ...} for a token it rejects.
 			var re *vaultapi.ResponseError
 			if errors.As(err, &re) && (re.StatusCode == http.StatusForbidden || re.StatusCode == http.StatusUnauthorized) && attempt == 0 {
-				s.loggedIn = false
+				s.mu.Lock()
+				if s.client.Token() == vaultToken {
+					s.loggedIn = false
+				}
+				s.mu.Unlock()
 				continue
 			}
 			if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
@@ -157,15 +171,21 @@ func (s *VaultTokenSource) Token(ctx context.Context) (string, error) {
 	jwt, err := s.fetch(ctx)
 	if err != nil {
 		var re *vaultapi.ResponseError
-		if !errors.As(err, &re) || (re.StatusCode != http.StatusForbidden && re.StatusCode != http.StatusUnauthorized) {
-			return "", err
+		if errors.As(err, &re) && (re.StatusCode == http.StatusForbidden || re.StatusCode == http.StatusUnauthorized) {
+			// The Vault token was revoked or Vault restarted: log in afresh once.
+			s.log.Info("vault refused the login token; logging in again", "service", s.creds.Service)
+			s.loggedIn = false
+			jwt, err = s.fetch(ctx)
 		}
-		// The Vault token was revoked or Vault restarted: log in afresh once.
-		s.log.Info("vault refused the login token; logging in again", "service", s.creds.Service)
-		s.loggedIn = false
-		if jwt, err = s.fetch(ctx); err != nil {
-			return "", err
+	}
+	if err != nil {
+		// Vault is unreachable while the current JWT is still valid: keep
+		// using it rather than fail early, and try Vault again next time.
+		if s.jwt != "" && s.now().Before(s.jwtExp.Add(-time.Second)) {
+			s.log.Warn("renewing the service's JWT failed; using the current one until it expires", "service", s.creds.Service, "expires", s.jwtExp, "err", err)
+			return s.jwt, nil
 		}
+		return "", err
 	}
 	return jwt, nil
 }
@@ -190,6 +210,7 @@ func (s *VaultTokenSource) fetch(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("vault's identity token for %q: %w", s.creds.Service, err)
 	}
 	s.jwt = tok
+	s.jwtExp = exp
 	s.jwtRenewAt = exp.Add(-renewMargin(exp.Sub(iat)))
 	s.fetches++
 	return tok, nil

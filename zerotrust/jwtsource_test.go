@@ -118,6 +118,18 @@ func TestVaultTokenSourceCachesAndRenews(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, fv.logins)
 	assert.Equal(t, 4, src.Fetches())
+
+	// Vault goes away while the current JWT is still valid: keep using it.
+	current, err := src.Token(ctx)
+	require.NoError(t, err)
+	srv.Close()
+	advance(8*time.Minute + time.Second) // time to renew, not yet expired
+	tok, err := src.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, current, tok)
+	advance(2 * time.Minute) // now it has expired
+	_, err = src.Token(ctx)
+	require.Error(t, err)
 }
 
 func TestVaultTokenSourceErrorsNeverCarrySecrets(t *testing.T) {

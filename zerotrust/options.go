@@ -126,10 +126,17 @@ func (o SecurityOptions) Mode() (Mode, error) { return ParseMode(o.Get(KeyMode))
 // rather than a silently ignored setting.
 func (o SecurityOptions) check(field string) error {
 	var unknown []string
+	seen := map[string]string{}
 	for k := range o {
-		if canonicalKey(k) == "" {
+		c := canonicalKey(k)
+		if c == "" {
 			unknown = append(unknown, k)
+			continue
 		}
+		if other, dup := seen[c]; dup {
+			return fmt.Errorf("%s: keys %q and %q are the same key %s (keys are case-insensitive); keep one", field, other, k, c)
+		}
+		seen[c] = k
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)

@@ -47,7 +47,7 @@ func Start(ctx context.Context, cfg *Config, logger *slog.Logger) (*Runtime, err
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", field, KeyCredentials, err)
 		}
-		if cfg.Service.Name != "" && src.Service() != cfg.Service.Name && field == "Service.SecurityOptions" {
+		if cfg.Service.Name != "" && src.Service() != cfg.Service.Name {
 			return nil, fmt.Errorf("%s.%s: the credentials are for %q, not for this service %q", field, KeyCredentials, src.Service(), cfg.Service.Name)
 		}
 		rt.Tokens = src

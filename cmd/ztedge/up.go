@@ -147,7 +147,7 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 		}
 	}
 	env := func(name string, ping int) []string {
-		return append(os.Environ(),
+		return append(demoEnv(),
 			"SERVICE_HEALTHPORT="+strconv.Itoa(ping),
 			"SERVICE_SECURITYOPTIONS_MODE=zerotrust",
 			"SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER="+st.ControllerURL,
@@ -184,7 +184,7 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 	fmt.Fprintf(out, "    curl http://127.0.0.1:%d/api/v3/ping answers; every other path there is 404.\n", o.coreDataPing)
 
 	step("Reaching core-data from curl through a Ziti tunneler (identity \"operator\")")
-	tunnel, err := d.start(ctx, st, st.ZitiBin, nil, "tunnel", "proxy",
+	tunnel, err := d.start(ctx, st, st.ZitiBin, demoEnv(), "tunnel", "proxy",
 		fmt.Sprintf("%s:%d", provisioning.ZitiServiceName("core-data"), o.tunnelPort),
 		"-i", provisioning.ClientIdentityPath(output, "operator"))
 	if err != nil {
@@ -223,6 +223,20 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 			fmt.Fprintf(out, "    %v\n", err)
 		}
 	}
+}
+
+// demoEnv is the environment for the processes "up" starts: this one's,
+// without the Vault token, Ziti admin credentials and other VAULT_/ZITI_
+// settings a shell may hold after sourcing stack.env.
+func demoEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "VAULT_") || strings.HasPrefix(kv, "ZITI_") || strings.HasPrefix(kv, "ZTEDGE_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // goBuild builds a package of the source tree into dir.

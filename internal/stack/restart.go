@@ -67,8 +67,14 @@ func RestartController(ctx context.Context, st *State, progress io.Writer) (*Sta
 	}
 	next := *st
 	next.ZitiPID = ziti.pid
+	stopNew := func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopGrace)
+		defer cancel()
+		_, _ = stopProcess(stopCtx, ziti.pid, st.ZitiBin, zitiMarker, stopGrace)
+	}
 	pool, err := loadCAPool(st.ZitiCAFile)
 	if err != nil {
+		stopNew()
 		return nil, err
 	}
 	secrets := []string{password, throwaway}
@@ -87,12 +93,11 @@ func RestartController(ctx context.Context, st *State, progress io.Writer) (*Sta
 		}
 		return nil
 	}); err != nil {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopGrace)
-		defer cancel()
-		_, _ = stopProcess(stopCtx, ziti.pid, st.ZitiBin, zitiMarker, stopGrace)
+		stopNew()
 		return nil, err
 	}
 	if err := saveState(&next); err != nil {
+		stopNew()
 		return nil, err
 	}
 	fmt.Fprintf(progress, "[stack] ziti is back (pid %d, %s)\n", next.ZitiPID, time.Since(t0).Round(100*time.Millisecond))
