@@ -5,8 +5,10 @@
 //
 //	ztedge tools build [-tool ziti|vault|all]
 //	ztedge stack up|down|status [flags]
-//	ztedge provision ...
-//	ztedge up ...
+//	ztedge provision plan|apply|destroy -f TOPOLOGY.yaml
+//	ztedge gateway render|run -config GATEWAY.yaml
+//	ztedge user add|remove NAME
+//	ztedge up [-once]
 //	ztedge gateway render|run -config FILE
 //	ztedge user add|remove NAME [flags]
 package main
@@ -32,8 +34,8 @@ Commands:
   stack up [flags]           start a local Vault dev server and Ziti quickstart network
   stack down [flags]         stop the local stack started by "stack up"
   stack status [flags]       show whether the local stack is up
-  provision ...              plan, apply or destroy a topology on the overlay
-  up ...                     tools, stack and provisioning of the example topology
+  provision ...              plan, apply or destroy a topology in Vault and on the controller
+  up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
   gateway render|run ...     render or run the NGINX gateway (token-based mode)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
 
