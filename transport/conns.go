@@ -189,12 +189,14 @@ func (p *ConnPool) get(ctx context.Context, addr string) (*poolConn, bool, error
 		for len(pc.idle) > 0 {
 			c := pc.idle[len(pc.idle)-1]
 			pc.idle = pc.idle[:len(pc.idle)-1]
-			if now.Sub(c.idleFrom) < p.idleTime {
+			idle := now.Sub(c.idleFrom)
+			if idle < p.idleTime && (idle < probeAfter || alive(c)) {
 				p.mu.Unlock()
 				return c, true, nil
 			}
 			c.Conn.Close()
 			<-pc.slots
+			pc.notify()
 		}
 		wake := pc.wake
 		p.mu.Unlock()
@@ -212,6 +214,29 @@ func (p *ConnPool) get(ctx context.Context, addr string) (*poolConn, bool, error
 			// A connection was returned or closed: look again.
 		}
 	}
+}
+
+// probeAfter is how long a connection may sit idle before it is checked
+// for a close by the peer when it is taken again.
+const probeAfter = 2 * time.Second
+
+// alive reports whether an idle connection is still open: a read with a
+// deadline a moment away times out on a live connection, and returns EOF
+// (or unexpected data) at once on one the peer closed. (A deadline already
+// past would fail the read before it looks at the connection.) A peer may close an idle
+// connection at any time; a request that is not replayable (a POST) could
+// not be retried after writing to it.
+func alive(c *poolConn) bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	if err := c.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
+		return false
+	}
+	_, err := c.br.Peek(1)
+	var ne net.Error
+	ok := errors.As(err, &ne) && ne.Timeout()
+	return ok && c.SetReadDeadline(time.Time{}) == nil
 }
 
 func (p *ConnPool) put(c *poolConn) {

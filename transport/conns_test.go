@@ -233,3 +233,33 @@ func TestPlainPeersIgnoreProxySettings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, tr.plain.Proxy, "an HTTP_PROXY must not carry requests or JWTs to other hosts")
 }
+
+func TestConnPoolDropsIdleConnectionsThePeerClosed(t *testing.T) {
+	var posts atomic.Int64
+	srv, d, c, _ := newPoolServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	resp, err := c.Post(srv.URL, "text/plain", strings.NewReader("1"))
+	require.NoError(t, err)
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	srv.CloseClientConnections() // as a restarted peer would
+	time.Sleep(probeAfter + 100*time.Millisecond)
+	resp, err = c.Post(srv.URL, "text/plain", strings.NewReader("2"))
+	require.NoError(t, err, "a POST is not sent on a connection the peer closed while it was idle")
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.EqualValues(t, 2, posts.Load())
+	assert.EqualValues(t, 2, d.dials.Load())
+
+	// A live idle connection passes the check and is reused.
+	time.Sleep(probeAfter + 100*time.Millisecond)
+	resp, err = c.Get(srv.URL)
+	require.NoError(t, err)
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.EqualValues(t, 2, d.dials.Load())
+}
