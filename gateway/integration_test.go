@@ -29,6 +29,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
 	"github.com/ztedge/ztedge/jwtauth"
@@ -309,7 +310,7 @@ func TestIntegrationGateway(t *testing.T) {
 	})
 
 	t.Run("a service's JWT from its provisioned credentials works too", func(t *testing.T) {
-		src, err := zerotrust.NewVaultTokenSource(provisioning.CredentialsPath(top.Output, "device-virtual"), zerotrust.VaultTokenSourceOptions{Logger: logger})
+		src, err := zerotrust.NewVaultTokenSource(credentials.Path(top.Output, "device-virtual"), zerotrust.VaultTokenSourceOptions{Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -446,7 +447,7 @@ func TestIntegrationGateway(t *testing.T) {
 		// With -introspect (logged in with core-data's AppRole, whose
 		// policy allows introspection) Vault says the entity is gone.
 		introAuth := startProxyAuth(t, bin, "-vault", st.VaultAddress, "-audience", top.JWT.Audience,
-			"-introspect", "-vault-credentials", provisioning.CredentialsPath(top.Output, "core-data"))
+			"-introspect", "-vault-credentials", credentials.Path(top.Output, "core-data"))
 		gw2 := startGateway(t, Config{
 			Listen:   freePort(t),
 			StateDir: filepath.Join(t.TempDir(), "gateway-introspect"),

@@ -27,7 +27,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/ztedge/ztedge/internal/vaultio"
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 // Defaults of [UserOptions].
@@ -466,17 +466,17 @@ func parseEntity(data map[string]any) *entity {
 	return e
 }
 
-func isNotFound(err error) bool { return vaultio.IsNotFound(err) }
+func isNotFound(err error) bool { return vault.IsNotFound(err) }
 
 func (u *Users) read(ctx context.Context, path string) (map[string]any, error) {
-	return vaultio.Read(ctx, u.c, path)
+	return vault.Read(ctx, u.c, path)
 }
 
 func (u *Users) write(ctx context.Context, path string, data map[string]any) (map[string]any, error) {
-	return vaultio.Write(ctx, u.c, path, data)
+	return vault.Write(ctx, u.c, path, data)
 }
 
-func (u *Users) del(ctx context.Context, path string) error { return vaultio.Delete(ctx, u.c, path) }
+func (u *Users) del(ctx context.Context, path string) error { return vault.Delete(ctx, u.c, path) }
 
 func str(v any) string {
 	s, _ := v.(string)

@@ -20,6 +20,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
@@ -63,7 +64,7 @@ func provision(t testing.TB, edit func(*provisioning.Topology)) *vaultEnv {
 // tokenSource is the Vault token source of service svc.
 func (e *vaultEnv) tokenSource(t testing.TB, svc string) *zerotrust.VaultTokenSource {
 	t.Helper()
-	src, err := zerotrust.NewVaultTokenSource(provisioning.CredentialsPath(e.top.Output, svc), zerotrust.VaultTokenSourceOptions{Logger: quietLogger()})
+	src, err := zerotrust.NewVaultTokenSource(credentials.Path(e.top.Output, svc), zerotrust.VaultTokenSourceOptions{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func (e *vaultEnv) jwtOf(t testing.TB, svc string) string {
 // Relogin logs in again.
 func (e *vaultEnv) introspector(t testing.TB, svc string) (*jwtauth.VaultIntrospector, *vaultapi.Client) {
 	t.Helper()
-	creds, err := provisioning.ReadVaultCredentials(provisioning.CredentialsPath(e.top.Output, svc))
+	creds, err := credentials.Read(credentials.Path(e.top.Output, svc))
 	if err != nil {
 		t.Fatal(err)
 	}

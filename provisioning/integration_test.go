@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 )
@@ -84,7 +85,7 @@ func requireNoChanges(t *testing.T, p *Provisioner) {
 // file and fetches its identity token.
 func serviceJWT(t *testing.T, top *Topology, svc string) string {
 	t.Helper()
-	creds, err := ReadVaultCredentials(CredentialsPath(top.Output, svc))
+	creds, err := credentials.Read(credentials.Path(top.Output, svc))
 	require.NoError(t, err)
 	cfg := vaultapi.DefaultConfig()
 	cfg.Address = creds.VaultAddress
@@ -183,16 +184,16 @@ func TestIntegrationProvisioning(t *testing.T) {
 	})
 
 	t.Run("a lost identity file is re-enrolled in one apply", func(t *testing.T) {
-		require.NoError(t, os.Remove(ClientIdentityPath(top.Output, "operator")))
+		require.NoError(t, os.Remove(credentials.IdentityPath(top.Output, "operator")))
 		plan := apply(t, newProvisioner(t, top))
 		assert.Equal(t, 0, plan.Count(OpCreate)+plan.Count(OpDelete))
 		requireNoChanges(t, newProvisioner(t, top))
-		_, err := os.Stat(ClientIdentityPath(top.Output, "operator"))
+		_, err := os.Stat(credentials.IdentityPath(top.Output, "operator"))
 		require.NoError(t, err)
 	})
 
 	t.Run("files are private", func(t *testing.T) {
-		for _, path := range []string{CredentialsPath(top.Output, "core-data"), ClientIdentityPath(top.Output, "operator")} {
+		for _, path := range []string{credentials.Path(top.Output, "core-data"), credentials.IdentityPath(top.Output, "operator")} {
 			fi, err := os.Stat(path)
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), path)
@@ -241,7 +242,7 @@ func TestIntegrationProvisioning(t *testing.T) {
 	t.Run("tunneler identity works with ziti tunnel proxy and curl", func(t *testing.T) {
 		port := freePort(t)
 		cmd := exec.Command(st.ZitiBin, "tunnel", "proxy", fmt.Sprintf("%s:%d", ZitiServiceName("core-data"), port),
-			"-i", ClientIdentityPath(top.Output, "operator"))
+			"-i", credentials.IdentityPath(top.Output, "operator"))
 		logFile, err := os.Create(filepath.Join(t.TempDir(), "tunnel.log"))
 		require.NoError(t, err)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -295,7 +296,7 @@ func TestIntegrationProvisioning(t *testing.T) {
 		assert.NotContains(t, out, "ziti identity device-virtual")
 		apply(t, cp)
 		requireNoChanges(t, newProvisioner(t, &changed))
-		_, err = os.Stat(CredentialsPath(top.Output, "app-rules-engine"))
+		_, err = os.Stat(credentials.Path(top.Output, "app-rules-engine"))
 		assert.ErrorIs(t, err, os.ErrNotExist, "the removed service's credentials are deleted")
 
 		// The device can still reach core-data, but no longer core-metadata.
@@ -349,7 +350,7 @@ func TestIntegrationProvisioning(t *testing.T) {
 		ent, err = vc.Logical().Read("identity/entity/name/core-data")
 		require.NoError(t, err)
 		assert.Nil(t, ent, "ztedge's entities are gone")
-		_, err = os.Stat(ClientIdentityPath(top.Output, "operator"))
+		_, err = os.Stat(credentials.IdentityPath(top.Output, "operator"))
 		assert.ErrorIs(t, err, os.ErrNotExist)
 
 		dp2 := newProvisioner(t, top)

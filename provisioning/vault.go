@@ -35,7 +35,8 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/ztedge/ztedge/internal/vaultio"
+	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 const (
@@ -635,26 +636,26 @@ func aliasProblem(all []vaultAlias, entityID, roleID string) string {
 // Reading the state of Vault.
 
 // isNotFound reports whether err is a 404 answer.
-func isNotFound(err error) bool { return vaultio.IsNotFound(err) }
+func isNotFound(err error) bool { return vault.IsNotFound(err) }
 
 // read reads path and returns its data, or nil when it does not exist.
 func (v *vaultSide) read(ctx context.Context, path string) (map[string]any, error) {
-	return vaultio.Read(ctx, v.c, path)
+	return vault.Read(ctx, v.c, path)
 }
 
 // write writes data to path and returns the answer's data (may be nil).
 func (v *vaultSide) write(ctx context.Context, path string, data map[string]any) (map[string]any, error) {
-	return vaultio.Write(ctx, v.c, path, data)
+	return vault.Write(ctx, v.c, path, data)
 }
 
 // del deletes path; a path that is already gone is not an error.
 func (v *vaultSide) del(ctx context.Context, path string) error {
-	return vaultio.Delete(ctx, v.c, path)
+	return vault.Delete(ctx, v.c, path)
 }
 
 // list lists path and returns its keys and key_info (both may be empty).
 func (v *vaultSide) list(ctx context.Context, path string) ([]string, map[string]any, error) {
-	data, err := vaultio.List(ctx, v.c, path)
+	data, err := vault.List(ctx, v.c, path)
 	if err != nil || data == nil {
 		return nil, nil, err
 	}
@@ -1183,9 +1184,9 @@ func (v *vaultSide) applyAlias(s string) func(context.Context) error {
 // no longer accepts; when only descriptive fields differ (address, mount,
 // audience) the file is rewritten with the same secret_id.
 func (v *vaultSide) planCredentials(ctx context.Context, s, roleID string) (*Change, error) {
-	path := CredentialsPath(v.t.Output, s)
+	path := credentials.Path(v.t.Output, s)
 	want := v.credentialsFor(s)
-	cur, err := ReadVaultCredentials(path)
+	cur, err := credentials.Read(path)
 	regenerate := func(op Op, why string) *Change {
 		return &Change{Op: op, Kind: kindVaultCredentials, Name: s, Detail: why + "; new secret_id",
 			apply: v.applyNewCredentials(s)}
@@ -1219,12 +1220,12 @@ func (v *vaultSide) planCredentials(ctx context.Context, s, roleID string) (*Cha
 	keep := want
 	keep.RoleID, keep.SecretID = cur.RoleID, cur.SecretID
 	return &Change{Op: OpUpdate, Kind: kindVaultCredentials, Name: s, Detail: d.detail() + " (same secret_id)",
-		apply: func(ctx context.Context) error { return writeVaultCredentials(path, &keep) }}, nil
+		apply: func(ctx context.Context) error { return credentials.Write(path, &keep) }}, nil
 }
 
 // credentialsFor returns the credentials of s without role_id and secret_id.
-func (v *vaultSide) credentialsFor(s string) VaultCredentials {
-	return VaultCredentials{
+func (v *vaultSide) credentialsFor(s string) credentials.Service {
+	return credentials.Service{
 		Service:      s,
 		VaultAddress: strings.TrimRight(strings.TrimSpace(v.t.Vault.Address), "/"),
 		AuthMount:    v.mountPath(),
@@ -1237,7 +1238,7 @@ func (v *vaultSide) credentialsFor(s string) VaultCredentials {
 // credentials file and then destroys every other secret_id of the role, so
 // that only the file's secret_id can log in.
 func (v *vaultSide) applyNewCredentials(s string) func(context.Context) error {
-	path := CredentialsPath(v.t.Output, s)
+	path := credentials.Path(v.t.Output, s)
 	return func(ctx context.Context) error {
 		roleID, err := v.roleID(ctx, s)
 		if err != nil {
@@ -1253,7 +1254,7 @@ func (v *vaultSide) applyNewCredentials(s string) func(context.Context) error {
 		}
 		c := v.credentialsFor(s)
 		c.RoleID, c.SecretID = roleID, secretID
-		if err := writeVaultCredentials(path, &c); err != nil {
+		if err := credentials.Write(path, &c); err != nil {
 			_ = v.destroySecretIDAccessor(ctx, s, accessor)
 			return err
 		}
@@ -1285,7 +1286,7 @@ func (v *vaultSide) serviceFolder(s string) (string, error) {
 	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`) {
 		return "", fmt.Errorf("vault entity name %q cannot name a credentials folder", s)
 	}
-	return filepath.Dir(CredentialsPath(v.t.Output, s)), nil
+	return filepath.Dir(credentials.Path(v.t.Output, s)), nil
 }
 
 // removeService returns the changes that delete every object of the

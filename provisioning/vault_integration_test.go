@@ -25,6 +25,7 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/ztedge/ztedge/internal/credentials"
 )
 
 // testVault is a Vault dev server started for one test.
@@ -241,7 +242,7 @@ func deletesFor(s string) []string {
 // service would, and returns the client and the login's auth data.
 func loginAsService(t *testing.T, ctx context.Context, out, s string) (*vaultapi.Client, *vaultapi.SecretAuth) {
 	t.Helper()
-	creds, err := ReadVaultCredentials(CredentialsPath(out, s))
+	creds, err := credentials.Read(credentials.Path(out, s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +467,7 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 		t.Errorf("key allowed_client_ids = %v, want [edgex]", ids)
 	}
 	for _, s := range []string{"svc-a", "svc-b"} {
-		p := CredentialsPath(out, s)
+		p := credentials.Path(out, s)
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -485,9 +486,9 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 	expectNoChanges(t, ctx, v, "after the services logged in")
 
 	// 3. A second plan leaves credential files alone.
-	before, _ := os.ReadFile(CredentialsPath(out, "svc-a"))
+	before, _ := os.ReadFile(credentials.Path(out, "svc-a"))
 	applyChanges(t, ctx, mustPlan(t, ctx, v))
-	if after, _ := os.ReadFile(CredentialsPath(out, "svc-a")); !bytes.Equal(before, after) {
+	if after, _ := os.ReadFile(credentials.Path(out, "svc-a")); !bytes.Equal(before, after) {
 		t.Error("an empty apply rewrote svc-a's credentials")
 	}
 
@@ -529,11 +530,11 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 	checkServiceIdentity(t, ctx, root, top, "svc-b", issuer, jwksURL)
 
 	// 5. Lost or unusable credentials get a new secret_id; the old one is revoked.
-	old, err := ReadVaultCredentials(CredentialsPath(out, "svc-b"))
+	old, err := credentials.Read(credentials.Path(out, "svc-b"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Remove(CredentialsPath(out, "svc-b"))
+	os.Remove(credentials.Path(out, "svc-b"))
 	changes = mustPlan(t, ctx, v)
 	expectPlan(t, changes, []string{"create vault credentials svc-b"})
 	applyChanges(t, ctx, changes)
@@ -543,14 +544,14 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 	}
 	checkServiceIdentity(t, ctx, root, top, "svc-b", issuer, jwksURL)
 
-	os.Chmod(CredentialsPath(out, "svc-a"), 0o644)
+	os.Chmod(credentials.Path(out, "svc-a"), 0o644)
 	changes = mustPlan(t, ctx, v)
 	expectPlan(t, changes, []string{"update vault credentials svc-a"})
 	applyChanges(t, ctx, changes)
 	expectNoChanges(t, ctx, v, "after rewriting svc-a's open credentials file")
 
 	// A revoked secret_id is noticed.
-	cur, _ := ReadVaultCredentials(CredentialsPath(out, "svc-a"))
+	cur, _ := credentials.Read(credentials.Path(out, "svc-a"))
 	if _, err := root.Logical().WriteWithContext(ctx, "auth/ztedge-approle/role/svc-a/secret-id/destroy", map[string]any{"secret_id": cur.SecretID}); err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +599,7 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 			t.Errorf("%s still exists after removing svc-b (%v)", p, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Dir(CredentialsPath(out, "svc-b"))); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Dir(credentials.Path(out, "svc-b"))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("svc-b's credentials folder still exists (%v)", err)
 	}
 	checkServiceIdentity(t, ctx, root, topA, "svc-a", issuer, jwksURL)
@@ -668,7 +669,7 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 			t.Errorf("hand-made entity %s was deleted (%v)", keep, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Dir(CredentialsPath(out, "svc-a"))); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Dir(credentials.Path(out, "svc-a"))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("svc-a's credentials folder still exists (%v)", err)
 	}
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/go-openapi/strfmt"
@@ -27,6 +26,8 @@ import (
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 	"github.com/openziti/sdk-golang/ziti"
 	"github.com/openziti/sdk-golang/ziti/enroll"
+	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
 // Names of the Ziti objects ztedge creates. Per-service objects append the
@@ -44,12 +45,6 @@ const (
 	// external JWT signer matches it against identities' externalId.
 	JWTNameClaim = "name"
 )
-
-// ClientIdentityPath returns where the enrolled identity file of client
-// name is written: "<output>/clients/<name>.json".
-func ClientIdentityPath(output, name string) string {
-	return filepath.Join(output, "clients", name+".json")
-}
 
 // Ziti object kinds, in the order they are created (deleted in reverse).
 const (
@@ -542,7 +537,7 @@ func (z *zitiSide) listAll(ctx context.Context) (map[string][]object, error) {
 			f["authPolicy"] = z.nameOr(str(i.AuthPolicyID))
 		} else {
 			f["role"] = "client"
-			if _, err := os.Stat(ClientIdentityPath(z.t.Output, str(i.Name))); err == nil {
+			if _, err := os.Stat(credentials.IdentityPath(z.t.Output, str(i.Name))); err == nil {
 				f["identityFile"] = "present"
 			} else {
 				f["identityFile"] = "missing"
@@ -946,7 +941,7 @@ func (z *zitiSide) deleter(kind string, o object) func(context.Context) error {
 			return rest_util.WrapErr(err)
 		}
 		if kind == kindIdentity && o.Fields["role"] == "client" {
-			if err := os.Remove(ClientIdentityPath(z.t.Output, o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := os.Remove(credentials.IdentityPath(z.t.Output, o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 		}
@@ -1007,31 +1002,5 @@ func (z *zitiSide) enrollClient(ctx context.Context, id, name string) error {
 	if err != nil {
 		return err
 	}
-	return writePrivateFile(ClientIdentityPath(z.t.Output, name), out)
-}
-
-// writePrivateFile writes data atomically with mode 0600, creating parent
-// folders with mode 0700.
-func writePrivateFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return secretfile.Write(credentials.IdentityPath(z.t.Output, name), out)
 }

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
@@ -134,7 +135,7 @@ func serviceConfig(st *stack.State, top *provisioning.Topology, name string) *ze
 		zerotrust.KeyMode:         "zerotrust",
 		zerotrust.KeyController:   st.ControllerURL,
 		zerotrust.KeyControllerCA: st.ZitiCAFile,
-		zerotrust.KeyCredentials:  provisioning.CredentialsPath(top.Output, name),
+		zerotrust.KeyCredentials:  credentials.Path(top.Output, name),
 	}}}
 }
 

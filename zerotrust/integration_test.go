@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/netstat"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
@@ -51,7 +52,7 @@ func zeroTrustConfig(t testing.TB, st *stack.State, top *provisioning.Topology, 
 			zerotrust.KeyMode:         "zerotrust",
 			zerotrust.KeyController:   st.ControllerURL,
 			zerotrust.KeyControllerCA: st.ZitiCAFile,
-			zerotrust.KeyCredentials:  provisioning.CredentialsPath(top.Output, name),
+			zerotrust.KeyCredentials:  credentials.Path(top.Output, name),
 		}},
 		Clients: map[string]zerotrust.ClientConfig{},
 	}
@@ -132,7 +133,7 @@ func startCoreData(t testing.TB, bin string, st *stack.State, top *provisioning.
 		"SERVICE_HEALTHPORT="+fmt.Sprint(p.healthPort),
 		"SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER="+st.ControllerURL,
 		"SERVICE_SECURITYOPTIONS_OPENZITICAFILE="+st.ZitiCAFile,
-		"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="+provisioning.CredentialsPath(top.Output, "core-data"),
+		"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="+credentials.Path(top.Output, "core-data"),
 	)
 	p.cmd.Env = append(p.cmd.Env, extraEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
@@ -319,7 +320,7 @@ func TestIntegrationBadConfigurationRefusesToStart(t *testing.T) {
 		"missing credentials": {[]string{"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="}, "VaultCredentialsFile: missing"},
 		"credentials file gone": {[]string{"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE=" + filepath.Join(t.TempDir(), "none.json")},
 			"no such file"},
-		"another service's credentials": {[]string{"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE=" + provisioning.CredentialsPath(top.Output, "core-metadata")},
+		"another service's credentials": {[]string{"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE=" + credentials.Path(top.Output, "core-metadata")},
 			`the credentials are for "core-metadata"`},
 		"controller unreachable": {[]string{fmt.Sprintf("SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER=127.0.0.1:%d", freePort(t))},
 			"ziti controller"},
@@ -346,7 +347,7 @@ func plainConfig(t testing.TB, top *provisioning.Topology, name string, coreData
 	t.Helper()
 	cfg := &zerotrust.Config{
 		Service: zerotrust.ServiceConfig{Name: name, Port: freePort(t), SecurityOptions: zerotrust.SecurityOptions{
-			zerotrust.KeyCredentials: provisioning.CredentialsPath(top.Output, name),
+			zerotrust.KeyCredentials: credentials.Path(top.Output, name),
 		}},
 		Clients: map[string]zerotrust.ClientConfig{"core-data": {Host: "127.0.0.1", Port: coreDataPort}},
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/ztedge/ztedge/provisioning"
+	"github.com/ztedge/ztedge/internal/credentials"
 )
 
 // TokenSource supplies the service's own identity token, a JWT. Token
@@ -34,7 +34,7 @@ func (f TokenSourceFunc) Token(ctx context.Context) (string, error) { return f(c
 // its TTL ends, renewing it (periodic tokens) or logging in again; Vault
 // is never called per request. It is safe for concurrent use.
 type VaultTokenSource struct {
-	creds  provisioning.VaultCredentials
+	creds  credentials.Service
 	client *vaultapi.Client
 	log    *slog.Logger
 	now    func() time.Time
@@ -64,7 +64,7 @@ type VaultTokenSourceOptions struct {
 // NewVaultTokenSource reads the credentials file and prepares a token
 // source. It does not contact Vault: the first Token call does.
 func NewVaultTokenSource(credentialsFile string, opts VaultTokenSourceOptions) (*VaultTokenSource, error) {
-	creds, err := provisioning.ReadVaultCredentials(credentialsFile)
+	creds, err := credentials.Read(credentialsFile)
 	if err != nil {
 		return nil, err
 	}

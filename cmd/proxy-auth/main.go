@@ -39,8 +39,8 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/ztedge/ztedge/gateway"
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/jwtauth"
-	"github.com/ztedge/ztedge/provisioning"
 )
 
 // DefaultListen is proxy-auth's default address: loopback only, since
@@ -243,7 +243,7 @@ func newIntrospector(ctx context.Context, o *options, vaultAddr string, logger *
 	in.Logger = logger
 
 	if o.credentials != "" {
-		creds, err := provisioning.ReadVaultCredentials(o.credentials)
+		creds, err := credentials.Read(o.credentials)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/netstat"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/toolchain"
@@ -152,7 +153,7 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 			"SERVICE_SECURITYOPTIONS_MODE=zerotrust",
 			"SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER="+st.ControllerURL,
 			"SERVICE_SECURITYOPTIONS_OPENZITICAFILE="+st.ZitiCAFile,
-			"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="+provisioning.CredentialsPath(output, name),
+			"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="+credentials.Path(output, name),
 		)
 	}
 	coreData, err := d.start(ctx, st, filepath.Join(binDir, "core-data"), env("core-data", o.coreDataPing),
@@ -186,7 +187,7 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 	step("Reaching core-data from curl through a Ziti tunneler (identity \"operator\")")
 	tunnel, err := d.start(ctx, st, st.ZitiBin, demoEnv(), "tunnel", "proxy",
 		fmt.Sprintf("%s:%d", provisioning.ZitiServiceName("core-data"), o.tunnelPort),
-		"-i", provisioning.ClientIdentityPath(output, "operator"))
+		"-i", credentials.IdentityPath(output, "operator"))
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,7 @@
-// Package vaultio holds the small helpers ztedge's Vault code shares for
-// reading, writing, deleting and listing paths with github.com/hashicorp/vault/api,
-// where a path that does not exist is not an error.
-package vaultio
+package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -13,10 +9,7 @@ import (
 )
 
 // IsNotFound reports whether err is Vault's 404 answer.
-func IsNotFound(err error) bool {
-	var re *vaultapi.ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
-}
+func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
 
 // Read reads path and returns its data, or nil when it does not exist.
 func Read(ctx context.Context, c *vaultapi.Client, path string) (map[string]any, error) {
@@ -25,7 +18,7 @@ func Read(ctx context.Context, c *vaultapi.Client, path string) (map[string]any,
 		if IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("reading vault %s: %w", path, err)
+		return nil, fmt.Errorf("reading vault %s: %w", path, Sanitize(err))
 	}
 	if s == nil || s.Data == nil {
 		return nil, nil
@@ -37,7 +30,7 @@ func Read(ctx context.Context, c *vaultapi.Client, path string) (map[string]any,
 func Write(ctx context.Context, c *vaultapi.Client, path string, data map[string]any) (map[string]any, error) {
 	s, err := c.Logical().WriteWithContext(ctx, path, data)
 	if err != nil {
-		return nil, fmt.Errorf("writing vault %s: %w", path, err)
+		return nil, fmt.Errorf("writing vault %s: %w", path, Sanitize(err))
 	}
 	if s == nil {
 		return nil, nil
@@ -48,7 +41,7 @@ func Write(ctx context.Context, c *vaultapi.Client, path string, data map[string
 // Delete deletes path; a path that is already gone is not an error.
 func Delete(ctx context.Context, c *vaultapi.Client, path string) error {
 	if _, err := c.Logical().DeleteWithContext(ctx, path); err != nil && !IsNotFound(err) {
-		return fmt.Errorf("deleting vault %s: %w", path, err)
+		return fmt.Errorf("deleting vault %s: %w", path, Sanitize(err))
 	}
 	return nil
 }
@@ -61,7 +54,7 @@ func List(ctx context.Context, c *vaultapi.Client, path string) (map[string]any,
 		if IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("listing vault %s: %w", path, err)
+		return nil, fmt.Errorf("listing vault %s: %w", path, Sanitize(err))
 	}
 	if s == nil || s.Data == nil {
 		return nil, nil

@@ -1,0 +1,185 @@
+// Package vault is ztedge's one way to talk to Vault (or OpenBao): a client
+// built from an address and an optional CA file that never uses an
+// environment proxy and never picks up a token from the environment, the
+// AppRole login, and read, write, delete and list helpers where a path that
+// does not exist is not an error.
+package vault
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+)
+
+// DefaultTimeout bounds each Vault request unless [Config.Timeout] says otherwise.
+const DefaultTimeout = 10 * time.Second
+
+// Config says how to reach Vault.
+type Config struct {
+	// Address is Vault's URL, e.g. https://vault.example:8200. Required.
+	Address string
+	// CAFile is a PEM file with the CA of Vault's TLS certificate; empty
+	// means the system's roots.
+	CAFile string
+	// Timeout bounds each request. Default [DefaultTimeout].
+	Timeout time.Duration
+	// MaxRetries is how often a request that failed with a 5xx answer or a
+	// connection error is retried. Default 1; negative means none.
+	MaxRetries int
+}
+
+// HTTPClient returns an http.Client for requests to Vault that carry no
+// Vault token (OIDC discovery, the key set): TLS with the CA of cfg, the
+// timeout of cfg, no environment proxy, and no redirects followed.
+func HTTPClient(cfg Config) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Secrets and tokens travel to Vault: never through HTTP_PROXY or
+	// HTTPS_PROXY, which would hand them to whoever runs the proxy.
+	tr.Proxy = nil
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pool, err := LoadCA(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}, nil
+}
+
+// LoadCA reads a PEM bundle into a certificate pool.
+func LoadCA(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("vault CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("vault CA file %s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// CheckAddress reports whether addr is an absolute http or https URL with
+// a host and nothing after the host but an optional slash.
+func CheckAddress(addr string) error {
+	u, err := url.Parse(addr)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("vault address %q must be an http or https URL such as https://127.0.0.1:8200", addr)
+	}
+	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("vault address %q must be scheme://host:port only", addr)
+	}
+	return nil
+}
+
+// IsLoopback reports whether addr (a URL) names a loopback host.
+func IsLoopback(addr string) bool {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net4or6(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewClient returns a Vault API client for cfg with no token set. It uses
+// the client of [HTTPClient], so it ignores HTTP_PROXY, VAULT_TOKEN,
+// VAULT_SKIP_VERIFY and the other VAULT_* settings of the environment.
+func NewClient(cfg Config) (*vaultapi.Client, error) {
+	addr := strings.TrimRight(strings.TrimSpace(cfg.Address), "/")
+	if err := CheckAddress(addr); err != nil {
+		return nil, err
+	}
+	hc, err := HTTPClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	retries := cfg.MaxRetries
+	switch {
+	case retries == 0:
+		retries = 1
+	case retries < 0:
+		retries = 0
+	}
+	c, err := vaultapi.NewClient(&vaultapi.Config{
+		Address:    addr,
+		HttpClient: hc,
+		Timeout:    hc.Timeout,
+		MaxRetries: retries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault client for %s: %w", addr, err)
+	}
+	c.ClearToken() // NewClient takes VAULT_TOKEN from the environment
+	return c, nil
+}
+
+// Login is the outcome of a successful login.
+type Login struct {
+	// Token is the Vault token. Never log it.
+	Token string
+	// EntityID is the Vault entity the token belongs to.
+	EntityID string
+	// TTL is the token's lifetime; 0 means it does not expire.
+	TTL time.Duration
+	// Renewable says whether the token can be renewed.
+	Renewable bool
+	// Policies are the token's policies.
+	Policies []string
+}
+
+// AppRoleLogin logs in at auth/<mount>/login with an AppRole role_id and
+// secret_id and returns the token; it does not set it on c. Errors name
+// the address and mount, never the secret.
+func AppRoleLogin(ctx context.Context, c *vaultapi.Client, mount, roleID, secretID string) (*Login, error) {
+	mount = strings.Trim(mount, "/")
+	if mount == "" || roleID == "" || secretID == "" {
+		return nil, errors.New("vault approle login: mount, role_id and secret_id are all required")
+	}
+	// A clone without a token: the login must not carry another token.
+	lc, err := c.Clone()
+	if err != nil {
+		return nil, err
+	}
+	lc.ClearToken()
+	sec, err := lc.Logical().WriteWithContext(ctx, "auth/"+mount+"/login", map[string]any{
+		"role_id": roleID, "secret_id": secretID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault approle login at %s (auth/%s): %w", c.Address(), mount, Sanitize(err))
+	}
+	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
+		return nil, fmt.Errorf("vault approle login at %s (auth/%s): the answer holds no token", c.Address(), mount)
+	}
+	return &Login{
+		Token:     sec.Auth.ClientToken,
+		EntityID:  sec.Auth.EntityID,
+		TTL:       time.Duration(sec.Auth.LeaseDuration) * time.Second,
+		Renewable: sec.Auth.Renewable,
+		Policies:  sec.Auth.Policies,
+	}, nil
+}
