@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/jwtauth"
 )
 
@@ -154,6 +155,7 @@ func send(t testing.TB, c *http.Client, method, url, token string, body []byte, 
 }
 
 func TestGatewayWiring(t *testing.T) {
+	stacktest.Integration(t)
 	upstream := httptest.NewServer(echoHandler())
 	defer upstream.Close()
 	auth := httptest.NewServer(NewAuthHandler(stubVerifier{}, nil))
@@ -300,6 +302,7 @@ func TestGatewayWiring(t *testing.T) {
 }
 
 func TestStartRefusesBadSetups(t *testing.T) {
+	stacktest.Integration(t)
 	upstream := httptest.NewServer(echoHandler())
 	defer upstream.Close()
 	base := func(t *testing.T) Config {

@@ -26,6 +26,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/stacktest"
 )
 
 // testVault is a Vault dev server started for one test.
@@ -399,6 +400,7 @@ func checkServiceIdentity(t *testing.T, ctx context.Context, root *vaultapi.Clie
 }
 
 func TestVaultProvisioningIntegration(t *testing.T) {
+	stacktest.Integration(t)
 	tv := startTestVault(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -685,6 +687,7 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 // A foreign AppRole mount at the configured path is a conflict, and
 // destroy leaves it alone.
 func TestVaultForeignMountIntegration(t *testing.T) {
+	stacktest.Integration(t)
 	tv := startTestVault(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -26,6 +26,7 @@ func freeTCPPort(t *testing.T) int {
 // ports and state: tools, stack, provisioning, the example services in
 // zerotrust mode, the port check and curl through the tunneler.
 func TestIntegrationUpOnce(t *testing.T) {
+	stacktest.Integration(t)
 	ports, err := stacktest.FreePorts()
 	require.NoError(t, err)
 	t.Setenv("ZTEDGE_STATE_DIR", t.TempDir())

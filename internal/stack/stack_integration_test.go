@@ -28,6 +28,7 @@ import (
 // and Ziti logins, and down. The first run builds ziti and vault (several
 // minutes); use go test -timeout 40m.
 func TestStackLifecycle(t *testing.T) {
+	stacktest.Integration(t)
 	// End before go test's own -timeout does, so that a slow start fails
 	// cleanly and the cleanup still stops the processes.
 	deadline := time.Now().Add(38 * time.Minute)

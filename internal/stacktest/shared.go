@@ -22,6 +22,7 @@ var (
 // fails the test, never skips it, when the stack cannot start.
 func Shared(t testing.TB) *stack.State {
 	t.Helper()
+	Integration(t)
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
@@ -54,3 +55,12 @@ func RestartController(ctx context.Context, st *stack.State) error {
 // TopologyEnv returns the environment variables examples/topology.yaml
 // reads, for stack st and the given output folder.
 func TopologyEnv(st *stack.State, output string) map[string]string { return st.TopologyEnv(output) }
+
+// Integration skips t under "go test -short", the fast loop, and does
+// nothing otherwise: integration tests never skip in the full suite.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test against the real components: runs without -short")
+	}
+}
