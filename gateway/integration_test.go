@@ -29,12 +29,12 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
 	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/provisioning"
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
 func TestMain(m *testing.M) {
@@ -201,11 +201,11 @@ func vaultKIDs(t testing.TB, keysURL string) []string {
 func upstreamService(t testing.TB, v *jwtauth.Verifier) *httptest.Server {
 	t.Helper()
 	echo := echoHandler()
-	h := jwtauth.Middleware(v, DefaultPingPath)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := jwtauth.Middleware(v, jwtauth.MiddlewareOptions{Exempt: []string{DefaultPingPath}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The JWT the service verified itself must name the same caller
 		// as the gateway's header.
-		if caller, ok := zerotrust.Caller(r.Context()); ok && caller != r.Header.Get(CallerHeader) {
-			http.Error(w, fmt.Sprintf("caller mismatch: token %q, header %q", caller, r.Header.Get(CallerHeader)), http.StatusConflict)
+		if who, ok := caller.From(r.Context()); ok && who.Name != r.Header.Get(CallerHeader) {
+			http.Error(w, fmt.Sprintf("caller mismatch: token %q, header %q", who.Name, r.Header.Get(CallerHeader)), http.StatusConflict)
 			return
 		}
 		echo.ServeHTTP(w, r)
@@ -310,14 +310,7 @@ func TestIntegrationGateway(t *testing.T) {
 	})
 
 	t.Run("a service's JWT from its provisioned credentials works too", func(t *testing.T) {
-		src, err := zerotrust.NewVaultTokenSource(credentials.Path(top.Output, "device-virtual"), zerotrust.VaultTokenSourceOptions{Logger: logger})
-		if err != nil {
-			t.Fatal(err)
-		}
-		jwt, err := src.Token(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		jwt := stacktest.ServiceJWT(t, top.Output, "device-virtual")
 		r := get(t, client, "POST", "https://"+gw.Addr+"/core-data/api/v3/event", jwt)
 		if r.status != 200 || r.body.Caller != "device-virtual" || r.body.Method != "POST" {
 			t.Errorf("got %d %+v; want 200 with caller device-virtual", r.status, r.body)

@@ -22,10 +22,11 @@
 //
 // On the HTTP side, [Middleware] requires "Authorization: Bearer <jwt>" on
 // every path but the exempt ones and puts the verified claims in the
-// request context ([ClaimsFrom]) together with the caller's name
-// ([zerotrust.Caller]), so handlers and [zerotrust.AllowCallers] work the
-// same as with Ziti callers. [BearerTransport] adds the service's own JWT
-// to outgoing requests.
+// request context ([ClaimsFrom]) together with the caller (caller.From),
+// so handlers and caller.Allow work the same as with Ziti callers; on an
+// overlay connection the token must name the connection's own identity
+// unless that identity is a trusted relay. [BearerTransport] adds a
+// client's own JWT to outgoing requests.
 //
 // Tokens are secrets: this package never logs them and never puts them,
 // or any part of them, in an error message.

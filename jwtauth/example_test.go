@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/ztedge/ztedge/jwtauth"
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
 // A service verifies the JWTs of its callers locally against Vault's keys
@@ -27,16 +27,15 @@ func ExampleNewVerifier() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v3/ping", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "pong") })
-	_ = http.ListenAndServe("127.0.0.1:59880", jwtauth.Middleware(v, "/api/v3/ping")(mux))
+	_ = http.ListenAndServe("127.0.0.1:59880", jwtauth.Middleware(v, jwtauth.MiddlewareOptions{Exempt: []string{"/api/v3/ping"}})(mux))
 }
 
-// A service calls a peer with its own Vault-issued JWT.
+// A client sends a JWT from its token source on every request.
+// (zerotrust.Service.HTTPClient does this with the service's own JWT.)
 func ExampleBearerTransport() {
-	tokens, err := zerotrust.NewVaultTokenSource("/run/ztedge/core-data/credentials.json", zerotrust.VaultTokenSourceOptions{})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	tokens := jwtauth.TokenSourceFunc(func(ctx context.Context) (string, error) {
+		return os.Getenv("MY_JWT"), nil
+	})
 	client := &http.Client{Transport: jwtauth.BearerTransport(nil, tokens), Timeout: 10 * time.Second}
 	resp, err := client.Get("http://127.0.0.1:59881/api/v3/device/all")
 	if err != nil {

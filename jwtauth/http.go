@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ztedge/ztedge/zerotrust"
+	"github.com/ztedge/ztedge/caller"
 )
 
-// Realm is the realm of the Bearer challenges Middleware sends.
+// Realm is the realm of the Bearer challenges this package sends.
 const Realm = "ztedge"
 
 type claimsKey struct{}
@@ -27,86 +27,130 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 	return c, ok && c != nil
 }
 
-// Middleware returns middleware that requires "Authorization: Bearer <jwt>"
-// on every request except those for the exempt paths (the ping path), and
-// verifies the token with v.
-//
-// A request without a bearer token gets 401 with
-// `WWW-Authenticate: Bearer realm="ztedge"`; one whose token is refused
-// gets 401 with `Bearer realm="ztedge", error="invalid_token",
-// error_description="<reason>"` (RFC 6750), the reason never containing
-// the token. A token must carry a name claim. On success the claims are
-// in the request context ([ClaimsFrom]) and the caller's name is the
-// token's name claim ([zerotrust.Caller]), so handlers and
-// [zerotrust.AllowCallers] work as with Ziti callers. On an overlay
-// connection the token's name replaces the Ziti identity of the peer as
-// the caller: a gateway relaying a user's token is a legitimate peer
-// whose identity differs from the token's name.
-//
-// It suits net/http and gorilla/mux's Router.Use alike.
-func Middleware(v *Verifier, exempt ...string) func(http.Handler) http.Handler {
-	log := v.s.Logger
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// Compare the path as sent: "/api/v3%2Fping" decodes to the ping
-			// path, but routers may match it to another route.
-			if slices.Contains(exempt, r.URL.EscapedPath()) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			ctx := r.Context()
-			token, err := bearerToken(r)
-			if err != nil {
-				log.DebugContext(ctx, "refused a request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
-				challenge(w, err)
-				return
-			}
-			claims, err := v.Verify(ctx, token)
-			if err == nil && claims.Name == "" {
-				err = refuse(ErrMalformed, "no name claim")
-			}
-			if err != nil {
-				log.DebugContext(ctx, "refused a request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
-				challenge(w, err)
-				return
-			}
-			ctx = zerotrust.WithCaller(WithClaims(ctx, claims), claims.Name)
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
+// ErrNoToken is the error of [VerifyRequest] for a request that carries no
+// bearer token at all.
+var ErrNoToken = errors.New("no bearer token")
+
+// ErrWrongConnection is the refusal of a token that arrived over the
+// overlay from an identity other than the token's name, which is not a
+// trusted relay (see [MiddlewareOptions.Relays]).
+var ErrWrongConnection = errors.New("token does not belong to the connection's identity")
+
+// TokenVerifier checks one token; [*Verifier] is one.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*Claims, error)
 }
 
-// errNoToken is a request without bearer credentials.
-var errNoToken = errors.New("no bearer token")
-
-// bearerToken returns the request's bearer token: errNoToken when there is
-// none (no Authorization header, or another scheme), an *Error when the
-// header is malformed.
-func bearerToken(r *http.Request) (string, error) {
+// VerifyRequest verifies the request's "Authorization: Bearer <jwt>" with
+// v and requires a name claim. It returns [ErrNoToken] when the request
+// has no bearer token, and an [*Error] when the header is malformed or the
+// token is refused.
+func VerifyRequest(v TokenVerifier, r *http.Request) (*Claims, error) {
 	values := r.Header.Values("Authorization")
 	switch len(values) {
 	case 0:
-		return "", errNoToken
+		return nil, ErrNoToken
 	case 1:
 	default:
-		return "", refuse(ErrMalformed, "more than one Authorization header")
+		return nil, refuse(ErrMalformed, "more than one Authorization header")
 	}
-	scheme, token, _ := strings.Cut(values[0], " ")
+	scheme, token, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", errNoToken
+		return nil, ErrNoToken
 	}
-	return strings.Trim(token, " "), nil
+	token = strings.Trim(token, " ")
+	if token == "" {
+		return nil, refuse(ErrMalformed, "empty bearer token")
+	}
+	claims, err := v.Verify(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	if claims.Name == "" {
+		return nil, refuse(ErrMalformed, "no name claim")
+	}
+	return claims, nil
 }
 
-// challenge answers 401 with a Bearer challenge for err.
-func challenge(w http.ResponseWriter, err error) {
+// WriteChallenge answers 401 with an RFC 6750 Bearer challenge for err:
+// `Bearer realm="ztedge"` for [ErrNoToken], with `error="invalid_token"`
+// and the refusal's reason (never token content) otherwise.
+func WriteChallenge(w http.ResponseWriter, err error) {
 	h := `Bearer realm="` + Realm + `"`
-	if !errors.Is(err, errNoToken) {
+	if !errors.Is(err, ErrNoToken) {
 		h += `, error="invalid_token", error_description="` + quotable(description(err)) + `"`
 	}
 	w.Header().Set("WWW-Authenticate", h)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
+}
+
+// MiddlewareOptions configure [Middleware].
+type MiddlewareOptions struct {
+	// Exempt are the health-check paths that need no token; only GET and
+	// HEAD requests for exactly these paths are exempt (see caller.Exempt).
+	Exempt []string
+	// Relays are the overlay identities that may forward other
+	// identities' JWTs (an API gateway's identity). A JWT that arrives on
+	// an overlay connection from any other identity must carry that
+	// identity's name, so a permitted peer cannot pass another service's
+	// token off as its own.
+	Relays []string
+}
+
+// Middleware returns middleware that requires "Authorization: Bearer <jwt>"
+// on every request but the exempt ones and verifies the token with v.
+//
+// A request without a bearer token gets 401 with
+// `WWW-Authenticate: Bearer realm="ztedge"`; one whose token is refused
+// gets 401 with `error="invalid_token"` and the reason (see
+// [WriteChallenge]). On success the claims are in the request context
+// ([ClaimsFrom]) and the caller ([caller.From]) is the token's name,
+// verified. On a connection whose overlay caller is known (the listener
+// puts it in the context), the token's name must be that caller, unless
+// the caller is one of opts.Relays: then the caller is the token's name
+// with the relay recorded ([caller.Info.Relay]).
+//
+// It suits net/http and gorilla/mux's Router.Use alike.
+func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Handler {
+	log := v.s.Logger
+	exempt, relays := slices.Clone(opts.Exempt), slices.Clone(opts.Relays)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if caller.Exempt(r, exempt...) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			ctx := r.Context()
+			claims, err := VerifyRequest(v, r)
+			var who caller.Info
+			if err == nil {
+				who, err = bind(ctx, claims, relays)
+			}
+			if err != nil {
+				// The path without the query: a query may hold a token.
+				log.DebugContext(ctx, "refused a request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
+				WriteChallenge(w, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(caller.With(WithClaims(ctx, claims), who)))
+		})
+	}
+}
+
+// bind ties a verified token to the connection it arrived on.
+func bind(ctx context.Context, claims *Claims, relays []string) (caller.Info, error) {
+	who := caller.Info{Name: claims.Name, Source: caller.JWT, Verified: true}
+	conn, ok := caller.From(ctx)
+	if !ok || conn.Source != caller.Overlay || conn.Name == claims.Name {
+		return who, nil
+	}
+	if slices.Contains(relays, conn.Name) {
+		who.Relay = conn.Name
+		return who, nil
+	}
+	return caller.Info{}, &Error{Reason: ErrWrongConnection,
+		Detail: fmt.Sprintf("the connection is %q's, the token %q's", conn.Name, claims.Name)}
 }
 
 // quotable keeps the characters RFC 6750 allows in error_description.
@@ -119,16 +163,26 @@ func quotable(s string) string {
 	}, s)
 }
 
+// TokenSource supplies the identity token a client sends. Token returns a
+// token valid for a while yet; implementations cache it.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// TokenSourceFunc adapts a function to a [TokenSource].
+type TokenSourceFunc func(ctx context.Context) (string, error)
+
+// Token calls f.
+func (f TokenSourceFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
+
 // BearerTransport returns a RoundTripper that adds "Authorization: Bearer
-// <token>" to each request, the token coming from tokens (which caches it:
-// [zerotrust.VaultTokenSource] asks Vault once per token lifetime). It
-// sends a modified copy of the request and leaves requests that already
-// have an Authorization header untouched. A nil base means
-// http.DefaultTransport.
+// <token>" to each request, the token coming from tokens. It sends a
+// modified copy of the request and leaves requests that already have an
+// Authorization header untouched. A nil base means http.DefaultTransport.
 //
 // The token proves the service's identity to every service accepting its
 // audience: use it only towards peers that should see it.
-func BearerTransport(base http.RoundTripper, tokens zerotrust.TokenSource) http.RoundTripper {
+func BearerTransport(base http.RoundTripper, tokens TokenSource) http.RoundTripper {
 	if tokens == nil {
 		panic("jwtauth: BearerTransport needs a token source")
 	}
@@ -140,7 +194,7 @@ func BearerTransport(base http.RoundTripper, tokens zerotrust.TokenSource) http.
 
 type bearerTransport struct {
 	base   http.RoundTripper
-	tokens zerotrust.TokenSource
+	tokens TokenSource
 }
 
 // RoundTrip adds the token and sends the request with the base transport.

@@ -14,8 +14,8 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/jwtauth"
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
 const pingPath = "/api/v3/ping"
@@ -23,13 +23,17 @@ const pingPath = "/api/v3/ping"
 // whoAmI answers the caller and the claims' subject.
 func whoAmI() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, _ := zerotrust.Caller(r.Context())
+		who, _ := caller.From(r.Context())
 		c, ok := jwtauth.ClaimsFrom(r.Context())
 		sub := ""
 		if ok {
 			sub = c.Subject
 		}
-		_, _ = io.WriteString(w, caller+" "+sub)
+		out := who.Name + " " + sub
+		if who.Relay != "" {
+			out += " via " + who.Relay
+		}
+		_, _ = io.WriteString(w, out)
 	})
 }
 
@@ -39,7 +43,7 @@ func TestMiddleware(t *testing.T) {
 	opts := is.options()
 	opts.Logger = logs.logger()
 	v := is.verifier(opts)
-	h := jwtauth.Middleware(v, pingPath)(whoAmI())
+	h := jwtauth.Middleware(v, jwtauth.MiddlewareOptions{Exempt: []string{pingPath}, Relays: []string{"gateway"}})(whoAmI())
 	good := is.token(is.ec, is.claims())
 	expired := is.token(is.ec, with(is.claims(), "exp", is.clock.Now().Add(-time.Hour).Unix()))
 	noName := is.token(is.ec, with(is.claims(), "name", nil))
@@ -60,7 +64,9 @@ func TestMiddleware(t *testing.T) {
 		{"garbage", "/api/v3/reading", []string{"Bearer a.b.c"}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="malformed token"`, ""},
 		{"two headers", "/api/v3/reading", []string{"Bearer " + good, "Bearer " + good}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="malformed token"`, ""},
 		{"no name claim", "/api/v3/reading", []string{"Bearer " + noName}, "", 401, `Bearer realm="ztedge", error="invalid_token", error_description="malformed token"`, ""},
-		{"token relayed by another Ziti caller", "/api/v3/reading", []string{"Bearer " + good}, "gateway", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
+		{"token relayed by a trusted relay", "/api/v3/reading", []string{"Bearer " + good}, "gateway", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001 via gateway"},
+		{"another peer's token (replay)", "/api/v3/reading", []string{"Bearer " + good}, "device-virtual", 401, `Bearer realm="ztedge", error="invalid_token", error_description="token does not belong to the connection's identity"`, ""},
+		{"ping by POST is not exempt", pingPath + "#post", nil, "", 401, `Bearer realm="ztedge"`, ""},
 		{"valid", "/api/v3/reading", []string{"Bearer " + good}, "", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
 		{"valid, lower-case scheme", "/api/v3/reading", []string{"bearer " + good}, "", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
 		{"valid, same Ziti caller", "/api/v3/reading", []string{"Bearer " + good}, "core-data", 200, "", "core-data 6e0a1d3c-0000-4000-8000-000000000001"},
@@ -69,12 +75,16 @@ func TestMiddleware(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			method, path := http.MethodGet, tc.path
+			if p, ok := strings.CutSuffix(path, "#post"); ok {
+				method, path = http.MethodPost, p
+			}
+			r := httptest.NewRequest(method, path, nil)
 			for _, v := range tc.header {
 				r.Header.Add("Authorization", v)
 			}
 			if tc.ctxCaller != "" {
-				r = r.WithContext(zerotrust.WithCaller(r.Context(), tc.ctxCaller))
+				r = r.WithContext(caller.With(r.Context(), caller.Info{Name: tc.ctxCaller, Source: caller.Overlay}))
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
@@ -98,11 +108,11 @@ func TestMiddleware(t *testing.T) {
 	}
 }
 
-// TestMiddlewareWithAllowCallers: zerotrust.AllowCallers works on JWT callers.
+// TestMiddlewareWithAllowCallers: caller.Allow works on JWT callers.
 func TestMiddlewareWithAllowCallers(t *testing.T) {
 	is := newIssuer(t)
 	v := is.verifier(is.options())
-	h := jwtauth.Middleware(v)(zerotrust.AllowCallers("device-virtual")(whoAmI()))
+	h := jwtauth.Middleware(v, jwtauth.MiddlewareOptions{})(caller.AllowVerified("device-virtual")(whoAmI()))
 	for name, want := range map[string]int{"device-virtual": 200, "core-data": 403} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", "Bearer "+is.token(is.ec, with(is.claims(), "name", name)))
@@ -122,7 +132,7 @@ func TestBearerTransport(t *testing.T) {
 	}))
 	defer srv.Close()
 	var calls atomic.Int64
-	tokens := zerotrust.TokenSourceFunc(func(ctx context.Context) (string, error) {
+	tokens := jwtauth.TokenSourceFunc(func(ctx context.Context) (string, error) {
 		calls.Add(1)
 		return "own.jwt.token", nil
 	})
@@ -156,7 +166,7 @@ func TestBearerTransport(t *testing.T) {
 	}
 
 	// A failing token source fails the request and closes its body.
-	failing := jwtauth.BearerTransport(http.DefaultTransport, zerotrust.TokenSourceFunc(func(ctx context.Context) (string, error) {
+	failing := jwtauth.BearerTransport(http.DefaultTransport, jwtauth.TokenSourceFunc(func(ctx context.Context) (string, error) {
 		return "", errors.New("vault unreachable")
 	}))
 	body := &closeRecorder{Reader: strings.NewReader("payload")}

@@ -20,13 +20,14 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/idtoken"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
 	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/provisioning"
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
 func TestMain(m *testing.M) {
@@ -62,9 +63,9 @@ func provision(t testing.TB, edit func(*provisioning.Topology)) *vaultEnv {
 }
 
 // tokenSource is the Vault token source of service svc.
-func (e *vaultEnv) tokenSource(t testing.TB, svc string) *zerotrust.VaultTokenSource {
+func (e *vaultEnv) tokenSource(t testing.TB, svc string) *idtoken.Source {
 	t.Helper()
-	src, err := zerotrust.NewVaultTokenSource(credentials.Path(e.top.Output, svc), zerotrust.VaultTokenSourceOptions{Logger: quietLogger()})
+	src, err := idtoken.New(credentials.Path(e.top.Output, svc), idtoken.Options{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,15 +301,15 @@ func TestMiddlewareEndToEnd(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.HandleFunc(pingPath, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "pong") })
 			mux.HandleFunc("/api/v3/reading", func(w http.ResponseWriter, r *http.Request) {
-				caller, _ := zerotrust.Caller(r.Context())
+				caller := caller.Name(r.Context())
 				c, _ := jwtauth.ClaimsFrom(r.Context())
 				mu.Lock()
 				callers = append(callers, caller)
 				mu.Unlock()
 				fmt.Fprintf(w, "hello %s (%s)", caller, c.Subject)
 			})
-			mux.Handle("/api/v3/admin", zerotrust.AllowCallers("core-command")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
-			srv := httptest.NewServer(jwtauth.Middleware(v, pingPath)(mux))
+			mux.Handle("/api/v3/admin", caller.Allow("core-command")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+			srv := httptest.NewServer(jwtauth.Middleware(v, jwtauth.MiddlewareOptions{Exempt: []string{pingPath}})(mux))
 			defer srv.Close()
 
 			plain := srv.Client()

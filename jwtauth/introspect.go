@@ -3,7 +3,6 @@ package jwtauth
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"sync"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 // Introspector tells whether the issuer considers a token active.
@@ -73,13 +74,12 @@ func NewVaultIntrospector(client *vaultapi.Client) *VaultIntrospector {
 func (i *VaultIntrospector) Introspect(ctx context.Context, token string) (bool, error) {
 	used := i.client.Token()
 	active, err := i.ask(ctx, token)
-	var re *vaultapi.ResponseError
-	if err == nil || i.Relogin == nil || !errors.As(err, &re) ||
-		(re.StatusCode != http.StatusUnauthorized && re.StatusCode != http.StatusForbidden) {
+	if code := vault.StatusOf(err); err == nil || i.Relogin == nil ||
+		(code != http.StatusUnauthorized && code != http.StatusForbidden) {
 		return active, err
 	}
 	if err := i.relogin(ctx, used); err != nil {
-		return false, fmt.Errorf("vault token introspection: vault refused the client token, and logging in again failed: %w", err)
+		return false, fmt.Errorf("vault token introspection: vault refused the client token, and logging in again failed: %w", vault.Sanitize(err))
 	}
 	return i.ask(ctx, token)
 }
@@ -111,7 +111,7 @@ func (i *VaultIntrospector) ask(ctx context.Context, token string) (bool, error)
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		return false, fmt.Errorf("vault token introspection at %s: %w", i.client.Address(), err)
+		return false, fmt.Errorf("vault token introspection at %s: %w", i.client.Address(), vault.Sanitize(err))
 	}
 	var answer struct {
 		Active *bool  `json:"active"`

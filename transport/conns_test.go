@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
 // countingDialer dials TCP and counts dials and live connections.
@@ -227,9 +226,7 @@ func TestConnPoolCloseOfAStalledBodyIsBounded(t *testing.T) {
 }
 
 func TestPlainPeersIgnoreProxySettings(t *testing.T) {
-	tr, err := New(&zerotrust.Config{Clients: map[string]zerotrust.ClientConfig{
-		"legacy": {Protocol: "http", Host: "10.0.0.7", Port: 8080},
-	}}, nil, nil)
+	tr, err := New([]Route{{Name: "legacy", Host: "10.0.0.7", Port: 8080}}, nil)
 	require.NoError(t, err)
 	assert.Nil(t, tr.plain.Proxy, "an HTTP_PROXY must not carry requests or JWTs to other hosts")
 }

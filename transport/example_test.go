@@ -7,15 +7,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/ztedge/ztedge/transport"
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
 // Peers configured as plain are reached over TCP; hosts that are not
-// configured clients are refused. (Zerotrust peers go over the overlay.)
-func ExampleNewClient() {
+// configured peers are refused. (Overlay peers go over the overlay's
+// dialer.) Services get such a client from zerotrust.Service.HTTPClient.
+func ExampleNew() {
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "pong")
 	}))
@@ -23,19 +22,12 @@ func ExampleNewClient() {
 	u, _ := url.Parse(peer.URL)
 	port, _ := strconv.Atoi(u.Port())
 
-	cfg := &zerotrust.Config{
-		// A plain service that accepts requests without JWTs: only for this example.
-		Service: zerotrust.ServiceConfig{Port: 59880, SecurityOptions: zerotrust.SecurityOptions{zerotrust.KeyRequireJWT: "false"}},
-		Clients: map[string]zerotrust.ClientConfig{"legacy": {Host: u.Hostname(), Port: port}},
-	}
-	if err := cfg.Validate(); err != nil {
-		panic(err)
-	}
-	client, err := transport.NewClient(cfg, nil, 5*time.Second)
+	t, err := transport.New([]transport.Route{{Name: "legacy", Host: u.Hostname(), Port: port}}, nil)
 	if err != nil {
 		panic(err)
 	}
-	resp, err := client.Get(cfg.Clients["legacy"].BaseURL() + "/ping")
+	client := &http.Client{Transport: t, CheckRedirect: transport.CheckRedirect}
+	resp, err := client.Get(peer.URL + "/ping")
 	if err != nil {
 		panic(err)
 	}

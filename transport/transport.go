@@ -1,53 +1,69 @@
-// Package transport sends a ztedge service's outgoing HTTP requests to its
-// peers: over the OpenZiti overlay for peers configured in zerotrust mode,
-// over plain TCP only for peers configured as plain, and nowhere else.
+// Package transport sends a ztedge service's outgoing requests and
+// connections to its peers: over the OpenZiti overlay for peers in
+// zerotrust mode, over plain TCP only for peers configured as plain, and
+// nowhere else.
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
-	"time"
-
-	"github.com/ztedge/ztedge/jwtauth"
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
-// Transport is an http.RoundTripper that picks the way to each peer from
-// the service's client configuration ([zerotrust.Config.Clients]): requests
-// to a zerotrust client's host:port go over the overlay, requests to a
-// plain client's host:port over TCP, and requests to any other host fail
-// (deny by default). Both paths keep connections alive for reuse.
-type Transport struct {
-	overlay *ConnPool // nil when no client is zerotrust
-	plain   *http.Transport
-	routes  map[string]zerotrust.Mode // "host:port" -> mode
+// Route says how one peer is reached.
+type Route struct {
+	// Name is the peer's service name, for errors.
+	Name string
+	// Host and Port are the peer's address as requests name it: an
+	// intercept address such as core-data.edgex.ziti:80 for overlay peers.
+	Host string
+	Port int
+	// Overlay says the peer is reached over the overlay, not over TCP.
+	Overlay bool
 }
 
-// New builds a Transport for cfg's clients. ov is required when a client
-// is in zerotrust mode. base, if not nil, is cloned for plain peers.
-func New(cfg *zerotrust.Config, ov *zerotrust.Overlay, base *http.Transport) (*Transport, error) {
-	t := &Transport{routes: map[string]zerotrust.Mode{}}
-	if base == nil {
-		base = http.DefaultTransport.(*http.Transport)
-	}
-	t.plain = base.Clone()
+// Transport is an http.RoundTripper (and a dialer) that picks the way to
+// each peer from its routes: requests to an overlay route's host:port go
+// over the overlay, requests to a plain route's host:port over TCP, and
+// requests to any other host fail with [ErrUnknownHost] (deny by default).
+// Both paths keep connections alive for reuse.
+type Transport struct {
+	overlayDial DialFunc
+	overlay     *ConnPool // nil when no route is an overlay route
+	plain       *http.Transport
+	plainDial   net.Dialer
+	routes      map[string]Route // "host:port", host in lower case
+}
+
+// ErrUnknownHost is returned for a request to a host that is not a configured peer.
+var ErrUnknownHost = errors.New("transport: host is not a configured peer")
+
+// New builds a Transport for routes. overlay dials over the overlay; it is
+// required when a route is an overlay route.
+func New(routes []Route, overlay DialFunc) (*Transport, error) {
+	t := &Transport{overlayDial: overlay, routes: map[string]Route{}}
+	t.plain = http.DefaultTransport.(*http.Transport).Clone()
 	// Plain peers are reached directly: an HTTP_PROXY from the environment
 	// would carry requests, and the service's JWT, to a host nobody configured.
 	t.plain.Proxy = nil
-	for name, c := range cfg.Clients {
-		addr := net.JoinHostPort(strings.ToLower(c.Host), fmt.Sprint(c.Port))
-		if prev, dup := t.routes[addr]; dup && prev != c.Mode() {
-			return nil, fmt.Errorf("transport: client %s: %s is configured both as %s and %s", name, addr, prev, c.Mode())
+	for _, r := range routes {
+		if r.Host == "" || r.Port < 1 || r.Port > 65535 {
+			return nil, fmt.Errorf("transport: peer %s: %q port %d is not an address", r.Name, r.Host, r.Port)
 		}
-		t.routes[addr] = c.Mode()
-		if c.Mode() == zerotrust.ModeZeroTrust && t.overlay == nil {
-			if ov == nil {
-				return nil, fmt.Errorf("transport: client %s is in zerotrust mode but there is no overlay", name)
+		addr := net.JoinHostPort(strings.ToLower(r.Host), strconv.Itoa(r.Port))
+		if prev, dup := t.routes[addr]; dup && prev.Overlay != r.Overlay {
+			return nil, fmt.Errorf("transport: peers %s and %s: %s is configured both over the overlay and over TCP", prev.Name, r.Name, addr)
+		}
+		t.routes[addr] = r
+		if r.Overlay && t.overlay == nil {
+			if overlay == nil {
+				return nil, fmt.Errorf("transport: peer %s is in zerotrust mode but there is no overlay", r.Name)
 			}
-			t.overlay = NewConnPool(ov.DialContext, MaxConnsPerPeer, 0)
+			t.overlay = NewConnPool(overlay, MaxConnsPerPeer, 0)
 		}
 	}
 	return t, nil
@@ -57,33 +73,53 @@ func New(cfg *zerotrust.Config, ov *zerotrust.Overlay, base *http.Transport) (*T
 // costs a session from the controller and a new circuit (tens of
 // milliseconds, against well under one for a request on an open
 // connection). A pool that dials whenever a request finds no idle
-// connection at that instant (as net/http's does) turns a burst of
-// concurrent requests into a storm of dials that starves the requests
-// themselves; with the cap, requests beyond it wait for a free connection.
+// connection at that instant turns a burst of concurrent requests into a
+// storm of dials that starves the requests themselves; with the cap,
+// requests beyond it wait for a free connection.
 const MaxConnsPerPeer = 16
 
-// ErrUnknownHost is returned for a request to a host that is not a configured client.
-var ErrUnknownHost = errors.New("transport: host is not a configured client")
+// route returns the route of host:port.
+func (t *Transport) route(host, port string) (Route, error) {
+	addr := net.JoinHostPort(strings.ToLower(host), port)
+	r, ok := t.routes[addr]
+	if !ok {
+		return Route{}, fmt.Errorf("%w: %s", ErrUnknownHost, addr)
+	}
+	return r, nil
+}
 
 // RoundTrip sends the request over the path configured for its host.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := strings.ToLower(req.URL.Hostname())
-	port := req.URL.Port()
-	if port == "" {
-		port = "80"
-		if req.URL.Scheme == "https" {
-			port = "443"
-		}
-	}
-	mode, ok := t.routes[net.JoinHostPort(host, port)]
-	if !ok {
+	r, err := t.route(req.URL.Hostname(), portOf(req))
+	if err != nil {
 		closeBody(req)
-		return nil, fmt.Errorf("%w: %s", ErrUnknownHost, net.JoinHostPort(host, port))
+		return nil, err
 	}
-	if mode == zerotrust.ModeZeroTrust {
+	if r.Overlay {
 		return t.overlay.RoundTrip(req)
 	}
 	return t.plain.RoundTrip(req)
+}
+
+// DialContext opens a connection to a configured peer at addr (host:port)
+// by the path configured for it, like [Transport.RoundTrip] does for
+// requests: for protocols other than HTTP.
+func (t *Transport) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if network != "tcp" {
+		return nil, fmt.Errorf("transport: dial %s: network %q is not supported", addr, network)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: dial %q: %w", addr, err)
+	}
+	r, err := t.route(host, port)
+	if err != nil {
+		return nil, err
+	}
+	if r.Overlay {
+		return t.overlayDial(ctx, network, addr)
+	}
+	return t.plainDial.DialContext(ctx, network, addr)
 }
 
 // CloseIdleConnections closes idle connections on both paths.
@@ -94,34 +130,19 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
+// portOf is the request's port, from its scheme when the URL names none.
+func portOf(req *http.Request) string {
+	if p := req.URL.Port(); p != "" {
+		return p
+	}
+	if req.URL.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		_ = req.Body.Close()
 	}
-}
-
-// NewClient returns an http.Client using a [Transport] for cfg's clients,
-// with the given overall request timeout (0 means none).
-func NewClient(cfg *zerotrust.Config, ov *zerotrust.Overlay, timeout time.Duration) (*http.Client, error) {
-	t, err := New(cfg, ov, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Transport: t, Timeout: timeout}, nil
-}
-
-// ForRuntime returns the http.Client a started service uses for its peers:
-// a [Transport] for its configured clients over its overlay and, when it
-// has Vault credentials, its own JWT in "Authorization: Bearer" on every
-// request (jwtauth.BearerTransport), as the token-based design asks.
-func ForRuntime(rt *zerotrust.Runtime, timeout time.Duration) (*http.Client, error) {
-	t, err := New(rt.Config, rt.Overlay, nil)
-	if err != nil {
-		return nil, err
-	}
-	var rtp http.RoundTripper = t
-	if rt.Tokens != nil {
-		rtp = jwtauth.BearerTransport(t, rt.Tokens)
-	}
-	return &http.Client{Transport: rtp, Timeout: timeout}, nil
 }

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -57,6 +55,8 @@ type ServiceConfig struct {
 	PingPath string `yaml:"PingPath"`
 	// SecurityOptions select the mode and say how to reach Vault and the controller.
 	SecurityOptions SecurityOptions `yaml:"SecurityOptions"`
+
+	sec settings // parsed by Validate
 }
 
 // ClientConfig describes one peer the service calls, keyed by the peer's
@@ -70,6 +70,8 @@ type ClientConfig struct {
 	Port int    `yaml:"Port"`
 	// SecurityOptions select the mode used to reach this peer.
 	SecurityOptions SecurityOptions `yaml:"SecurityOptions"`
+
+	mode Mode // parsed by Validate
 }
 
 // LoadConfig reads a configuration file (YAML), applies environment
@@ -78,14 +80,14 @@ type ClientConfig struct {
 func LoadConfig(path string) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading configuration: %w", err)
+		return nil, fmt.Errorf("zerotrust: reading the configuration: %w", err)
 	}
 	cfg, err := ParseConfig(raw)
 	if err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
+		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
 	if err := cfg.ApplyEnv(os.Environ()); err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
+		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
@@ -93,7 +95,7 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	cfg.resolvePaths(dir)
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
+		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
 	return cfg, nil
 }
@@ -206,161 +208,4 @@ func (c *Config) resolvePaths(dir string) {
 	for _, cl := range c.Clients {
 		fix(cl.SecurityOptions)
 	}
-}
-
-// Validate checks the configuration and fills in defaults. Every error
-// names the setting it is about. A zerotrust service without a controller
-// or credentials is an error, never a fallback to plain TCP.
-func (c *Config) Validate() error {
-	var errs []error
-	s := &c.Service
-	if err := s.SecurityOptions.check("Service.SecurityOptions"); err != nil {
-		errs = append(errs, err)
-	}
-	mode, err := s.SecurityOptions.Mode()
-	if err != nil {
-		errs = append(errs, fmt.Errorf("Service.SecurityOptions.Mode: %w", err))
-	}
-	if s.PingPath == "" {
-		s.PingPath = DefaultPingPath
-	}
-	if !strings.HasPrefix(s.PingPath, "/") {
-		errs = append(errs, fmt.Errorf("Service.PingPath: %q must start with /", s.PingPath))
-	}
-	if s.HealthHost == "" {
-		s.HealthHost = "127.0.0.1"
-	}
-	if s.HealthPort < 0 || s.HealthPort > 65535 {
-		errs = append(errs, fmt.Errorf("Service.HealthPort: %d is out of range (0 turns the health server off)", s.HealthPort))
-	}
-	switch mode {
-	case ModeZeroTrust:
-		if s.Name == "" {
-			errs = append(errs, errors.New("Service.Name: missing (zerotrust mode binds the Ziti service edgex.<Name>)"))
-		}
-		errs = append(errs, checkZeroTrustOptions("Service.SecurityOptions", s.SecurityOptions, true)...)
-	case ModePlain:
-		if s.Port < 1 || s.Port > 65535 {
-			errs = append(errs, fmt.Errorf("Service.Port: %d is out of range (1 to 65535)", s.Port))
-		}
-		if s.Host == "" {
-			s.Host = "127.0.0.1"
-		}
-	}
-	if mode != "" {
-		need, err := s.SecurityOptions.RequireJWT(mode)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("Service.SecurityOptions.%w", err))
-		}
-		if _, err := s.SecurityOptions.JWTValidation(); err != nil {
-			errs = append(errs, fmt.Errorf("Service.SecurityOptions.%w", err))
-		}
-		if need && s.SecurityOptions.Get(KeyCredentials) == "" && s.SecurityOptions.Get(KeyVaultAddress) == "" {
-			errs = append(errs, fmt.Errorf("Service.SecurityOptions: JWTs are required (%s is true by default in plain mode) but neither %s nor %s says where Vault is; set one, or set %s to false to run without authentication",
-				KeyRequireJWT, KeyCredentials, KeyVaultAddress, KeyRequireJWT))
-		}
-	}
-	names := make([]string, 0, len(c.Clients))
-	for name := range c.Clients {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		cl := c.Clients[name]
-		f := "Clients." + name
-		if err := cl.SecurityOptions.check(f + ".SecurityOptions"); err != nil {
-			errs = append(errs, err)
-		}
-		if cl.Protocol == "" {
-			cl.Protocol = "http"
-		}
-		if cl.Protocol != "http" {
-			errs = append(errs, fmt.Errorf("%s.Protocol: %q is not supported (use http)", f, cl.Protocol))
-		}
-		cm, err := cl.SecurityOptions.Mode()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.SecurityOptions.Mode: %w", f, err))
-		}
-		switch cm {
-		case ModeZeroTrust:
-			if cl.Host == "" {
-				cl.Host = name + ".edgex.ziti"
-			}
-			if cl.Port == 0 {
-				cl.Port = 80
-			}
-			// A zerotrust client uses the process's one Ziti context: the
-			// service's own controller and credentials.
-			if mode != ModeZeroTrust {
-				errs = append(errs, checkZeroTrustOptions(f+".SecurityOptions", cl.SecurityOptions, true)...)
-			}
-		case ModePlain:
-			if cl.Host == "" {
-				errs = append(errs, fmt.Errorf("%s.Host: missing", f))
-			}
-		}
-		if cl.Port < 1 || cl.Port > 65535 {
-			errs = append(errs, fmt.Errorf("%s.Port: %d is out of range (1 to 65535)", f, cl.Port))
-		}
-		c.Clients[name] = cl
-	}
-	return errors.Join(errs...)
-}
-
-func checkZeroTrustOptions(field string, o SecurityOptions, needCredentials bool) []error {
-	var errs []error
-	ctrl := o.Get(KeyController)
-	if ctrl == "" {
-		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the Ziti controller)", field, KeyController))
-	} else if _, err := ControllerURL(ctrl); err != nil {
-		errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyController, err))
-	}
-	if needCredentials && o.Get(KeyCredentials) == "" {
-		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the service's Vault credentials)", field, KeyCredentials))
-	}
-	return errs
-}
-
-// ControllerURL turns a controller given as host:port or URL into its
-// https base URL.
-func ControllerURL(s string) (string, error) {
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("%q is not a host:port or URL", s)
-	}
-	if u.Scheme != "https" {
-		return "", fmt.Errorf("scheme %q is not allowed (the controller speaks https)", u.Scheme)
-	}
-	return u.Scheme + "://" + u.Host, nil
-}
-
-// Mode returns the service's security mode. Call it on a validated configuration.
-func (s ServiceConfig) Mode() Mode {
-	m, _ := s.SecurityOptions.Mode()
-	return m
-}
-
-// RequireJWT reports whether every route but ping needs a valid JWT. Call
-// it on a validated configuration.
-func (s ServiceConfig) RequireJWT() bool {
-	need, err := s.SecurityOptions.RequireJWT(s.Mode())
-	return need || err != nil // an unreadable setting fails closed
-}
-
-// ZitiService is the Ziti service the service binds: "edgex.<Name>".
-func (s ServiceConfig) ZitiService() string { return "edgex." + s.Name }
-
-// Mode returns the client's security mode. Call it on a validated configuration.
-func (c ClientConfig) Mode() Mode {
-	m, _ := c.SecurityOptions.Mode()
-	return m
-}
-
-// BaseURL is the URL requests to this peer start with, e.g.
-// "http://core-data.edgex.ziti:80".
-func (c ClientConfig) BaseURL() string {
-	return fmt.Sprintf("%s://%s:%d", c.Protocol, c.Host, c.Port)
 }

@@ -5,10 +5,52 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"os/signal"
+	"syscall"
 
+	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/zerotrust"
 )
+
+// A ztedge service: load the configuration, start, serve, call peers,
+// close. The same code runs in zerotrust mode (no API port; peers over
+// Ziti) and in plain, token-based mode (a TCP port; JWTs required).
+func Example() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := zerotrust.LoadConfig("configuration.yaml")
+	if err != nil {
+		slog.Error("bad configuration", "err", err)
+		return
+	}
+	svc, err := zerotrust.New(ctx, cfg, zerotrust.Options{})
+	if err != nil {
+		slog.Error("cannot start", "err", err) // never a fallback to plain TCP
+		return
+	}
+	defer svc.Close()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v3/hello", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello, %s\n", caller.Name(r.Context()))
+	})
+	// Only device-virtual may post; its call arrives over Ziti.
+	mux.Handle("POST /api/v3/reading", caller.Allow("device-virtual")(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })))
+
+	// A peer, by its intercept address, over Ziti and with this service's JWT.
+	go func() {
+		resp, err := svc.HTTPClient().Get(cfg.Clients["core-metadata"].BaseURL() + "/api/v3/ping")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+
+	if err := svc.Serve(ctx, mux); err != nil {
+		slog.Error("serving", "err", err)
+	}
+}
 
 // A service's configuration in EdgeX's shape, overridden from the
 // environment the EdgeX way.
@@ -54,48 +96,12 @@ func ExampleConfig_Validate() {
 	// Service.SecurityOptions.VaultCredentialsFile: missing (zerotrust mode needs the service's Vault credentials)
 }
 
-// Routes require an authenticated caller, except ping; a route can be
-// restricted to some callers.
-func ExampleAllowCallers() {
-	mux := http.NewServeMux()
-	mux.Handle("/api/v3/reading", zerotrust.AllowCallers("device-virtual")(http.HandlerFunc(
-		func(w http.ResponseWriter, r *http.Request) {
-			caller, _ := zerotrust.Caller(r.Context())
-			fmt.Fprintf(w, "hello %s", caller)
-		})))
-	h := zerotrust.RequireCaller(zerotrust.DefaultPingPath)(mux)
-
-	for _, caller := range []string{"", "operator", "device-virtual"} {
-		req := httptest.NewRequest(http.MethodPost, "/api/v3/reading", nil)
-		if caller != "" {
-			// listener.Server does this for each overlay connection.
-			req = req.WithContext(zerotrust.WithCaller(req.Context(), caller))
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		fmt.Printf("%q: %d\n", caller, rec.Code)
-	}
+// New refuses a configuration it cannot run securely, before touching the
+// network.
+func ExampleNew() {
+	cfg, _ := zerotrust.ParseConfig([]byte("Service:\n  Name: core-data\n  Port: 59880\n"))
+	_, err := zerotrust.New(context.Background(), cfg, zerotrust.Options{})
+	fmt.Println(err)
 	// Output:
-	// "": 401
-	// "operator": 403
-	// "device-virtual": 200
-}
-
-// Start logs in to Vault, fetches the service's JWT and authenticates to
-// the Ziti controller; it fails rather than fall back to plain mode.
-func ExampleStart() {
-	ctx := context.Background()
-	cfg, err := zerotrust.LoadConfig("configuration.yaml")
-	if err != nil {
-		slog.Error("bad configuration", "err", err)
-		return
-	}
-	rt, err := zerotrust.Start(ctx, cfg, slog.Default())
-	if err != nil {
-		slog.Error("cannot start", "err", err)
-		return
-	}
-	defer rt.Close()
-	me, _ := rt.Overlay.Identity()
-	fmt.Println("authenticated as", me)
+	// zerotrust: Service.SecurityOptions: JWTs are required (RequireJWT is true by default in plain mode) but neither VaultCredentialsFile nor VaultAddress says where Vault is; set one, or set RequireJWT to false to run without authentication
 }

@@ -24,12 +24,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/netstat"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
-	"github.com/ztedge/ztedge/listener"
 	"github.com/ztedge/ztedge/provisioning"
 	"github.com/ztedge/ztedge/transport"
 	"github.com/ztedge/ztedge/zerotrust"
@@ -38,6 +38,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stacktest.StopShared()
+	if benchOutput != "" {
+		_ = os.RemoveAll(benchOutput)
+	}
 	os.Exit(code)
 }
 
@@ -65,15 +68,41 @@ func zeroTrustConfig(t testing.TB, st *stack.State, top *provisioning.Topology, 
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// startRuntime starts the runtime of a service in this process.
-func startRuntime(t testing.TB, cfg *zerotrust.Config) *zerotrust.Runtime {
+// startService starts a service in this process (without serving).
+func startService(t testing.TB, cfg *zerotrust.Config) *zerotrust.Service {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rt, err := zerotrust.Start(ctx, cfg, quietLogger())
+	svc, err := zerotrust.New(ctx, cfg, zerotrust.Options{Logger: quietLogger(), RequestTimeout: 15 * time.Second})
 	require.NoError(t, err)
-	t.Cleanup(func() { rt.Close() })
-	return rt
+	t.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+// serve serves h on svc until the test ends, waiting until it accepts requests.
+func serve(t testing.TB, cfg *zerotrust.Config, h http.Handler) {
+	t.Helper()
+	ready := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	opts := zerotrust.Options{Logger: quietLogger(), OnServing: func(net.Addr, net.Addr) { close(ready) }}
+	s, err := zerotrust.New(ctx, cfg, opts)
+	require.NoError(t, err)
+	go func() { done <- s.Serve(ctx, h) }()
+	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("server stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the service did not bind")
+	}
+}
+
+// withoutJWT is a client that reaches svc's peers the way svc does, over
+// its overlay, but sends no JWT.
+func withoutJWT(svc *zerotrust.Service) *http.Client {
+	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DialContext: svc.Dial}}
 }
 
 // buildExample compiles an example service into a temporary folder.
@@ -243,9 +272,8 @@ func TestIntegrationZeroTrustService(t *testing.T) {
 		}
 	})
 
-	device := startRuntime(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
-	deviceClient, err := transport.NewClient(device.Config, device.Overlay, 15*time.Second)
-	require.NoError(t, err)
+	device := startService(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
+	deviceClient := device.HTTPClient()
 
 	t.Run("a call over Ziti works and the callee sees the caller", func(t *testing.T) {
 		code, err := postReading(context.Background(), deviceClient, 21.5)
@@ -257,9 +285,8 @@ func TestIntegrationZeroTrustService(t *testing.T) {
 	})
 
 	t.Run("a per-route caller list is enforced", func(t *testing.T) {
-		app := startRuntime(t, zeroTrustConfig(t, st, top, "app-rules-engine", "core-data"))
-		appClient, err := transport.NewClient(app.Config, app.Overlay, 15*time.Second)
-		require.NoError(t, err)
+		app := startService(t, zeroTrustConfig(t, st, top, "app-rules-engine", "core-data"))
+		appClient := app.HTTPClient()
 		code, err := postReading(context.Background(), appClient, 1)
 		require.NoError(t, err)
 		assert.Equal(t, http.StatusForbidden, code, "only device-virtual may post readings")
@@ -267,10 +294,8 @@ func TestIntegrationZeroTrustService(t *testing.T) {
 	})
 
 	t.Run("an identity without a Dial rule is refused", func(t *testing.T) {
-		md := startRuntime(t, zeroTrustConfig(t, st, top, "core-metadata", "core-data"))
-		mdClient, err := transport.NewClient(md.Config, md.Overlay, 15*time.Second)
-		require.NoError(t, err)
-		_, err = postReading(context.Background(), mdClient, 1)
+		md := startService(t, zeroTrustConfig(t, st, top, "core-metadata", "core-data"))
+		_, err := postReading(context.Background(), md.HTTPClient(), 1)
 		require.Error(t, err)
 	})
 
@@ -283,14 +308,14 @@ func TestIntegrationZeroTrustService(t *testing.T) {
 		if wait := 35*time.Second - time.Since(started); wait > 0 {
 			time.Sleep(wait) // every JWT fetched so far has expired
 		}
-		fetches := device.Tokens.Fetches()
+		fetches := zerotrust.Fetches(device)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		require.NoError(t, stacktest.RestartController(ctx, st))
 
 		// Full re-authentication now needs a fresh JWT: the first has expired.
-		require.NoError(t, device.Overlay.Reauthenticate(ctx))
-		assert.Greater(t, device.Tokens.Fetches(), fetches, "re-authentication fetched a fresh JWT")
+		require.NoError(t, zerotrust.Reauthenticate(ctx, device))
+		assert.Greater(t, zerotrust.Fetches(device), fetches, "re-authentication fetched a fresh JWT")
 
 		var lastErr error
 		var code int
@@ -386,9 +411,8 @@ func TestIntegrationTokenBasedMode(t *testing.T) {
 	})
 
 	t.Run("service-to-service calls carry the caller's own JWT", func(t *testing.T) {
-		device := startRuntime(t, plainConfig(t, top, "device-virtual", apiPort))
-		client, err := transport.ForRuntime(device, 15*time.Second)
-		require.NoError(t, err)
+		device := startService(t, plainConfig(t, top, "device-virtual", apiPort))
+		client := device.HTTPClient()
 		body, _ := json.Marshal(map[string]any{"device": "dev-1", "resource": "Temperature", "value": 30.5})
 		resp, err := client.Post(base+"/api/v3/reading", "application/json", bytes.NewReader(body))
 		require.NoError(t, err)
@@ -403,9 +427,8 @@ func TestIntegrationTokenBasedMode(t *testing.T) {
 		require.NotEmpty(t, rs)
 		assert.Equal(t, "device-virtual", rs[len(rs)-1].Sender, "the caller comes from the JWT's name claim")
 
-		app := startRuntime(t, plainConfig(t, top, "app-rules-engine", apiPort))
-		appClient, err := transport.ForRuntime(app, 15*time.Second)
-		require.NoError(t, err)
+		app := startService(t, plainConfig(t, top, "app-rules-engine", apiPort))
+		appClient := app.HTTPClient()
 		resp, err = appClient.Post(base+"/api/v3/reading", "application/json", bytes.NewReader(body))
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -416,45 +439,48 @@ func TestIntegrationTokenBasedMode(t *testing.T) {
 func TestIntegrationZeroTrustWithJWTsAsWell(t *testing.T) {
 	st := stacktest.Shared(t)
 	top := topotest.Provision(t, st, topologyFile, nil)
-	// core-data in zerotrust mode that also requires a JWT on every route.
+	// core-data in zerotrust mode that also requires a JWT on every route,
+	// and trusts app-rules-engine as a relay (as a gateway would be).
 	cfg := zeroTrustConfig(t, st, top, "core-data")
 	cfg.Service.SecurityOptions[zerotrust.KeyRequireJWT] = "true"
+	cfg.Service.SecurityOptions[zerotrust.KeyTrustedRelays] = "app-rules-engine"
 	require.NoError(t, cfg.Validate())
-	core := startRuntime(t, cfg)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, _ := zerotrust.Caller(r.Context())
-		fmt.Fprint(w, caller)
-	})
-	srv, err := listener.NewServer(context.Background(), core, h)
-	require.NoError(t, err)
-	ready := make(chan struct{})
-	srv.Ready = func(net.Addr, net.Addr) { close(ready) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("server stopped: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("core-data did not bind")
+	serve(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, _ := caller.From(r.Context())
+		fmt.Fprintf(w, "%s %s %v %s", who.Name, who.Source, who.Verified, who.Relay)
+	}))
+	whoami := func(c *http.Client, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://core-data.edgex.ziti/whoami", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
 	}
 
-	device := startRuntime(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
-	withJWT, err := transport.ForRuntime(device, 15*time.Second)
-	require.NoError(t, err)
-	resp, err := withJWT.Get("http://core-data.edgex.ziti/whoami")
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "device-virtual", string(body))
-
-	withoutJWT, err := transport.NewClient(device.Config, device.Overlay, 15*time.Second)
-	require.NoError(t, err)
-	resp, err = withoutJWT.Get("http://core-data.edgex.ziti/whoami")
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a permitted Ziti identity without a JWT is refused")
+	device := startService(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
+	t.Run("a peer's own JWT passes and names it, verified", func(t *testing.T) {
+		code, body := whoami(device.HTTPClient(), "")
+		assert.Equal(t, http.StatusOK, code)
+		assert.Equal(t, "device-virtual jwt true ", body)
+	})
+	t.Run("a permitted Ziti identity without a JWT is refused", func(t *testing.T) {
+		code, _ := whoami(withoutJWT(device), "")
+		assert.Equal(t, http.StatusUnauthorized, code)
+	})
+	t.Run("a permitted peer holding another service's JWT is refused", func(t *testing.T) {
+		stolen := stacktest.ServiceJWT(t, top.Output, "app-rules-engine")
+		code, _ := whoami(withoutJWT(device), stolen)
+		assert.Equal(t, http.StatusUnauthorized, code, "device-virtual replays app-rules-engine's token")
+	})
+	t.Run("a trusted relay may forward another identity's JWT", func(t *testing.T) {
+		relay := startService(t, zeroTrustConfig(t, st, top, "app-rules-engine", "core-data"))
+		userToken := stacktest.ServiceJWT(t, top.Output, "device-virtual")
+		code, body := whoami(withoutJWT(relay), userToken)
+		assert.Equal(t, http.StatusOK, code)
+		assert.Equal(t, "device-virtual jwt true app-rules-engine", body)
+	})
 }

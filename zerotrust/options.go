@@ -1,12 +1,3 @@
-// Package zerotrust is the runtime side of ztedge: EdgeX-style security
-// configuration, the service's own identity token from Vault, and the one
-// OpenZiti context a process shares between its listener and its clients.
-//
-// A service in Mode=zerotrust has no API port on the host. It logs in to
-// Vault with the credentials provisioning wrote, fetches a JWT for its own
-// identity, authenticates to the Ziti controller with it through the
-// external JWT signer, binds the Ziti service "edgex.<name>" and dials its
-// peers over Ziti. Every (re)authentication uses a fresh JWT.
 package zerotrust
 
 import (
@@ -64,10 +55,15 @@ const (
 	// KeyJWTAudience is the audience inbound JWTs must carry. Default: the
 	// audience in the credentials file, else "edgex".
 	KeyJWTAudience = "JWTAudience"
+	// KeyTrustedRelays lists, comma-separated, the overlay identities that
+	// may forward other identities' JWTs (an API gateway's identity). With
+	// RequireJWT in zerotrust mode, a JWT arriving on an overlay connection
+	// from any other identity must carry that identity's name.
+	KeyTrustedRelays = "TrustedRelays"
 )
 
 var knownKeys = []string{KeyMode, KeyController, KeyControllerCA, KeyCredentials, KeyVaultAddress, KeyVaultCA,
-	KeyRequireJWT, KeyJWTValidation, KeyJWTAudience}
+	KeyRequireJWT, KeyJWTValidation, KeyJWTAudience, KeyTrustedRelays}
 
 // JWT validation methods, the values of [KeyJWTValidation].
 const (
@@ -76,9 +72,8 @@ const (
 	ValidateBoth       = "both"
 )
 
-// RequireJWT reports whether inbound requests need a JWT in the given
-// mode, from [KeyRequireJWT] and the mode's default.
-func (o SecurityOptions) RequireJWT(mode Mode) (bool, error) {
+// requireJWT reads [KeyRequireJWT], defaulting to the mode's default.
+func (o SecurityOptions) requireJWT(mode Mode) (bool, error) {
 	v := strings.ToLower(o.Get(KeyRequireJWT))
 	switch v {
 	case "":
@@ -91,8 +86,8 @@ func (o SecurityOptions) RequireJWT(mode Mode) (bool, error) {
 	return false, fmt.Errorf("%s: %q is not true or false", KeyRequireJWT, o.Get(KeyRequireJWT))
 }
 
-// JWTValidation returns the validation method, "local" by default.
-func (o SecurityOptions) JWTValidation() (string, error) {
+// jwtValidation reads [KeyJWTValidation], "local" by default.
+func (o SecurityOptions) jwtValidation() (string, error) {
 	switch v := strings.ToLower(o.Get(KeyJWTValidation)); v {
 	case "":
 		return ValidateLocal, nil

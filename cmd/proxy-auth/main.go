@@ -20,8 +20,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,10 +34,9 @@ import (
 	"syscall"
 	"time"
 
-	vaultapi "github.com/hashicorp/vault/api"
-
 	"github.com/ztedge/ztedge/gateway"
-	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/idtoken"
+	"github.com/ztedge/ztedge/internal/vault"
 	"github.com/ztedge/ztedge/jwtauth"
 )
 
@@ -178,17 +175,15 @@ func newVerifier(ctx context.Context, o *options, logger *slog.Logger) (*jwtauth
 	}
 	vaultAddr := strings.TrimRight(strings.TrimSpace(o.vault), "/")
 
-	client := &http.Client{Timeout: 10 * time.Second}
-	if o.caFile != "" {
-		pem, err := os.ReadFile(o.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("-vault-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-vault-ca %s holds no PEM certificate", o.caFile)
-		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	if err := vault.CheckAddress(vaultAddr); err != nil {
+		return nil, fmt.Errorf("-vault: %w", err)
+	}
+	if strings.HasPrefix(vaultAddr, "http://") && !vault.IsLoopback(vaultAddr) {
+		logger.Warn("Vault is reached over plain http on a non-loopback address: keys and introspected tokens cross the network unprotected; use https and -vault-ca", "vault", vaultAddr)
+	}
+	client, err := vault.HTTPClient(vault.Config{Address: vaultAddr, CAFile: o.caFile})
+	if err != nil {
+		return nil, fmt.Errorf("-vault-ca: %w", err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -223,51 +218,13 @@ func newVerifier(ctx context.Context, o *options, logger *slog.Logger) (*jwtauth
 // newIntrospector returns a Vault introspector logged in with the AppRole
 // credentials file, or using the token from -vault-token-file/VAULT_TOKEN.
 func newIntrospector(ctx context.Context, o *options, vaultAddr string, logger *slog.Logger) (*jwtauth.VaultIntrospector, error) {
-	cfg := vaultapi.DefaultConfig()
-	if cfg.Error != nil {
-		return nil, fmt.Errorf("configuring the Vault client: %w", cfg.Error)
-	}
-	cfg.Address = vaultAddr
-	cfg.Timeout = 10 * time.Second
-	if o.caFile != "" {
-		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: o.caFile}); err != nil {
-			return nil, fmt.Errorf("-vault-ca %s: %w", o.caFile, err)
-		}
-	}
-	c, err := vaultapi.NewClient(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("creating a Vault client for %s: %w", vaultAddr, err)
-	}
-	c.ClearToken()
-	in := jwtauth.NewVaultIntrospector(c)
-	in.Logger = logger
-
 	if o.credentials != "" {
-		creds, err := credentials.Read(o.credentials)
+		src, err := idtoken.New(o.credentials, idtoken.Options{Address: vaultAddr, CAFile: o.caFile, Logger: logger})
 		if err != nil {
 			return nil, err
 		}
-		login := func(ctx context.Context, c *vaultapi.Client) error {
-			c.ClearToken()
-			sec, err := c.Logical().WriteWithContext(ctx, "auth/"+creds.AuthMount+"/login", map[string]any{
-				"role_id": creds.RoleID, "secret_id": creds.SecretID,
-			})
-			if err != nil {
-				return fmt.Errorf("logging in to Vault at %s as %q: %w", vaultAddr, creds.Service, err)
-			}
-			if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
-				return fmt.Errorf("vault at %s returned no token for %q", vaultAddr, creds.Service)
-			}
-			c.SetToken(sec.Auth.ClientToken)
-			return nil
-		}
-		if err := login(ctx, c); err != nil {
-			return nil, err
-		}
-		in.Relogin = login
-		return in, nil
+		return src.Introspector(ctx)
 	}
-
 	token := strings.TrimSpace(os.Getenv("VAULT_TOKEN"))
 	if o.tokenFile != "" {
 		b, err := os.ReadFile(o.tokenFile)
@@ -279,9 +236,15 @@ func newIntrospector(ctx context.Context, o *options, vaultAddr string, logger *
 	if token == "" {
 		return nil, errors.New("-introspect needs Vault credentials: -vault-credentials FILE (from ztedge provision), -vault-token-file FILE or VAULT_TOKEN")
 	}
+	c, err := vault.NewClient(vault.Config{Address: vaultAddr, CAFile: o.caFile})
+	if err != nil {
+		return nil, err
+	}
 	c.SetToken(token)
 	if _, err := c.Auth().Token().LookupSelfWithContext(ctx); err != nil {
-		return nil, fmt.Errorf("vault at %s did not accept the token for introspection: %w", vaultAddr, err)
+		return nil, fmt.Errorf("vault at %s did not accept the token for introspection: %w", vaultAddr, vault.Sanitize(err))
 	}
+	in := jwtauth.NewVaultIntrospector(c)
+	in.Logger = logger
 	return in, nil
 }

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ztedge/ztedge/listener"
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
@@ -40,14 +39,10 @@ func run(ctx context.Context, configFile string, writers []string, log *slog.Log
 	if err != nil {
 		return err
 	}
-	rt, err := zerotrust.Start(ctx, cfg, log)
+	svc, err := zerotrust.New(ctx, cfg, zerotrust.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
-	srv, err := listener.NewServer(ctx, rt, newRouter(&store{limit: 1000}, cfg.Service.PingPath, writers))
-	if err != nil {
-		return err
-	}
-	return srv.Run(ctx)
+	defer svc.Close()
+	return svc.Serve(ctx, newRouter(&store{limit: 1000}, writers))
 }

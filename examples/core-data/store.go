@@ -8,7 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/ztedge/ztedge/zerotrust"
+	"github.com/ztedge/ztedge/caller"
 )
 
 // Reading is one value a device reported, with the identity that sent it.
@@ -44,13 +44,13 @@ func (s *store) all() []Reading {
 }
 
 // newRouter builds core-data's API: readings can be posted only by the
-// writers, and read by any authenticated caller.
-func newRouter(s *store, pingPath string, writers []string) *mux.Router {
+// writers, and read by any authenticated caller. (Ping never reaches it:
+// the service answers ping itself.)
+func newRouter(s *store, writers []string) *mux.Router {
 	r := mux.NewRouter()
-	r.Use(zerotrust.RequireCaller(pingPath))
-	r.Handle(pingPath, pingOnAPI()).Methods(http.MethodGet, http.MethodHead)
+	r.Use(caller.Require())
 	post := r.Methods(http.MethodPost).Subrouter()
-	post.Use(zerotrust.AllowCallers(writers...))
+	post.Use(caller.Allow(writers...))
 	post.HandleFunc("/api/v3/reading", func(w http.ResponseWriter, req *http.Request) {
 		var rd Reading
 		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
@@ -63,7 +63,7 @@ func newRouter(s *store, pingPath string, writers []string) *mux.Router {
 			http.Error(w, "bad reading: device and resource are required", http.StatusBadRequest)
 			return
 		}
-		rd.Sender, _ = zerotrust.Caller(req.Context())
+		rd.Sender = caller.Name(req.Context())
 		if rd.Origin.IsZero() {
 			rd.Origin = time.Now().UTC()
 		}
@@ -75,11 +75,4 @@ func newRouter(s *store, pingPath string, writers []string) *mux.Router {
 		_ = json.NewEncoder(w).Encode(s.all())
 	}).Methods(http.MethodGet)
 	return r
-}
-
-func pingOnAPI() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"apiVersion":"v3","serviceName":"core-data"}` + "\n"))
-	})
 }

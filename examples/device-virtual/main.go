@@ -1,7 +1,7 @@
 // Command device-virtual is an example ztedge device service: every few
-// seconds it posts a reading to core-data over the Ziti overlay, using the
-// transport package's client. It binds its own Ziti service
-// edgex.device-virtual (for commands; here only ping) and opens no API port.
+// seconds it posts a reading to core-data over the Ziti overlay with the
+// service's client. It binds its own Ziti service edgex.device-virtual
+// (for commands; here only ping) and opens no API port.
 //
 //	device-virtual -config examples/device-virtual/configuration.yaml
 package main
@@ -22,8 +22,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/ztedge/ztedge/listener"
-	"github.com/ztedge/ztedge/transport"
+	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
@@ -49,25 +48,17 @@ func run(ctx context.Context, configFile string, every time.Duration, log *slog.
 	if !ok {
 		return fmt.Errorf("%s: Clients.core-data is missing", configFile)
 	}
-	rt, err := zerotrust.Start(ctx, cfg, log)
+	svc, err := zerotrust.New(ctx, cfg, zerotrust.Options{Logger: log, RequestTimeout: 10 * time.Second})
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
-	client, err := transport.ForRuntime(rt, 10*time.Second)
-	if err != nil {
-		return err
-	}
-	go postReadings(ctx, client, coreData.BaseURL()+"/api/v3/reading", every, log)
+	defer svc.Close()
+	go postReadings(ctx, svc.HTTPClient(), coreData.BaseURL()+"/api/v3/reading", every, log)
 
+	// Commands would be routes here; every one requires a caller.
 	r := mux.NewRouter()
-	r.Use(zerotrust.RequireCaller(cfg.Service.PingPath))
-	r.Handle(cfg.Service.PingPath, listener.PingHandler(cfg.Service.Name, cfg.Service.PingPath))
-	srv, err := listener.NewServer(ctx, rt, r)
-	if err != nil {
-		return err
-	}
-	return srv.Run(ctx)
+	r.Use(caller.Require())
+	return svc.Serve(ctx, r)
 }
 
 // postReadings posts a simulated temperature reading every interval until ctx ends.

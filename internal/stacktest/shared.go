@@ -2,11 +2,14 @@ package stacktest
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/idtoken"
 	"github.com/ztedge/ztedge/internal/stack"
 )
 
@@ -63,4 +66,21 @@ func Integration(t testing.TB) {
 	if testing.Short() {
 		t.Skip("integration test against the real components: runs without -short")
 	}
+}
+
+// ServiceJWT logs in with the credentials file of service name under
+// output and returns a fresh JWT for it.
+func ServiceJWT(t testing.TB, output, name string) string {
+	t.Helper()
+	src, err := idtoken.New(credentials.Path(output, name), idtoken.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("credentials of %s: %v", name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, err := src.Token(ctx)
+	if err != nil {
+		t.Fatalf("JWT of %s: %v", name, err)
+	}
+	return tok
 }

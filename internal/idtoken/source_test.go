@@ -1,4 +1,4 @@
-package zerotrust
+package idtoken
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func writeCreds(t *testing.T, vaultAddr string) string {
 	return path
 }
 
-func TestVaultTokenSourceCachesAndRenews(t *testing.T) {
+func TestSourceCachesAndRenews(t *testing.T) {
 	clock := time.Unix(1_800_000_000, 0)
 	var clockMu sync.Mutex
 	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
@@ -79,7 +79,7 @@ func TestVaultTokenSourceCachesAndRenews(t *testing.T) {
 	fv := &fakeVault{now: now, jwtTTL: 10 * time.Minute, tokenTTL: 3600}
 	srv := httptest.NewServer(fv.handler(t))
 	defer srv.Close()
-	src, err := NewVaultTokenSource(writeCreds(t, srv.URL), VaultTokenSourceOptions{})
+	src, err := New(writeCreds(t, srv.URL), Options{})
 	require.NoError(t, err)
 	src.now = now
 	ctx := context.Background()
@@ -132,13 +132,13 @@ func TestVaultTokenSourceCachesAndRenews(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestVaultTokenSourceErrorsNeverCarrySecrets(t *testing.T) {
+func TestSourceErrorsNeverCarrySecrets(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"errors":["invalid role or secret ID"]}`))
 	}))
 	defer srv.Close()
-	src, err := NewVaultTokenSource(writeCreds(t, srv.URL), VaultTokenSourceOptions{})
+	src, err := New(writeCreds(t, srv.URL), Options{})
 	require.NoError(t, err)
 	_, err = src.Token(context.Background())
 	require.Error(t, err)

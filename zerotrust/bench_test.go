@@ -1,4 +1,4 @@
-package transport_test
+package zerotrust_test
 
 // Benchmarks on the real stack, compared side by side in one run:
 //
@@ -27,30 +27,20 @@ import (
 	"time"
 
 	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
-	"github.com/ztedge/ztedge/listener"
 	"github.com/ztedge/ztedge/provisioning"
-	"github.com/ztedge/ztedge/transport"
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	stacktest.StopShared()
-	if benchOutput != "" {
-		_ = os.RemoveAll(benchOutput)
-	}
-	os.Exit(code)
-}
-
 // benchEnv is what every benchmark shares: a provisioned stack, core-data
-// served over Ziti by listener.Server, and device-virtual's runtime.
+// served over Ziti by a Service, and device-virtual's Service.
 type benchEnv struct {
 	st       *stack.State
 	top      *provisioning.Topology
-	device   *zerotrust.Runtime
+	device   *zerotrust.Service
 	plainURL string
 }
 
@@ -84,14 +74,12 @@ func setup(b *testing.B) *benchEnv {
 
 		// core-data, served by ztedge's listener over Ziti.
 		coreCfg := serviceConfig(st, top, "core-data")
-		core, err := zerotrust.Start(ctx, coreCfg, quiet)
+		ready := make(chan struct{})
+		core, err := zerotrust.New(ctx, coreCfg, zerotrust.Options{Logger: quiet, OnServing: func(net.Addr, net.Addr) { close(ready) }})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ready := make(chan struct{})
-		srv := &listener.Server{Config: coreCfg.Service, Overlay: core.Overlay, Handler: okHandler(), Logger: quiet,
-			Ready: func(net.Addr, net.Addr) { close(ready) }}
-		go func() { _ = srv.Run(context.Background()) }()
+		go func() { _ = core.Serve(context.Background(), okHandler()) }()
 		select {
 		case <-ready:
 		case <-time.After(time.Minute):
@@ -103,7 +91,7 @@ func setup(b *testing.B) *benchEnv {
 		if err := devCfg.Validate(); err != nil {
 			b.Fatal(err)
 		}
-		if e.device, err = zerotrust.Start(ctx, devCfg, quiet); err != nil {
+		if e.device, err = zerotrust.New(ctx, devCfg, zerotrust.Options{Logger: quiet}); err != nil {
 			b.Fatal(err)
 		}
 
@@ -168,7 +156,7 @@ func dialRaw(b *testing.B, e *benchEnv) *rawConn {
 	defer dialMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := e.device.Overlay.Context().DialContext(ctx, provisioning.ZitiServiceName("core-data"))
+	conn, err := zerotrust.ZitiContext(e.device).DialContext(ctx, naming.ZitiService("core-data"))
 	if err != nil {
 		b.Error(err)
 		return nil
@@ -194,11 +182,7 @@ func (c *rawConn) do(b *testing.B) {
 
 func BenchmarkRequest(b *testing.B) {
 	e := setup(b)
-	zt, err := transport.NewClient(e.device.Config, e.device.Overlay, 30*time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	zt.Transport.(*transport.Transport).CloseIdleConnections()
+	zt := e.device.HTTPClient()
 	const ztURL = "http://core-data.edgex.ziti:80/"
 	plain := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 
@@ -294,17 +278,17 @@ func BenchmarkStartToBound(b *testing.B) {
 	cfg := serviceConfig(e.st, e.top, "core-metadata")
 	for b.Loop() {
 		ctx := context.Background()
-		rt, err := zerotrust.Start(ctx, cfg, quiet)
+		svc, err := zerotrust.New(ctx, cfg, zerotrust.Options{Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
-		l, err := listener.Listen(ctx, cfg.Service, rt.Overlay)
+		l, err := svc.Listen(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
 		l.Close()
-		rt.Close()
+		svc.Close()
 		b.StartTimer()
 	}
 }

@@ -1,0 +1,82 @@
+package depcheck
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed dependency lists")
+
+const module = "github.com/ztedge/ztedge"
+
+// deps lists the non-standard packages pkg links, sorted.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
+	cmd.Dir = filepath.Join("..", "..")
+	out, err := cmd.Output()
+	require.NoError(t, err, "go list -deps %s", pkg)
+	var list []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "vendor/") {
+			list = append(list, line)
+		}
+	}
+	slices.Sort(list)
+	return list
+}
+
+func matching(list []string, prefix string) []string {
+	var out []string
+	for _, p := range list {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestProxyAuthLinksNoZiti(t *testing.T) {
+	d := deps(t, "./cmd/proxy-auth")
+	assert.Empty(t, matching(d, "github.com/openziti"), "proxy-auth serves token mode only: it must not link the Ziti SDK")
+	assert.Empty(t, matching(d, module+"/zerotrust"), "proxy-auth must not link the runtime")
+	assert.Empty(t, matching(d, module+"/provisioning"))
+}
+
+func TestRuntimeLinksNoProvisioning(t *testing.T) {
+	for _, pkg := range []string{"zerotrust", "listener", "transport", "jwtauth", "caller", "examples/core-data", "examples/device-virtual"} {
+		d := deps(t, "./"+pkg)
+		assert.Empty(t, matching(d, module+"/provisioning"), "%s must not link the admin code", pkg)
+		assert.Empty(t, matching(d, module+"/gateway"), "%s must not link the gateway", pkg)
+		assert.Empty(t, matching(d, module+"/internal/stack"), "%s must not link the local stack", pkg)
+	}
+	for _, leaf := range []string{"caller", "transport", "jwtauth"} {
+		d := deps(t, "./"+leaf)
+		assert.Empty(t, matching(d, module+"/zerotrust"), "%s is a leaf: it must not import the runtime", leaf)
+		assert.Empty(t, matching(d, "github.com/openziti"), "%s must not link Ziti", leaf)
+	}
+}
+
+// TestDependencyLists compares what the main binaries link with the lists
+// committed beside them; run with -update after a deliberate change.
+func TestDependencyLists(t *testing.T) {
+	for _, pkg := range []string{"cmd/proxy-auth", "zerotrust"} {
+		got := strings.Join(deps(t, "./"+pkg), "\n") + "\n"
+		file := filepath.Join("..", "..", pkg, "deps.txt")
+		if *update {
+			require.NoError(t, os.WriteFile(file, []byte(got), 0o644))
+			continue
+		}
+		want, err := os.ReadFile(file)
+		require.NoError(t, err, "run: go test ./internal/depcheck -update")
+		assert.Equal(t, string(want), got, "%s's dependencies changed; if on purpose, run: go test ./internal/depcheck -update", pkg)
+	}
+}

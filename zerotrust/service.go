@@ -1,0 +1,233 @@
+package zerotrust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ztedge/ztedge/internal/idtoken"
+	"github.com/ztedge/ztedge/internal/vault"
+	"github.com/ztedge/ztedge/jwtauth"
+	"github.com/ztedge/ztedge/listener"
+	"github.com/ztedge/ztedge/transport"
+)
+
+// Options tune a [Service]. The zero value is usable.
+type Options struct {
+	// Logger receives the service's events, never a token. Default slog.Default().
+	Logger *slog.Logger
+	// RequestTimeout bounds each request of [Service.HTTPClient]. Default
+	// 30 s; negative means none.
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds the graceful shutdown of [Service.Serve].
+	// Default 10 s.
+	ShutdownTimeout time.Duration
+	// OnServing, if not nil, is called once [Service.Serve] accepts
+	// requests, with the API and health addresses (health is nil when the
+	// health port is off).
+	OnServing func(api, health net.Addr)
+}
+
+// Service is one running ztedge service: its identity (the Vault JWT),
+// its overlay connection when the service or a peer is in zerotrust mode,
+// and what it serves and calls. Create it with [New] and close it when
+// the service stops. Its methods are safe for concurrent use.
+type Service struct {
+	cfg       *Config
+	opts      Options
+	log       *slog.Logger
+	tokens    *idtoken.Source   // nil without Vault credentials
+	overlay   *overlay          // nil when nothing is in zerotrust mode
+	verifier  *jwtauth.Verifier // nil when inbound JWTs are not required
+	transport *transport.Transport
+	client    *http.Client
+
+	mu      sync.Mutex
+	serving bool
+	closed  bool
+}
+
+// New validates cfg and starts the service's identity: it logs in to Vault
+// and fetches the service's JWT, authenticates to the Ziti controller when
+// the service or one of its peers is in zerotrust mode, and discovers
+// Vault's signing keys when inbound JWTs are required. Anything incomplete
+// or refused makes New fail, naming the setting at fault: a zerotrust
+// service never falls back to plain mode.
+func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
+	if cfg == nil {
+		return nil, errors.New("zerotrust: no configuration")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("zerotrust: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger.With("service", cfg.Service.Name)}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	sec, field, zt := cfg.overlaySettings()
+	if sec.credentials != "" {
+		src, err := idtoken.New(sec.credentials, idtoken.Options{Address: sec.vaultAddress, CAFile: sec.vaultCA, Logger: s.log})
+		if err != nil {
+			return nil, fmt.Errorf("zerotrust: %s.%s: %w", field, KeyCredentials, err)
+		}
+		if cfg.Service.Name != "" && src.Service() != cfg.Service.Name {
+			return nil, fmt.Errorf("zerotrust: %s.%s: the credentials are for %q, not for this service %q", field, KeyCredentials, src.Service(), cfg.Service.Name)
+		}
+		warnPlainVault(s.log, src.Address())
+		s.tokens = src
+	}
+	if zt {
+		ov, err := connect(ctx, sec, s.tokens, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.overlay = ov
+	}
+	if cfg.Service.sec.requireJWT {
+		v, err := newVerifier(ctx, cfg.Service.sec, s.tokens, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.verifier = v
+	} else if cfg.Service.sec.mode == ModePlain {
+		s.log.Warn("serving in plain mode without authentication (RequireJWT=false)")
+	}
+	if err := s.buildClient(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// overlaySettings picks the settings the overlay and the token source are
+// built from: the service's when it is in zerotrust mode or has
+// credentials, else the first zerotrust client's. zt reports whether
+// anything uses zerotrust mode.
+func (c *Config) overlaySettings() (sec settings, field string, zt bool) {
+	if c.Service.sec.mode == ModeZeroTrust {
+		return c.Service.sec, "Service.SecurityOptions", true
+	}
+	for _, n := range slices.Sorted(maps.Keys(c.Clients)) {
+		cl := c.Clients[n]
+		if cl.mode == ModeZeroTrust {
+			csec, _ := cl.SecurityOptions.parse("")
+			if c.Service.sec.credentials != "" {
+				csec.credentials = c.Service.sec.credentials
+			}
+			return csec, "Clients." + n + ".SecurityOptions", true
+		}
+	}
+	return c.Service.sec, "Service.SecurityOptions", false
+}
+
+// warnPlainVault warns about a Vault reached over plain http beyond loopback.
+func warnPlainVault(log *slog.Logger, addr string) {
+	if strings.HasPrefix(strings.ToLower(addr), "http://") && !vault.IsLoopback(addr) {
+		log.Warn("Vault is reached over plain http on a non-loopback address: logins and tokens cross the network unprotected; use https and VaultCAFile", "vault", addr)
+	}
+}
+
+// buildClient makes the transport and HTTP client for the configured peers.
+func (s *Service) buildClient() error {
+	routes := make([]transport.Route, 0, len(s.cfg.Clients))
+	for name, c := range s.cfg.Clients {
+		routes = append(routes, transport.Route{Name: name, Host: c.Host, Port: c.Port, Overlay: c.mode == ModeZeroTrust})
+	}
+	var dial transport.DialFunc
+	if s.overlay != nil {
+		dial = s.overlay.dial
+	}
+	t, err := transport.New(routes, dial)
+	if err != nil {
+		return fmt.Errorf("zerotrust: %w", err)
+	}
+	s.transport = t
+	var rt http.RoundTripper = t
+	if s.tokens != nil {
+		rt = jwtauth.BearerTransport(t, s.tokens)
+	}
+	timeout := s.opts.RequestTimeout
+	switch {
+	case timeout == 0:
+		timeout = 30 * time.Second
+	case timeout < 0:
+		timeout = 0
+	}
+	s.client = &http.Client{Transport: rt, CheckRedirect: transport.CheckRedirect, Timeout: timeout}
+	return nil
+}
+
+// Name is the service's name.
+func (s *Service) Name() string { return s.cfg.Service.Name }
+
+// Config is the service's validated configuration. Do not modify it.
+func (s *Service) Config() *Config { return s.cfg }
+
+// HTTPClient returns the client for the service's peers: requests to a
+// zerotrust peer's intercept address (Clients.<name>.BaseURL, e.g.
+// http://core-data.edgex.ziti:80) go over the overlay, requests to a plain
+// peer over TCP, requests to any other host fail (transport.ErrUnknownHost).
+// When the service has Vault credentials every request carries its own JWT.
+// Redirects are followed only on the same peer.
+func (s *Service) HTTPClient() *http.Client { return s.client }
+
+// Dial connects to a configured peer at addr (host:port) the way
+// HTTPClient reaches it: over the overlay for zerotrust peers (an
+// intercept address such as redis.edgex.ziti:6379), over TCP for plain
+// peers, and nowhere else. network must be "tcp".
+func (s *Service) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return s.transport.DialContext(ctx, network, addr)
+}
+
+// Listen opens the service's API listener: in zerotrust mode the bound
+// Ziti service "edgex.<name>" (no TCP port), in plain mode
+// Service.Host:Service.Port. Serve calls it; call it yourself only to
+// serve something other than HTTP.
+func (s *Service) Listen(ctx context.Context) (net.Listener, error) {
+	svc := s.cfg.Service
+	if svc.sec.mode == ModeZeroTrust {
+		if s.overlay == nil {
+			return nil, errors.New("zerotrust: no overlay; refusing to fall back to TCP")
+		}
+		return listener.Bind(ctx, s.overlay.zctx, svc.ZitiService(), s.log)
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(svc.Host, strconv.Itoa(svc.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("zerotrust: %w", err)
+	}
+	return l, nil
+}
+
+// Close closes the overlay (and with it every listener and connection on
+// it) and the idle connections of the HTTP client.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+	if s.overlay != nil {
+		s.overlay.close()
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package zerotrust
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/ztedge/ztedge/internal/naming"
+)
+
+// settings are a SecurityOptions map parsed into typed, checked fields.
+type settings struct {
+	mode          Mode
+	controller    string // https base URL, "" when not given or bad
+	hasController bool   // a controller was given (maybe a bad one)
+	controllerCA  string
+	credentials   string
+	vaultAddress  string
+	vaultCA       string
+	requireJWT    bool
+	validation    string
+	audience      string
+	relays        []string
+}
+
+// parse reads the options under field (e.g. "Service.SecurityOptions"),
+// reporting every bad value.
+func (o SecurityOptions) parse(field string) (settings, []error) {
+	var errs []error
+	if err := o.check(field); err != nil {
+		errs = append(errs, err)
+	}
+	s := settings{
+		controllerCA: o.Get(KeyControllerCA),
+		credentials:  o.Get(KeyCredentials),
+		vaultAddress: strings.TrimRight(o.Get(KeyVaultAddress), "/"),
+		vaultCA:      o.Get(KeyVaultCA),
+		audience:     o.Get(KeyJWTAudience),
+	}
+	var err error
+	if s.mode, err = o.Mode(); err != nil {
+		errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyMode, err))
+	}
+	if c := o.Get(KeyController); c != "" {
+		s.hasController = true
+		if s.controller, err = ControllerURL(c); err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyController, err))
+		}
+	}
+	if s.vaultAddress != "" {
+		if u, err := url.Parse(s.vaultAddress); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s.%s: %q is not an http or https URL", field, KeyVaultAddress, s.vaultAddress))
+		}
+	}
+	if s.requireJWT, err = o.requireJWT(s.mode); err != nil {
+		errs = append(errs, fmt.Errorf("%s.%w", field, err))
+	}
+	if s.validation, err = o.jwtValidation(); err != nil {
+		errs = append(errs, fmt.Errorf("%s.%w", field, err))
+	}
+	for _, r := range strings.Split(o.Get(KeyTrustedRelays), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			s.relays = append(s.relays, r)
+		}
+	}
+	return s, errs
+}
+
+// Validate checks the configuration and fills in defaults. Every error
+// names the setting it is about. A zerotrust service without a controller
+// or credentials is an error, never a fallback to plain TCP.
+func (c *Config) Validate() error {
+	var errs []error
+	s := &c.Service
+	sec, perrs := s.SecurityOptions.parse("Service.SecurityOptions")
+	errs = append(errs, perrs...)
+	if s.PingPath == "" {
+		s.PingPath = DefaultPingPath
+	}
+	if !strings.HasPrefix(s.PingPath, "/") || strings.ContainsAny(s.PingPath, "?#%") {
+		errs = append(errs, fmt.Errorf("Service.PingPath: %q must start with / and hold no ?, # or %%", s.PingPath))
+	}
+	if s.HealthHost == "" {
+		s.HealthHost = "127.0.0.1"
+	}
+	if s.HealthPort < 0 || s.HealthPort > 65535 {
+		errs = append(errs, fmt.Errorf("Service.HealthPort: %d is out of range (0 turns the health server off)", s.HealthPort))
+	}
+	switch sec.mode {
+	case ModeZeroTrust:
+		if s.Name == "" {
+			errs = append(errs, errors.New("Service.Name: missing (zerotrust mode binds the Ziti service edgex.<Name>)"))
+		}
+		errs = append(errs, needOverlay("Service.SecurityOptions", sec)...)
+	case ModePlain:
+		if s.Port < 1 || s.Port > 65535 {
+			errs = append(errs, fmt.Errorf("Service.Port: %d is out of range (1 to 65535)", s.Port))
+		}
+		if s.Host == "" {
+			s.Host = "127.0.0.1"
+		}
+	}
+	if sec.requireJWT && sec.credentials == "" && sec.vaultAddress == "" {
+		errs = append(errs, fmt.Errorf("Service.SecurityOptions: JWTs are required (%s is true by default in plain mode) but neither %s nor %s says where Vault is; set one, or set %s to false to run without authentication",
+			KeyRequireJWT, KeyCredentials, KeyVaultAddress, KeyRequireJWT))
+	}
+	if sec.requireJWT && sec.validation != ValidateLocal && sec.credentials == "" {
+		errs = append(errs, fmt.Errorf("Service.SecurityOptions.%s: %s needs the service's Vault credentials (%s) to ask Vault",
+			KeyJWTValidation, sec.validation, KeyCredentials))
+	}
+	s.sec = sec
+	errs = append(errs, c.validateClients()...)
+	return errors.Join(errs...)
+}
+
+// validateClients checks the clients and fills in their defaults.
+func (c *Config) validateClients() []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(c.Clients)) {
+		cl := c.Clients[name]
+		f := "Clients." + name
+		sec, perrs := cl.SecurityOptions.parse(f + ".SecurityOptions")
+		errs = append(errs, perrs...)
+		if cl.Protocol == "" {
+			cl.Protocol = "http"
+		}
+		if cl.Protocol != "http" {
+			errs = append(errs, fmt.Errorf("%s.Protocol: %q is not supported (use http)", f, cl.Protocol))
+		}
+		switch sec.mode {
+		case ModeZeroTrust:
+			if cl.Host == "" {
+				cl.Host = naming.InterceptHost(name)
+			}
+			if cl.Port == 0 {
+				cl.Port = naming.InterceptPort
+			}
+			// A zerotrust client uses the process's one Ziti context: the
+			// service's own when it is in zerotrust mode.
+			if c.Service.sec.mode != ModeZeroTrust {
+				errs = append(errs, needOverlay(f+".SecurityOptions", sec)...)
+			}
+		case ModePlain:
+			if cl.Host == "" {
+				errs = append(errs, fmt.Errorf("%s.Host: missing", f))
+			}
+		}
+		if cl.Port < 1 || cl.Port > 65535 {
+			errs = append(errs, fmt.Errorf("%s.Port: %d is out of range (1 to 65535)", f, cl.Port))
+		}
+		cl.mode = sec.mode
+		c.Clients[name] = cl
+	}
+	return errs
+}
+
+// needOverlay reports what a zerotrust overlay lacks in sec.
+func needOverlay(field string, sec settings) []error {
+	var errs []error
+	if !sec.hasController {
+		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the Ziti controller)", field, KeyController))
+	}
+	if sec.credentials == "" {
+		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the service's Vault credentials)", field, KeyCredentials))
+	}
+	return errs
+}
+
+// ControllerURL turns a controller given as host:port or URL into its
+// https base URL.
+func ControllerURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("%q is not a host:port or URL", s)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("scheme %q is not allowed (the controller speaks https)", u.Scheme)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// Mode returns the service's security mode (plain when the setting is
+// unreadable; Validate reports that).
+func (s ServiceConfig) Mode() Mode {
+	m, _ := s.SecurityOptions.Mode()
+	return m
+}
+
+// RequireJWT reports whether every route but ping needs a valid JWT. An
+// unreadable setting counts as true: it fails closed.
+func (s ServiceConfig) RequireJWT() bool {
+	need, err := s.SecurityOptions.requireJWT(s.Mode())
+	return need || err != nil
+}
+
+// ZitiService is the Ziti service the service binds: "edgex.<Name>".
+func (s ServiceConfig) ZitiService() string { return naming.ZitiService(s.Name) }
+
+// Mode returns the client's security mode (plain when the setting is
+// unreadable; Validate reports that).
+func (c ClientConfig) Mode() Mode {
+	m, _ := c.SecurityOptions.Mode()
+	return m
+}
+
+// BaseURL is the URL requests to this peer start with, e.g.
+// "http://core-data.edgex.ziti:80".
+func (c ClientConfig) BaseURL() string {
+	return fmt.Sprintf("%s://%s:%d", c.Protocol, c.Host, c.Port)
+}

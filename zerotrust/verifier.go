@@ -1,0 +1,62 @@
+package zerotrust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ztedge/ztedge/internal/idtoken"
+	"github.com/ztedge/ztedge/internal/naming"
+	"github.com/ztedge/ztedge/internal/vault"
+	"github.com/ztedge/ztedge/jwtauth"
+)
+
+// newVerifier builds the verifier of inbound JWTs that sec asks for: the
+// issuer and key set discovered from Vault (VaultAddress, else the
+// credentials file's address), the audience (JWTAudience, else the
+// credentials' audience, else "edgex"), and the validation method
+// (JWTValidation), introspecting through the service's own Vault login.
+func newVerifier(ctx context.Context, sec settings, tokens *idtoken.Source, log *slog.Logger) (*jwtauth.Verifier, error) {
+	addr, audience := sec.vaultAddress, sec.audience
+	if tokens != nil {
+		if addr == "" {
+			addr = tokens.Address()
+		}
+		if audience == "" {
+			audience = tokens.Audience()
+		}
+	}
+	if audience == "" {
+		audience = naming.DefaultAudience
+	}
+	if addr == "" {
+		return nil, errors.New("zerotrust: the service requires JWTs but no Vault address is configured")
+	}
+	client, err := vault.HTTPClient(vault.Config{Address: addr, CAFile: sec.vaultCA})
+	if err != nil {
+		return nil, fmt.Errorf("zerotrust: %s: %w", KeyVaultCA, err)
+	}
+	issuer, keys, err := jwtauth.Discover(ctx, addr, client)
+	if err != nil {
+		return nil, fmt.Errorf("zerotrust: %w", err)
+	}
+	o := jwtauth.Options{Issuer: issuer, Audiences: []string{audience}, KeysURL: keys, Logger: log, HTTPClient: client}
+	switch sec.validation {
+	case ValidateIntrospect:
+		o.Mode = jwtauth.Introspect
+	case ValidateBoth:
+		o.Mode = jwtauth.Both
+	}
+	if o.Mode != jwtauth.Local {
+		if tokens == nil {
+			return nil, fmt.Errorf("zerotrust: %s=%s needs the service's Vault credentials (%s) to ask Vault", KeyJWTValidation, sec.validation, KeyCredentials)
+		}
+		in, err := tokens.Introspector(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("zerotrust: %s=%s: %w", KeyJWTValidation, sec.validation, err)
+		}
+		o.Introspector = in
+	}
+	return jwtauth.NewVerifier(ctx, o)
+}
