@@ -90,8 +90,9 @@ type issuer struct {
 	fetches atomic.Int64
 	delay   atomic.Int64 // nanoseconds each JWKS answer waits
 
-	mu   sync.Mutex
-	jwks []byte
+	mu           sync.Mutex
+	jwks         []byte
+	cacheControl string // the Cache-Control header of JWKS answers
 }
 
 func newIssuer(t testing.TB) *issuer {
@@ -106,8 +107,11 @@ func newIssuer(t testing.TB) *issuer {
 		is.fetches.Add(1)
 		time.Sleep(time.Duration(is.delay.Load()))
 		is.mu.Lock()
-		body := is.jwks
+		body, cc := is.jwks, is.cacheControl
 		is.mu.Unlock()
+		if cc != "" {
+			w.Header().Set("Cache-Control", cc)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	}))

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,11 @@ type publicKey struct {
 // keySet is one fetched JWKS.
 type keySet struct {
 	keys []publicKey
+	// staleAt is when the set must be fetched again before it is used:
+	// its fetch time plus the JWKS's Cache-Control max-age, capped.
+	staleAt time.Time
+	// refreshAt is when a fetch starts in the background, before staleAt.
+	refreshAt time.Time
 }
 
 // compatible reports whether key k may verify a token signed with alg:
@@ -91,19 +97,23 @@ type fetchCall struct {
 	err  error
 }
 
-// keyStore holds the current JWKS and refetches it, at most once per
-// interval, shared by all goroutines.
+// keyStore holds the current JWKS and refetches it, shared by all
+// goroutines: at most once per interval for tokens naming an unknown kid,
+// in the background when the set nears its max-age, and before use when it
+// is past it, so a key the issuer rotated out stops verifying.
 type keyStore struct {
 	url      string
 	client   *http.Client
 	log      *slog.Logger
 	now      func() time.Time
 	interval time.Duration
+	maxAge   time.Duration // the cap of the set's lifetime
 
 	cur atomic.Pointer[keySet]
 
 	mu       sync.Mutex
 	last     time.Time // start of the last fetch
+	failedAt time.Time // end of the last failed fetch
 	inflight *fetchCall
 }
 
@@ -122,6 +132,54 @@ func (s *keyStore) load(ctx context.Context) error {
 
 // current returns the keys in use.
 func (s *keyStore) current() *keySet { return s.cur.Load() }
+
+// fresh returns the keys to verify with at now: the current set, after a
+// fetch when it is past its max-age (a fetch that fails keeps the old set,
+// logged, and is tried again after the refetch interval), and starting a
+// background fetch when it nears its max-age.
+func (s *keyStore) fresh(ctx context.Context) *keySet {
+	set, now := s.current(), s.now()
+	switch {
+	case !now.Before(set.staleAt):
+		if next := s.fetchNow(ctx, now); next != nil {
+			return next
+		}
+	case !now.Before(set.refreshAt):
+		s.mu.Lock()
+		if s.inflight == nil && now.Sub(s.last) >= s.interval/4 {
+			s.last = now
+			call := &fetchCall{done: make(chan struct{})}
+			s.inflight = call
+			go s.run(context.WithoutCancel(ctx), call)
+		}
+		s.mu.Unlock()
+	}
+	return set
+}
+
+// fetchNow fetches a stale set, sharing an ongoing fetch, unless one
+// failed less than interval ago. It returns the new set or nil.
+func (s *keyStore) fetchNow(ctx context.Context, now time.Time) *keySet {
+	s.mu.Lock()
+	call := s.inflight
+	if call == nil {
+		if s.failedAt.After(now.Add(-s.interval)) {
+			s.mu.Unlock()
+			return nil
+		}
+		s.last = now
+		call = &fetchCall{done: make(chan struct{})}
+		s.inflight = call
+		go s.run(context.WithoutCancel(ctx), call)
+	}
+	s.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.set
+	case <-ctx.Done():
+		return nil
+	}
+}
 
 // refresh refetches the keys unless a fetch started less than interval ago;
 // concurrent callers share one fetch. It returns the new set, or nil when
@@ -160,12 +218,16 @@ func (s *keyStore) run(ctx context.Context, call *fetchCall) {
 	set, err := s.fetch(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "refetching the signing keys failed; keeping the previous keys", "url", s.url, "err", err)
+		set = nil
 	} else {
 		s.cur.Store(set)
-		s.log.InfoContext(ctx, "refetched the signing keys", "url", s.url, "keys", len(set.keys))
+		s.log.DebugContext(ctx, "refetched the signing keys", "url", s.url, "keys", len(set.keys))
 	}
 	s.mu.Lock()
 	s.inflight = nil
+	if err != nil {
+		s.failedAt = s.now()
+	}
 	s.mu.Unlock()
 	call.set, call.err = set, err
 	close(call.done)
@@ -196,7 +258,38 @@ func (s *keyStore) fetch(ctx context.Context) (*keySet, error) {
 	if len(body) > maxJWKSSize {
 		return nil, fmt.Errorf("JWKS %s: larger than %d bytes", s.url, maxJWKSSize)
 	}
-	return parseJWKS(ctx, body, s.log, s.url)
+	set, err := parseJWKS(ctx, body, s.log, s.url)
+	if err != nil {
+		return nil, err
+	}
+	age := lifetime(resp.Header.Get("Cache-Control"), s.maxAge)
+	now := s.now()
+	set.staleAt = now.Add(age)
+	set.refreshAt = now.Add(age * 4 / 5)
+	return set, nil
+}
+
+// MinKeysMaxAge is the shortest lifetime a JWKS gets, whatever its
+// Cache-Control says, so a tiny max-age cannot make every request fetch.
+const MinKeysMaxAge = 30 * time.Second
+
+// lifetime is how long a JWKS may be used: its Cache-Control max-age
+// (no-cache or no-store count as the minimum), between MinKeysMaxAge and
+// limit; limit when the header says nothing.
+func lifetime(cacheControl string, limit time.Duration) time.Duration {
+	age := limit
+	for _, d := range strings.Split(cacheControl, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch {
+		case d == "no-cache" || d == "no-store":
+			age = 0
+		case strings.HasPrefix(d, "max-age="):
+			if n, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(d, "max-age="), `"`)); err == nil && n >= 0 {
+				age = min(age, time.Duration(n)*time.Second)
+			}
+		}
+	}
+	return max(MinKeysMaxAge, min(age, limit))
 }
 
 // parseJWKS parses a JWKS document.

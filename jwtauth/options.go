@@ -49,6 +49,17 @@ const (
 	// DefaultRefetchInterval is the default minimum time between JWKS
 	// fetches triggered by unknown keys.
 	DefaultRefetchInterval = 30 * time.Second
+	// DefaultKeysMaxAge is the default cap of how long a fetched JWKS is
+	// used before it is fetched again (its Cache-Control max-age may make
+	// it shorter).
+	DefaultKeysMaxAge = 10 * time.Minute
+	// MaxKeysMaxAge is the largest KeysMaxAge accepted.
+	MaxKeysMaxAge = time.Hour
+	// DefaultIntrospectionRecheck is how long, by default in Introspect
+	// and Both modes, a token Vault called active is trusted before Vault
+	// is asked again, and a token Vault refused stays refused without
+	// asking.
+	DefaultIntrospectionRecheck = 30 * time.Second
 	// DefaultCacheSize is the default number of verified tokens cached.
 	DefaultCacheSize = 10000
 	// DefaultMaxTokenSize is the default size limit of a token, in bytes.
@@ -94,15 +105,24 @@ type Options struct {
 	// HTTPClient fetches the JWKS. Default: a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// RefetchInterval is the minimum time between JWKS fetches triggered by
-	// tokens naming an unknown kid. Default 30 s.
+	// tokens naming an unknown kid, and between retries of a failed fetch.
+	// Default 30 s.
 	RefetchInterval time.Duration
+	// KeysMaxAge caps how long a fetched JWKS is used: after 4/5 of it a
+	// fetch starts in the background, after all of it the keys are fetched
+	// before the next verification, so a key the issuer rotated out stops
+	// verifying. The JWKS's Cache-Control max-age can only shorten it (to
+	// no less than 30 s). Default 10 minutes, at most an hour.
+	KeysMaxAge time.Duration
 	// CacheSize is the maximum number of verified tokens cached. Default
 	// 10000; a negative value turns the cache off.
 	CacheSize int
 	// CacheTTL, when positive, bounds how long a verified token stays in
 	// the cache (it never stays past its exp). In Introspect and Both
 	// modes this bounds how long a token Vault would now refuse (its
-	// entity was disabled, say) is still accepted. Default: until exp.
+	// entity was disabled, say) is still accepted, and how long a token
+	// Vault refused is refused without asking again. Default: until exp in
+	// Local mode, [DefaultIntrospectionRecheck] in the others.
 	CacheTTL time.Duration
 	// MaxTokenSize is the largest token accepted, in bytes; larger tokens
 	// are refused before parsing. Default 8 KiB.
@@ -183,6 +203,15 @@ func (opts Options) validate() (*settings, error) {
 		opts.RefetchInterval = DefaultRefetchInterval
 	case opts.RefetchInterval < 0:
 		bad("RefetchInterval %s must not be negative", opts.RefetchInterval)
+	}
+	switch {
+	case opts.KeysMaxAge == 0:
+		opts.KeysMaxAge = DefaultKeysMaxAge
+	case opts.KeysMaxAge < MinKeysMaxAge || opts.KeysMaxAge > MaxKeysMaxAge:
+		bad("KeysMaxAge %s must be between %s and %s", opts.KeysMaxAge, MinKeysMaxAge, MaxKeysMaxAge)
+	}
+	if opts.CacheTTL == 0 && opts.Mode != Local {
+		opts.CacheTTL = DefaultIntrospectionRecheck
 	}
 	switch {
 	case opts.CacheSize == 0:

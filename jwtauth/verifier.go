@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,10 +50,14 @@ func (c *Claims) clone() *Claims {
 // Verifier verifies tokens as its [Options] say. It is safe for concurrent
 // use; create one per process (or per issuer and audience) and share it.
 type Verifier struct {
-	s     *settings
-	keys  *keyStore   // nil in Introspect mode
-	cache *tokenCache // nil when caching is off
+	s       *settings
+	keys    *keyStore   // nil in Introspect mode
+	cache   *tokenCache // nil when caching is off
+	refused *tokenCache // tokens the introspector called inactive; nil in Local mode
 }
+
+// refusedCacheSize bounds the cache of tokens the introspector refused.
+const refusedCacheSize = 1024
 
 // NewVerifier checks opts and returns a Verifier. In Local and Both modes
 // it fetches the JWKS once and fails when it cannot, or when the JWKS has
@@ -65,9 +70,13 @@ func NewVerifier(ctx context.Context, opts Options) (*Verifier, error) {
 	v := &Verifier{s: s}
 	if s.CacheSize > 0 {
 		v.cache = newTokenCache(s.CacheSize)
+		if s.Mode != Local {
+			v.refused = newTokenCache(min(s.CacheSize, refusedCacheSize))
+		}
 	}
 	if s.Mode != Introspect {
-		v.keys = &keyStore{url: s.KeysURL, client: s.HTTPClient, log: s.Logger, now: s.Now, interval: s.RefetchInterval}
+		v.keys = &keyStore{url: s.KeysURL, client: s.HTTPClient, log: s.Logger, now: s.Now,
+			interval: s.RefetchInterval, maxAge: s.KeysMaxAge}
 		if err := v.keys.load(ctx); err != nil {
 			return nil, fmt.Errorf("jwtauth: %w", err)
 		}
@@ -111,7 +120,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	if v.s.Mode != Local {
+		if v.refused != nil {
+			if _, no := v.refused.get(key, now); no {
+				return nil, refuse(ErrInactive, "refused by the introspection endpoint moments ago")
+			}
+		}
 		if err := v.introspect(ctx, token); err != nil {
+			if errors.Is(err, ErrInactive) && v.refused != nil {
+				v.refused.put(key, nil, now.Add(v.s.CacheTTL))
+			}
 			return nil, err
 		}
 	}
@@ -309,7 +326,7 @@ func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) error {
 	if err != nil {
 		return refuse(ErrMalformed, "signature is not base64url")
 	}
-	keys, known := v.keys.current().candidates(t.alg, t.kid)
+	keys, known := v.keys.fresh(ctx).candidates(t.alg, t.kid)
 	if !known && t.kid != "" {
 		// A kid we have not seen: the issuer may have rotated its keys.
 		// refresh fetches at most once per RefetchInterval.
