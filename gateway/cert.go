@@ -14,8 +14,9 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
 // CertificateLifetime is the validity of a generated self-signed certificate.
@@ -63,10 +64,7 @@ func EnsureCertificate(certFile, keyFile string, hosts []string) (created bool, 
 		path string
 		data []byte
 	}{{keyFile, keyPEM}, {certFile, certPEM}} {
-		if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
-			return false, fmt.Errorf("creating the certificate folder: %w", err)
-		}
-		if err := writeFileAtomic(f.path, f.data, 0o600); err != nil {
+		if err := secretfile.Write(f.path, f.data); err != nil {
 			return false, err
 		}
 	}
@@ -98,6 +96,9 @@ func checkPair(certFile, keyFile string, hosts []string) string {
 	if time.Until(leaf.NotAfter) < renewBefore || time.Now().Before(leaf.NotBefore) {
 		return "expiring"
 	}
+	if leaf.IsCA {
+		return "a CA certificate (earlier versions generated one)"
+	}
 	for _, h := range hosts {
 		if leaf.VerifyHostname(h) != nil {
 			return "missing host " + h
@@ -122,11 +123,13 @@ func selfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, err erro
 		Subject:               pkix.Name{CommonName: "ztedge gateway", Organization: []string{"ztedge"}},
 		NotBefore:             now.Add(-5 * time.Minute),
 		NotAfter:              now.Add(CertificateLifetime),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		// Self-signed and used as its own trust anchor, like httptest's.
-		IsCA: true,
+		// A self-signed leaf, trusted as itself (curl --cacert, a browser
+		// exception): not a CA, so a client that trusts it trusts nothing
+		// else it could sign.
+		IsCA: false,
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -146,29 +149,4 @@ func selfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, err erro
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	return certPEM, keyPEM, nil
-}
-
-// writeFileAtomic writes data to path with the given mode through a
-// temporary file in the same folder and a rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

@@ -109,8 +109,9 @@ func (c *Config) AccessLog() string { return filepath.Join(c.StateDir, logsDirNa
 func (c *Config) PIDFile() string { return filepath.Join(c.StateDir, pidName) }
 
 // LoadConfig reads a gateway configuration from a YAML file. Unknown fields
-// are errors. A relative StateDir, certificate or CA path is resolved
-// against the file's folder. Defaults are applied and the result is
+// are errors. A StateDir, certificate or CA path starting with "~/" is in
+// the user's home folder; a relative one is resolved against the file's
+// folder. Defaults are applied and the result is
 // validated.
 func LoadConfig(path string) (*Config, error) {
 	raw, err := os.ReadFile(path)
@@ -128,6 +129,9 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	for _, p := range []*string{&c.StateDir, &c.CertFile, &c.KeyFile, &c.UpstreamCAFile} {
+		if *p, err = expandHome(*p); err != nil {
+			return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
+		}
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
 // ErrNginxNotInstalled is returned when no nginx binary can be found.
@@ -80,10 +82,8 @@ func Prepare(cfg Config) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{c.StateDir, filepath.Join(c.StateDir, logsDirName), filepath.Join(c.StateDir, tempDirName)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("creating the gateway state folder: %w", err)
-		}
+	if err := ensureStateDirs(&c); err != nil {
+		return nil, err
 	}
 	if c.GeneratedCertificate() {
 		if _, err := EnsureCertificate(c.CertFile, c.KeyFile, certificateHosts(c.Listen)); err != nil {
@@ -92,7 +92,10 @@ func Prepare(cfg Config) (*Config, error) {
 	} else if err := CheckCertificate(c.CertFile, c.KeyFile); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(c.ConfigFile(), render(&c), 0o600); err != nil {
+	if err := checkKeyFile(c.KeyFile); err != nil {
+		return nil, err
+	}
+	if err := secretfile.Write(c.ConfigFile(), render(&c)); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -166,9 +169,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Process, erro
 	}
 
 	stderrPath := filepath.Join(c.StateDir, logsDirName, stderrName)
-	stderr, err := os.OpenFile(stderrPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	stderr, err := openLog(stderrPath)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", stderrPath, err)
+		return nil, err
 	}
 	defer stderr.Close()
 	cmd := exec.Command(bin, nginxArgs(c, c.ErrorLog(), "-g", "daemon off;")...)

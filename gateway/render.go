@@ -70,7 +70,8 @@ func render(c *Config) []byte {
 	p(1, "underscores_in_headers off;")
 	p(1, "ignore_invalid_headers on;")
 	p(1, "# The access log never records the Authorization header.")
-	p(1, `log_format ztedge '$remote_addr caller=%s [$time_local] "$request" $status $body_bytes_sent $request_time';`, callerVar)
+	// $uri, not $request: the query string may hold a token (?access_token=).
+	p(1, `log_format ztedge '$remote_addr caller=%s [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent $request_time';`, callerVar)
 	p(1, "access_log %s ztedge;", q(c.AccessLog()))
 	p(1, "# Request bodies and upstream answers stay in memory: when nginx starts as")
 	p(1, "# root its workers run as another user, who may not reach the state folder.")
@@ -102,7 +103,7 @@ func render(c *Config) []byte {
 	p(3, "proxy_set_header Authorization $http_authorization;")
 	p(3, `proxy_set_header %s "";`, CallerHeader)
 	p(3, "proxy_set_header X-Original-Method $request_method;")
-	p(3, "proxy_set_header X-Original-URI $request_uri;")
+	p(3, "proxy_set_header X-Original-URI $uri;")
 	proxySSL(p, c, c.AuthURL)
 	p(2, "}")
 	for _, name := range c.serviceNames() {

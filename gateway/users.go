@@ -27,6 +27,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/internal/secretfile"
 	"github.com/ztedge/ztedge/internal/vault"
 )
 
@@ -520,7 +521,7 @@ func WritePasswordFile(path, password string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating the folder of %s: %w", path, err)
 	}
-	return writeFileAtomic(path, []byte(password+"\n"), 0o600)
+	return secretfile.Write(path, []byte(password+"\n"))
 }
 
 // NewVaultClient returns a Vault client for addr with token, trusting
