@@ -10,8 +10,8 @@ import (
 )
 
 // Error is a Vault error answer reduced to what is safe to show: the HTTP
-// status, the method and path, and Vault's error messages cut to a short
-// length. Vault's raw body is never kept.
+// status, the method and path, and the messages of Vault's JSON error list
+// cut to a short length. A body in any other format is never kept.
 type Error struct {
 	StatusCode int
 	Method     string
@@ -42,6 +42,12 @@ func Sanitize(err error) error {
 	e := &Error{StatusCode: re.StatusCode, Method: re.HTTPMethod, Path: re.URL}
 	if i := strings.Index(e.Path, "?"); i >= 0 {
 		e.Path = e.Path[:i]
+	}
+	if re.RawError {
+		// Not Vault's JSON error list: whatever answered (a proxy, a load
+		// balancer) may echo the request. Say what it was, not what it said.
+		e.Messages = []string{"the answer is not Vault's JSON error format"}
+		return e
 	}
 	for _, m := range re.Errors {
 		if len(m) > maxMessage {
