@@ -49,6 +49,7 @@ func (pc *peerConns) notify() {
 
 type poolConn struct {
 	net.Conn
+	limit    *headerLimit // under br
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	addr     string
@@ -81,6 +82,10 @@ func (p *ConnPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		closeBody(req)
 		return nil, fmt.Errorf("transport: scheme %q is not supported over the overlay (use http: the overlay encrypts)", req.URL.Scheme)
+	}
+	if err := checkRequest(req); err != nil {
+		closeBody(req)
+		return nil, err
 	}
 	addr := canonicalAddr(req)
 	for attempt := 0; ; attempt++ {
@@ -148,13 +153,19 @@ func (p *ConnPool) exchange(c *poolConn, req *http.Request) (*http.Response, err
 	if _, err := c.br.Peek(1); err != nil {
 		return fail(fmt.Errorf("%w: %v", errNoResponse, err))
 	}
+	c.limit.limit()
 	resp, err := http.ReadResponse(c.br, req)
 	// Interim 1xx answers (100 Continue, 103 Early Hints) precede the
-	// real response: skip them, as net/http does.
+	// real response: skip them, as net/http does, their headers counting
+	// towards the same limit as the final response's.
 	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 		resp, err = http.ReadResponse(c.br, req)
 	}
+	c.limit.unlimit()
 	if err != nil {
+		if errors.Is(err, ErrResponseHeaderTooLarge) {
+			return fail(ErrResponseHeaderTooLarge)
+		}
 		return fail(err)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -207,7 +218,8 @@ func (p *ConnPool) get(ctx context.Context, addr string) (*poolConn, bool, error
 				<-pc.slots
 				return nil, false, err
 			}
-			return &poolConn{Conn: conn, br: bufio.NewReader(conn), bw: bufio.NewWriter(conn), addr: addr}, false, nil
+			lim := &headerLimit{r: conn}
+			return &poolConn{Conn: conn, limit: lim, br: bufio.NewReader(lim), bw: bufio.NewWriter(conn), addr: addr}, false, nil
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
 		case <-wake:
