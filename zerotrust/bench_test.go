@@ -32,6 +32,7 @@ import (
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
 	"github.com/ztedge/ztedge/provisioning"
+	"github.com/ztedge/ztedge/transport"
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
@@ -180,20 +181,52 @@ func (c *rawConn) do(b *testing.B) {
 	resp.Body.Close()
 }
 
+// BenchmarkRequest compares, side by side in one run, ztedge's client for
+// a peer (Service.HTTPClient, over its overlay connection pool) with the
+// baseline it must match, the raw SDK (one Ziti connection per worker and
+// hand-written keep-alive HTTP/1.1), and with net/http's Transport over
+// the same overlay dialer capped at the same connections per peer (the
+// alternative the pool must beat to earn its place). Sub-benchmarks
+// alternate; run with -count 10 and compare medians side by side:
+//
+//	go test -run '^$' -bench 'Request$' -benchtime 1s -count 10 ./zerotrust > out.txt
+//	benchstat -col /impl out.txt
 func BenchmarkRequest(b *testing.B) {
 	e := setup(b)
 	zt := e.device.HTTPClient()
 	const ztURL = "http://core-data.edgex.ziti:80/"
-	plain := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
-
-	b.Run("ztedge/sequential", func(b *testing.B) {
-		get(b, zt, ztURL) // warm the connection
-		b.ResetTimer()
-		for b.Loop() {
-			get(b, zt, ztURL)
+	nethttp := &http.Client{Transport: &http.Transport{
+		DialContext: e.device.Dial, MaxConnsPerHost: transport.MaxConnsPerPeer,
+		MaxIdleConnsPerHost: transport.MaxConnsPerPeer, Proxy: nil,
+	}}
+	sequential := func(c *http.Client, url string) func(b *testing.B) {
+		return func(b *testing.B) {
+			get(b, c, url) // warm the connection
+			b.ResetTimer()
+			for b.Loop() {
+				get(b, c, url)
+			}
 		}
-	})
-	b.Run("raw-sdk/sequential", func(b *testing.B) {
+	}
+	concurrent := func(c *http.Client, url string) func(b *testing.B) {
+		return func(b *testing.B) {
+			// Open the connections before the clock starts, as for raw-sdk.
+			var wg sync.WaitGroup
+			for range workers() {
+				wg.Add(1)
+				go func() { defer wg.Done(); get(b, c, url) }()
+			}
+			wg.Wait()
+			b.ResetTimer()
+			parallel(b, func(pb *testing.PB) {
+				for pb.Next() {
+					get(b, c, url)
+				}
+			})
+		}
+	}
+	b.Run("impl=ztedge/load=sequential", sequential(zt, ztURL))
+	b.Run("impl=raw-sdk/load=sequential", func(b *testing.B) {
 		c := dialRaw(b, e)
 		if c == nil {
 			return
@@ -205,43 +238,9 @@ func BenchmarkRequest(b *testing.B) {
 			c.do(b)
 		}
 	})
-	b.Run("raw-sdk-dial-per-request/sequential", func(b *testing.B) {
-		for b.Loop() {
-			c := dialRaw(b, e)
-			if c == nil {
-				return
-			}
-			c.do(b)
-			c.conn.Close()
-		}
-	})
-	b.Run("plain-tcp/sequential", func(b *testing.B) {
-		get(b, plain, e.plainURL)
-		b.ResetTimer()
-		for b.Loop() {
-			get(b, plain, e.plainURL)
-		}
-	})
-	parallel := func(b *testing.B, each func(pb *testing.PB)) {
-		b.SetParallelism(workers() / maxProcs())
-		b.RunParallel(each)
-	}
-	b.Run(fmt.Sprintf("ztedge/concurrent-%d", concurrency), func(b *testing.B) {
-		// Open the connections before the clock starts, as for raw-sdk.
-		var wg sync.WaitGroup
-		for range workers() {
-			wg.Add(1)
-			go func() { defer wg.Done(); get(b, zt, ztURL) }()
-		}
-		wg.Wait()
-		b.ResetTimer()
-		parallel(b, func(pb *testing.PB) {
-			for pb.Next() {
-				get(b, zt, ztURL)
-			}
-		})
-	})
-	b.Run(fmt.Sprintf("raw-sdk/concurrent-%d", concurrency), func(b *testing.B) {
+	b.Run("impl=nethttp-overlay/load=sequential", sequential(nethttp, ztURL))
+	b.Run(fmt.Sprintf("impl=ztedge/load=concurrent-%d", concurrency), concurrent(zt, ztURL))
+	b.Run(fmt.Sprintf("impl=raw-sdk/load=concurrent-%d", concurrency), func(b *testing.B) {
 		// One connection per worker, all dialled before the clock starts.
 		pool := make(chan *rawConn, workers())
 		for range cap(pool) {
@@ -261,6 +260,31 @@ func BenchmarkRequest(b *testing.B) {
 			}
 		})
 	})
+	b.Run(fmt.Sprintf("impl=nethttp-overlay/load=concurrent-%d", concurrency), concurrent(nethttp, ztURL))
+}
+
+// BenchmarkRequestScale gives the figures around BenchmarkRequest: the
+// naive use of the SDK (a dial per request) and plain TCP on loopback.
+func BenchmarkRequestScale(b *testing.B) {
+	e := setup(b)
+	plain := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+	b.Run("raw-sdk-dial-per-request/sequential", func(b *testing.B) {
+		for b.Loop() {
+			c := dialRaw(b, e)
+			if c == nil {
+				return
+			}
+			c.do(b)
+			c.conn.Close()
+		}
+	})
+	b.Run("plain-tcp/sequential", func(b *testing.B) {
+		get(b, plain, e.plainURL)
+		b.ResetTimer()
+		for b.Loop() {
+			get(b, plain, e.plainURL)
+		}
+	})
 	b.Run(fmt.Sprintf("plain-tcp/concurrent-%d", concurrency), func(b *testing.B) {
 		parallel(b, func(pb *testing.PB) {
 			for pb.Next() {
@@ -268,6 +292,11 @@ func BenchmarkRequest(b *testing.B) {
 			}
 		})
 	})
+}
+
+func parallel(b *testing.B, each func(pb *testing.PB)) {
+	b.SetParallelism(workers() / maxProcs())
+	b.RunParallel(each)
 }
 
 // BenchmarkStartToBound measures the time from a service's start to its
