@@ -209,8 +209,16 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("jwtauth: getting the service's identity token: %w", err)
 	}
-	out := req.Clone(req.Context())
-	out.Header.Set("Authorization", "Bearer "+token)
+	// A shallow copy with its own header map: the caller's request is not
+	// changed, and nothing else is copied (Clone would copy the URL and
+	// every header value, on every request).
+	out := new(http.Request)
+	*out = *req
+	out.Header = make(http.Header, len(req.Header)+1)
+	for k, v := range req.Header {
+		out.Header[k] = v
+	}
+	out.Header["Authorization"] = []string{"Bearer " + token}
 	return t.base.RoundTrip(out)
 }
 

@@ -6,10 +6,12 @@ package jwtauth_test
 
 import (
 	"context"
+	"crypto/elliptic"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +21,8 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/internal/credentials"
@@ -26,6 +30,7 @@ import (
 	"github.com/ztedge/ztedge/internal/stack"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/topotest"
+	"github.com/ztedge/ztedge/internal/vault"
 	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/provisioning"
 )
@@ -406,4 +411,41 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("cached", run(env.verifier(b, jwtauth.Local, nil, 0)))
 	b.Run("local-signature", run(env.verifier(b, jwtauth.Local, nil, -1)))
 	b.Run("vault-introspection", run(env.verifier(b, jwtauth.Introspect, intro, -1)))
+}
+
+// TestVaultSignsHighSAsOftenAsLowS: Vault does not normalise ECDSA
+// signatures, so refusing high-S signatures would refuse about half of its
+// genuine tokens; every one of them verifies.
+func TestVaultSignsHighSAsOftenAsLowS(t *testing.T) {
+	env := provision(t, nil)
+	v := env.verifier(t, jwtauth.Local, nil, -1)
+	creds, err := credentials.Read(credentials.Path(env.top.Output, "core-data"))
+	require.NoError(t, err)
+	c, err := vault.NewClient(vault.Config{Address: creds.VaultAddress})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	login, err := vault.AppRoleLogin(ctx, c, creds.AuthMount, creds.RoleID, creds.SecretID)
+	require.NoError(t, err)
+	c.SetToken(login.Token)
+	n := elliptic.P384().Params().N
+	half := new(big.Int).Rsh(n, 1)
+	const tokens = 40
+	high := 0
+	for range tokens {
+		data, err := vault.Read(ctx, c, "identity/oidc/token/"+creds.OIDCRole)
+		require.NoError(t, err)
+		tok, _ := data["token"].(string)
+		sig, err := base64.RawURLEncoding.DecodeString(tok[strings.LastIndex(tok, ".")+1:])
+		require.NoError(t, err)
+		require.Len(t, sig, 96, "ES384")
+		if new(big.Int).SetBytes(sig[48:]).Cmp(half) > 0 {
+			high++
+		}
+		_, err = v.Verify(ctx, tok)
+		require.NoError(t, err)
+	}
+	t.Logf("%d of %d Vault-issued ES384 tokens have a high S", high, tokens)
+	assert.Positive(t, high, "Vault issues high-S signatures (the chance of none in 40 is 2^-40)")
+	assert.Less(t, high, tokens, "and low-S ones")
 }

@@ -25,8 +25,9 @@ import (
 type Options struct {
 	// Logger receives the service's events, never a token. Default slog.Default().
 	Logger *slog.Logger
-	// RequestTimeout bounds each request of [Service.HTTPClient]. Default
-	// 30 s; negative means none.
+	// RequestTimeout bounds each request of [Service.HTTPClient], the
+	// reading of its answer's body included (each redirect is a request of
+	// its own). Default 30 s; negative means none.
 	RequestTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown of [Service.Serve].
 	// Default 10 s.
@@ -161,14 +162,13 @@ func (s *Service) buildClient() error {
 	if s.tokens != nil {
 		rt = jwtauth.BearerTransport(t, s.tokens)
 	}
-	timeout := s.opts.RequestTimeout
-	switch {
+	switch timeout := s.opts.RequestTimeout; {
 	case timeout == 0:
-		timeout = 30 * time.Second
-	case timeout < 0:
-		timeout = 0
+		rt = &timeoutTransport{rt: rt, timeout: 30 * time.Second}
+	case timeout > 0:
+		rt = &timeoutTransport{rt: rt, timeout: timeout}
 	}
-	s.client = &http.Client{Transport: rt, CheckRedirect: transport.CheckRedirect, Timeout: timeout}
+	s.client = &http.Client{Transport: rt, CheckRedirect: transport.CheckRedirect}
 	return nil
 }
 
