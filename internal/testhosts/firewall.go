@@ -5,7 +5,7 @@ package testhosts
 import (
 	"context"
 	"fmt"
-	"os/exec"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -52,12 +52,12 @@ func (h *Host) setBlock(b block, on bool) error {
 // applyFirewall replaces the host's table with one holding rules, in one
 // atomic nft transaction.
 func (h *Host) applyFirewall(rules []block) error {
-	if _, err := exec.LookPath("nft"); err != nil {
+	if _, err := os.Stat(nftBin); err != nil {
 		return fmt.Errorf("testhosts: firewall rules need nft: apt-get install nftables (%w)", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := h.Command(ctx, "nft", "-f", "-")
+	cmd := h.Command(ctx, nftBin, "-f", "-")
 	cmd.Stdin = strings.NewReader(firewallScript(rules))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("testhosts: nft on %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))

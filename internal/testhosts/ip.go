@@ -9,15 +9,19 @@ import (
 	"strings"
 )
 
-// ipBin is the iproute2 command; Debian installs it as /usr/sbin/ip,
+// The commands this package runs. Debian installs them in /usr/sbin,
 // which may not be on a non-root PATH.
-var ipBin = findIP()
+var (
+	ipBin  = findTool("ip")  // iproute2
+	nftBin = findTool("nft") // nftables
+)
 
-func findIP() string {
-	if p, err := exec.LookPath("ip"); err == nil {
+// findTool returns the path of name on PATH, or /usr/sbin/name.
+func findTool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	return "/usr/sbin/ip"
+	return "/usr/sbin/" + name
 }
 
 // ip runs an ip(8) command in the root namespace.
