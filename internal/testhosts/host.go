@@ -193,11 +193,19 @@ func (h *Host) LinkDown() error { return ip("link", "set", h.net.run.veth(h.inde
 // LinkUp reconnects the host after LinkDown.
 func (h *Host) LinkUp() error { return ip("link", "set", h.net.run.veth(h.index), "up") }
 
-// tail returns the last n lines of text.
+// maxLineLen bounds each line tail shows (ziti logs lines of JSON).
+const maxLineLen = 400
+
+// tail returns the last n lines of text, long lines cut.
 func tail(text string, n int) string {
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	if len(lines) > n {
 		lines = append([]string{"[" + strconv.Itoa(len(lines)-n) + " lines cut]"}, lines[len(lines)-n:]...)
+	}
+	for i, l := range lines {
+		if len(l) > maxLineLen {
+			lines[i] = l[:maxLineLen] + "…"
+		}
 	}
 	return strings.Join(lines, "\n")
 }
