@@ -3,7 +3,10 @@ package zerotrust
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -56,4 +59,43 @@ func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(b.cancel)
 	return err
+}
+
+// jwtWhereRequired sends the service's own JWT only to the peers that
+// require one (see [KeyRequireJWT]); requests to other peers go without.
+type jwtWhereRequired struct {
+	with, without http.RoundTripper
+	peers         map[string]bool // "host:port", host in lower case
+}
+
+func (t *jwtWhereRequired) RoundTrip(req *http.Request) (*http.Response, error) {
+	port := req.URL.Port()
+	if port == "" {
+		port = "80"
+		if req.URL.Scheme == "https" {
+			port = "443"
+		}
+	}
+	if t.peers[net.JoinHostPort(strings.ToLower(req.URL.Hostname()), port)] {
+		return t.with.RoundTrip(req)
+	}
+	return t.without.RoundTrip(req)
+}
+
+// CloseIdleConnections passes the call on.
+func (t *jwtWhereRequired) CloseIdleConnections() {
+	if c, ok := t.without.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// jwtPeers are the addresses of the clients that require JWTs.
+func jwtPeers(cfg *Config) map[string]bool {
+	peers := map[string]bool{}
+	for _, c := range cfg.Clients {
+		if c.sendJWT {
+			peers[net.JoinHostPort(strings.ToLower(c.Host), strconv.Itoa(c.Port))] = true
+		}
+	}
+	return peers
 }

@@ -71,7 +71,8 @@ type ClientConfig struct {
 	// SecurityOptions select the mode used to reach this peer.
 	SecurityOptions SecurityOptions `yaml:"SecurityOptions"`
 
-	mode Mode // parsed by Validate
+	mode    Mode // parsed by Validate
+	sendJWT bool // the peer requires JWTs: send the service's own
 }
 
 // LoadConfig reads a configuration file (YAML), applies environment

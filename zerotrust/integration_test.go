@@ -461,7 +461,10 @@ func TestIntegrationZeroTrustWithJWTsAsWell(t *testing.T) {
 		return resp.StatusCode, string(body)
 	}
 
-	device := startService(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
+	// device-virtual knows core-data requires JWTs, so it sends its own.
+	devCfg := zeroTrustConfig(t, st, top, "device-virtual", "core-data")
+	devCfg.Clients["core-data"].SecurityOptions[zerotrust.KeyRequireJWT] = "true"
+	device := startService(t, devCfg)
 	t.Run("a peer's own JWT passes and names it, verified", func(t *testing.T) {
 		code, body := whoami(device.HTTPClient(), "")
 		assert.Equal(t, http.StatusOK, code)
@@ -469,6 +472,10 @@ func TestIntegrationZeroTrustWithJWTsAsWell(t *testing.T) {
 	})
 	t.Run("a permitted Ziti identity without a JWT is refused", func(t *testing.T) {
 		code, _ := whoami(withoutJWT(device), "")
+		assert.Equal(t, http.StatusUnauthorized, code)
+		// A caller not told that core-data requires JWTs sends none.
+		plainCaller := startService(t, zeroTrustConfig(t, st, top, "app-rules-engine", "core-data"))
+		code, _ = whoami(plainCaller.HTTPClient(), "")
 		assert.Equal(t, http.StatusUnauthorized, code)
 	})
 	t.Run("a permitted peer holding another service's JWT is refused", func(t *testing.T) {

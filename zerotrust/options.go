@@ -47,6 +47,12 @@ const (
 	// token-based design) and false in zerotrust mode, where it adds
 	// defense in depth. Turning it off in plain mode runs the service
 	// without any authentication, and is logged as a warning.
+	//
+	// In a client's SecurityOptions it says that the peer requires JWTs,
+	// so the service sends its own JWT there. Default: true for plain
+	// peers, false for zerotrust peers, so a service's JWT goes only where
+	// it is needed (a peer that receives it could present it elsewhere
+	// until it expires).
 	KeyRequireJWT = "RequireJWT"
 	// KeyJWTValidation is how inbound JWTs are checked: "local" (default:
 	// signature against Vault's published keys, with a cache), "introspect"

@@ -160,7 +160,7 @@ func (s *Service) buildClient() error {
 	s.transport = t
 	var rt http.RoundTripper = t
 	if s.tokens != nil {
-		rt = jwtauth.BearerTransport(t, s.tokens)
+		rt = &jwtWhereRequired{without: t, with: jwtauth.BearerTransport(t, s.tokens), peers: jwtPeers(s.cfg)}
 	}
 	switch timeout := s.opts.RequestTimeout; {
 	case timeout == 0:

@@ -151,7 +151,7 @@ func (c *Config) validateClients() []error {
 		if cl.Port < 1 || cl.Port > 65535 {
 			errs = append(errs, fmt.Errorf("%s.Port: %d is out of range (1 to 65535)", f, cl.Port))
 		}
-		cl.mode = sec.mode
+		cl.mode, cl.sendJWT = sec.mode, sec.requireJWT
 		c.Clients[name] = cl
 	}
 	return errs
