@@ -132,6 +132,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; for tests. Default time.Now.
 	Now func() time.Time
+	// OnVerify, if not nil, is called with the result of every Verify:
+	// nil for an accepted token, else the refusal. For metrics; it must
+	// be quick and must not keep the error's token-free text elsewhere
+	// than in counters and logs.
+	OnVerify func(err error)
 }
 
 // settings are validated Options with defaults applied.

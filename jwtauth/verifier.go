@@ -93,6 +93,23 @@ func NewVerifier(ctx context.Context, opts Options) (*Verifier, error) {
 // The returned Claims are the caller's to keep; nested values in Extra
 // are shared with the cache and must not be modified.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verify(ctx, token)
+	if v.s.OnVerify != nil {
+		v.s.OnVerify(err)
+	}
+	return c, err
+}
+
+// Reason is the short, token-free name of a verification result: "ok"
+// for nil, else the refusal's reason (e.g. "token expired").
+func Reason(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return description(err)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if token == "" {
 		return nil, refuse(ErrMalformed, "empty token")
 	}

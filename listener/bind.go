@@ -24,13 +24,36 @@ const DefaultBindTimeout = 60 * time.Second
 // policy for the service: retrying cannot help.
 var ErrNoBindPermission = errors.New("listener: this identity may not bind the ziti service (no Bind policy)")
 
+// BindOptions tune [Bind]. The zero value is usable.
+type BindOptions struct {
+	// Logger receives bind state changes and retries. Default slog.Default().
+	Logger *slog.Logger
+	// OnState, if not nil, is called with true when the bind is
+	// established on an edge router and false when it is lost.
+	OnState func(bound bool)
+	// RebindAfter is how long the bind may stay lost before the listener
+	// binds the service anew. Default [DefaultRebindAfter].
+	RebindAfter time.Duration
+}
+
+// DefaultRebindAfter is how long a lost bind waits for the SDK to restore
+// it before [Bind]'s listener binds anew. (sdk-golang v1.9.0 retries a
+// router it lost only after 30 s and its session refresh, which here took
+// 28 to 50 s after a router restart.)
+const DefaultRebindAfter = 3 * time.Second
+
 // Bind binds the Ziti service through zctx and returns a listener whose
 // connections carry the caller's identity (see [CallerOf]). It fails at
 // once when the identity may not bind the service; otherwise it retries,
 // logging why each attempt failed, until the bind is established on an
 // edge router or ctx ends (after [DefaultBindTimeout] when ctx has no
 // deadline). It never opens a TCP port.
-func Bind(ctx context.Context, zctx ziti.Context, service string, log *slog.Logger) (net.Listener, error) {
+//
+// The listener watches its bind: when it has been lost (the edge router
+// went away) for RebindAfter, it binds the service anew, and keeps trying
+// until it is back, while Accept goes on. Close stops it.
+func Bind(ctx context.Context, zctx ziti.Context, service string, opts BindOptions) (net.Listener, error) {
+	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
@@ -43,7 +66,7 @@ func Bind(ctx context.Context, zctx ziti.Context, service string, log *slog.Logg
 	for attempt := 1; ; attempt++ {
 		l, err := bindOnce(zctx, service)
 		if err == nil {
-			return &zitiListener{Listener: l, service: service}, nil
+			return newWatchedListener(zctx, service, l, opts, log), nil
 		}
 		if errors.Is(err, ErrNoBindPermission) {
 			return nil, err
@@ -84,15 +107,6 @@ func bindOnce(zctx ziti.Context, service string) (edge.Listener, error) {
 	}
 	return l, nil
 }
-
-// zitiListener is a net.Listener over a bound Ziti service.
-type zitiListener struct {
-	edge.Listener
-	service string
-}
-
-// Addr names the Ziti service, so logs say where the service listens.
-func (l *zitiListener) Addr() net.Addr { return zitiAddr(l.service) }
 
 type zitiAddr string
 

@@ -16,7 +16,7 @@ import (
 // one's own. (zerotrust.Service.Serve does all this for a service.)
 func ExampleBind() {
 	var zctx ziti.Context // an authenticated sdk-golang context
-	l, err := listener.Bind(context.Background(), zctx, "edgex.core-data", slog.Default())
+	l, err := listener.Bind(context.Background(), zctx, "edgex.core-data", listener.BindOptions{})
 	if err != nil {
 		slog.Error("cannot bind", "err", err)
 		return

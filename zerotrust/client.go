@@ -69,14 +69,7 @@ type jwtWhereRequired struct {
 }
 
 func (t *jwtWhereRequired) RoundTrip(req *http.Request) (*http.Response, error) {
-	port := req.URL.Port()
-	if port == "" {
-		port = "80"
-		if req.URL.Scheme == "https" {
-			port = "443"
-		}
-	}
-	if t.peers[net.JoinHostPort(strings.ToLower(req.URL.Hostname()), port)] {
+	if t.peers[hostPort(req)] {
 		return t.with.RoundTrip(req)
 	}
 	return t.without.RoundTrip(req)

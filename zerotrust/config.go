@@ -51,8 +51,16 @@ type ServiceConfig struct {
 	// off. HealthHost defaults to 127.0.0.1.
 	HealthHost string `yaml:"HealthHost"`
 	HealthPort int    `yaml:"HealthPort"`
-	// PingPath is the health check path. Default /api/v3/ping.
+	// PingPath is the health check path. Default /api/v3/ping. On the
+	// health port, GET <PingPath>?ready answers 200 when the service can
+	// serve (bound, with a valid JWT) and 503 with the reason otherwise.
 	PingPath string `yaml:"PingPath"`
+	// MetricsPath, when set (e.g. /metrics), serves the service's
+	// Prometheus metrics on the health port at that path. Off by default.
+	MetricsPath string `yaml:"MetricsPath"`
+	// LogLevel is the lowest level logged: debug, info (default), warn or
+	// error.
+	LogLevel string `yaml:"LogLevel"`
 	// SecurityOptions select the mode and say how to reach Vault and the controller.
 	SecurityOptions SecurityOptions `yaml:"SecurityOptions"`
 
@@ -131,7 +139,8 @@ func envName(parts ...string) string {
 // entries, as os.Environ returns), in EdgeX's style:
 //
 //	SERVICE_NAME, SERVICE_HOST, SERVICE_PORT, SERVICE_HEALTHHOST,
-//	SERVICE_HEALTHPORT, SERVICE_PINGPATH, SERVICE_SECURITYOPTIONS_<KEY>
+//	SERVICE_HEALTHPORT, SERVICE_PINGPATH, SERVICE_METRICSPATH,
+//	SERVICE_LOGLEVEL, SERVICE_SECURITYOPTIONS_<KEY>
 //	CLIENTS_<NAME>_PROTOCOL, CLIENTS_<NAME>_HOST, CLIENTS_<NAME>_PORT,
 //	CLIENTS_<NAME>_SECURITYOPTIONS_<KEY>
 //
@@ -184,6 +193,8 @@ func (c *Config) ApplyEnv(environ []string) error {
 	str(&s.HealthHost, "SERVICE_HEALTHHOST")
 	num(&s.HealthPort, "SERVICE_HEALTHPORT")
 	str(&s.PingPath, "SERVICE_PINGPATH")
+	str(&s.MetricsPath, "SERVICE_METRICSPATH")
+	str(&s.LogLevel, "SERVICE_LOGLEVEL")
 	opts(&s.SecurityOptions, "Service")
 	for name, cl := range c.Clients {
 		str(&cl.Protocol, envName("Clients", name, "Protocol"))

@@ -2,6 +2,8 @@ package zerotrust
 
 import (
 	"context"
+	"io"
+	"net/http/httptest"
 
 	"github.com/openziti/sdk-golang/ziti"
 )
@@ -19,3 +21,11 @@ func Identity(s *Service) (string, error) { return s.overlay.identity() }
 
 // ZitiContext is s's SDK context, for benchmarks against the raw SDK.
 func ZitiContext(s *Service) ziti.Context { return s.overlay.zctx }
+
+// WriteMetrics writes s's metrics in Prometheus's text format.
+func WriteMetrics(s *Service, w io.Writer) error {
+	rec := httptest.NewRecorder()
+	s.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	_, err := io.Copy(w, rec.Body)
+	return err
+}

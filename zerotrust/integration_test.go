@@ -491,3 +491,66 @@ func TestIntegrationZeroTrustWithJWTsAsWell(t *testing.T) {
 		assert.Equal(t, "device-virtual jwt true app-rules-engine", body)
 	})
 }
+
+func TestIntegrationMetricsAndReadiness(t *testing.T) {
+	st := stacktest.Shared(t)
+	top := topotest.Provision(t, st, topologyFile, nil)
+	cfg := zeroTrustConfig(t, st, top, "core-data")
+	cfg.Service.HealthPort = freePort(t)
+	cfg.Service.MetricsPath = "/metrics"
+	require.NoError(t, cfg.Validate())
+	serve(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	health := fmt.Sprintf("http://127.0.0.1:%d", cfg.Service.HealthPort)
+	scrape := func() string {
+		resp, err := http.Get(health + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+
+	t.Run("ready once bound with a valid JWT", func(t *testing.T) {
+		resp, err := http.Get(health + zerotrust.DefaultPingPath + "?ready")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+		assert.Contains(t, string(body), `"ready":true`)
+	})
+
+	device := startService(t, zeroTrustConfig(t, st, top, "device-virtual", "core-data"))
+	for range 3 {
+		resp, err := device.HTTPClient().Get("http://core-data.edgex.ziti/")
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	t.Run("the scrape shows identity, bind and JWT state", func(t *testing.T) {
+		m := scrape()
+		assert.Contains(t, m, `ztedge_bind_established{service="core-data"} 1`)
+		assert.Contains(t, m, `ztedge_overlay_authentications_total{result="ok",service="core-data"}`)
+		assert.Contains(t, m, `ztedge_vault_operations_total{operation="login",result="ok",service="core-data"} 1`)
+		assert.Contains(t, m, `ztedge_vault_operations_total{operation="jwt",result="ok",service="core-data"}`)
+		assert.Regexp(t, `ztedge_jwt_expiry_seconds\{service="core-data"\} [1-9]`, m)
+		assert.NotContains(t, m, "eyJ", "no token in the metrics")
+	})
+	t.Run("the caller's metrics count dials and requests per peer", func(t *testing.T) {
+		var sb strings.Builder
+		require.NoError(t, zerotrust.WriteMetrics(device, &sb))
+		m := sb.String()
+		assert.Contains(t, m, `ztedge_peer_dials_total{peer="core-data",result="ok",service="device-virtual"} 1`)
+		assert.Contains(t, m, `ztedge_peer_requests_total{code="2xx",peer="core-data",service="device-virtual"} 3`)
+		assert.Contains(t, m, `ztedge_peer_request_seconds_count{peer="core-data",service="device-virtual"} 3`)
+	})
+	t.Run("metrics are only on the health port's metrics path", func(t *testing.T) {
+		resp, err := http.Get(health + "/metrics/")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		resp, err = device.HTTPClient().Get("http://core-data.edgex.ziti/metrics")
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, "ok", string(b), "the API is the handler's, not the metrics")
+	})
+}

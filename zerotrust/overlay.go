@@ -20,6 +20,7 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/ztedge/ztedge/internal/ctrlca"
+	"github.com/ztedge/ztedge/internal/metrics"
 	"github.com/ztedge/ztedge/jwtauth"
 )
 
@@ -51,7 +52,7 @@ const overlayAuthTimeout = 30 * time.Second
 // connect authenticates to the controller of sec with tokens. It fails,
 // never falling back to anything, when the CA cannot be trusted, no JWT
 // can be had, or the controller refuses it.
-func connect(ctx context.Context, sec settings, tokens jwtauth.TokenSource, log *slog.Logger) (*overlay, error) {
+func connect(ctx context.Context, sec settings, tokens jwtauth.TokenSource, log *slog.Logger, m *metrics.Metrics) (*overlay, error) {
 	// The HTTP client library under the SDK dumps every controller request,
 	// Authorization headers included, when these are set: a JWT must never
 	// reach a log.
@@ -74,7 +75,7 @@ func connect(ctx context.Context, sec settings, tokens jwtauth.TokenSource, log 
 	if _, err := tokens.Token(ctx); err != nil {
 		return nil, fmt.Errorf("zerotrust: getting the service's JWT: %w", err)
 	}
-	creds := &freshJWTCredentials{tokens: tokens, log: log}
+	creds := &freshJWTCredentials{tokens: tokens, log: log, metrics: m}
 	creds.CaPool = pool
 	creds.ConfigTypes = []string{ziti.InterceptV1}
 	zctx, err := ziti.NewContext(&ziti.Config{
@@ -92,10 +93,18 @@ func connect(ctx context.Context, sec settings, tokens jwtauth.TokenSource, log 
 	}
 	o.stopEvents = append(o.stopEvents,
 		zctx.Events().AddAuthenticationStateUnauthenticatedListener(func(ziti.Context, edgeapis.ApiSession) {
+			m.SessionLost()
 			o.log.Info("ziti session lost; re-authenticating with a fresh JWT", "controller", sec.controller)
 		}),
 		zctx.Events().AddAuthenticationStateFullListener(func(ziti.Context, edgeapis.ApiSession) {
+			m.Authenticated(nil)
 			o.log.Info("authenticated to the ziti controller", "controller", sec.controller)
+		}),
+		zctx.Events().AddRouterDisconnectedListener(func(_ ziti.Context, name, addr string) {
+			o.log.Warn("edge router connection lost", "router", name, "address", addr)
+		}),
+		zctx.Events().AddRouterConnectedListener(func(_ ziti.Context, name, addr string) {
+			o.log.Info("edge router connected", "router", name, "address", addr)
 		}),
 	)
 	return o, nil
@@ -196,8 +205,9 @@ func (o *overlay) dial(ctx context.Context, network, addr string) (net.Conn, err
 // on authentication requests, not on every later API call.
 type freshJWTCredentials struct {
 	edgeapis.BaseCredentials
-	tokens jwtauth.TokenSource
-	log    *slog.Logger
+	tokens  jwtauth.TokenSource
+	log     *slog.Logger
+	metrics *metrics.Metrics
 }
 
 var _ edgeapis.Credentials = (*freshJWTCredentials)(nil)
@@ -214,6 +224,7 @@ func (c *freshJWTCredentials) AuthenticateRequest(req runtime.ClientRequest, reg
 		defer cancel()
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
+			c.metrics.Authenticated(err)
 			c.log.Error("cannot get a JWT to authenticate to the ziti controller", "err", err)
 			return fmt.Errorf("getting the service's JWT: %w", err)
 		}

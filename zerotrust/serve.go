@@ -65,11 +65,18 @@ func (s *Service) Serve(ctx context.Context, h http.Handler) error {
 	s.log.Info("serving the API", "mode", svc.sec.mode, "address", api.Addr().String())
 	var healthAddr net.Addr
 	if healthLn != nil {
-		hs := health.Server(ping, s.log)
+		var hh http.Handler = ping
+		if svc.MetricsPath != "" {
+			mux := http.NewServeMux()
+			mux.Handle("GET "+svc.MetricsPath, s.metrics.Handler())
+			mux.Handle("/", ping)
+			hh = mux
+		}
+		hs := health.Server(hh, s.log)
 		servers = append(servers, hs)
 		go func() { errs <- hs.Serve(healthLn) }()
 		healthAddr = healthLn.Addr()
-		s.log.Info("serving ping on the underlay", "address", healthAddr.String(), "path", svc.PingPath)
+		s.log.Info("serving ping on the underlay", "address", healthAddr.String(), "path", svc.PingPath, "metrics", svc.MetricsPath)
 	}
 	if s.opts.OnServing != nil {
 		s.opts.OnServing(api.Addr(), healthAddr)
@@ -113,6 +120,9 @@ func (s *Service) apiHandler(h http.Handler, pingHandler http.Handler) http.Hand
 
 // ready tells whether the service can serve now: nil, or why not.
 func (s *Service) ready() error {
+	if s.cfg.Service.sec.mode == ModeZeroTrust && !s.bound.Load() {
+		return errors.New("the ziti service is not bound on any edge router")
+	}
 	if s.tokens != nil {
 		st := s.tokens.State()
 		if st.Expires.IsZero() || time.Now().After(st.Expires) {

@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ztedge/ztedge/internal/idtoken"
+	"github.com/ztedge/ztedge/internal/metrics"
 	"github.com/ztedge/ztedge/internal/vault"
 	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/listener"
@@ -51,6 +53,10 @@ type Service struct {
 	verifier  *jwtauth.Verifier // nil when inbound JWTs are not required
 	transport *transport.Transport
 	client    *http.Client
+	metrics   *metrics.Metrics
+	peers     *peerTracker
+
+	bound atomic.Bool // the Ziti bind is established (zerotrust mode, while serving)
 
 	mu      sync.Mutex
 	serving bool
@@ -73,16 +79,20 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Service{cfg: cfg, opts: opts, log: opts.Logger.With("service", cfg.Service.Name)}
+	level, _ := parseLevel(cfg.Service.LogLevel) // checked by Validate
+	log := slog.New(levelHandler{level: level, next: opts.Logger.Handler()}).With("service", cfg.Service.Name)
+	s := &Service{cfg: cfg, opts: opts, log: log}
 	ok := false
 	defer func() {
 		if !ok {
 			s.Close()
 		}
 	}()
+	s.metrics = metrics.New(cfg.Service.Name, s.jwtExpiry)
 	sec, field, zt := cfg.overlaySettings()
 	if sec.credentials != "" {
-		src, err := idtoken.New(sec.credentials, idtoken.Options{Address: sec.vaultAddress, CAFile: sec.vaultCA, Logger: s.log})
+		src, err := idtoken.New(sec.credentials, idtoken.Options{Address: sec.vaultAddress, CAFile: sec.vaultCA, Logger: s.log,
+			Observe: func(op string, err error) { s.metrics.Vault(op, err) }})
 		if err != nil {
 			return nil, fmt.Errorf("zerotrust: %s.%s: %w", field, KeyCredentials, err)
 		}
@@ -93,14 +103,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 		s.tokens = src
 	}
 	if zt {
-		ov, err := connect(ctx, sec, s.tokens, s.log)
+		ov, err := connect(ctx, sec, s.tokens, s.log, s.metrics)
+		s.metrics.Authenticated(err)
 		if err != nil {
 			return nil, err
 		}
 		s.overlay = ov
 	}
 	if cfg.Service.sec.requireJWT {
-		v, err := newVerifier(ctx, cfg.Service.sec, s.tokens, s.log)
+		v, err := newVerifier(ctx, cfg.Service.sec, s.tokens, s.log, func(err error) { s.metrics.Verified(jwtauth.Reason(err)) })
 		if err != nil {
 			return nil, err
 		}
@@ -149,9 +160,10 @@ func (s *Service) buildClient() error {
 	for name, c := range s.cfg.Clients {
 		routes = append(routes, transport.Route{Name: name, Host: c.Host, Port: c.Port, Overlay: c.mode == ModeZeroTrust})
 	}
+	s.peers = newPeerTracker(s.cfg, s.log, s.metrics)
 	var dial transport.DialFunc
 	if s.overlay != nil {
-		dial = s.overlay.dial
+		dial = s.peers.dial(s.overlay.dial)
 	}
 	t, err := transport.New(routes, dial)
 	if err != nil {
@@ -168,8 +180,16 @@ func (s *Service) buildClient() error {
 	case timeout > 0:
 		rt = &timeoutTransport{rt: rt, timeout: timeout}
 	}
-	s.client = &http.Client{Transport: rt, CheckRedirect: transport.CheckRedirect}
+	s.client = &http.Client{Transport: s.peers.observe(rt), CheckRedirect: transport.CheckRedirect}
 	return nil
+}
+
+// jwtExpiry is the current JWT's expiry, zero without one.
+func (s *Service) jwtExpiry() time.Time {
+	if s.tokens == nil {
+		return time.Time{}
+	}
+	return s.tokens.State().Expires
 }
 
 // Name is the service's name.
@@ -204,7 +224,8 @@ func (s *Service) Listen(ctx context.Context) (net.Listener, error) {
 		if s.overlay == nil {
 			return nil, errors.New("zerotrust: no overlay; refusing to fall back to TCP")
 		}
-		return listener.Bind(ctx, s.overlay.zctx, svc.ZitiService(), s.log)
+		return listener.Bind(ctx, s.overlay.zctx, svc.ZitiService(), listener.BindOptions{Logger: s.log,
+			OnState: func(up bool) { s.bound.Store(up); s.metrics.Bound(up) }})
 	}
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(svc.Host, strconv.Itoa(svc.Port)))

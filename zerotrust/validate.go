@@ -83,6 +83,15 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(s.PingPath, "/") || strings.ContainsAny(s.PingPath, "?#%") {
 		errs = append(errs, fmt.Errorf("Service.PingPath: %q must start with / and hold no ?, # or %%", s.PingPath))
 	}
+	if s.MetricsPath != "" && (!strings.HasPrefix(s.MetricsPath, "/") || strings.ContainsAny(s.MetricsPath, "?#%") || s.MetricsPath == s.PingPath) {
+		errs = append(errs, fmt.Errorf("Service.MetricsPath: %q must start with /, hold no ?, # or %%, and differ from the ping path", s.MetricsPath))
+	}
+	if s.MetricsPath != "" && s.HealthPort == 0 {
+		errs = append(errs, errors.New("Service.MetricsPath: metrics are served on the health port, but HealthPort is 0"))
+	}
+	if _, err := parseLevel(s.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("Service.LogLevel: %w", err))
+	}
 	if s.HealthHost == "" {
 		s.HealthHost = "127.0.0.1"
 	}

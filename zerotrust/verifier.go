@@ -17,7 +17,7 @@ import (
 // credentials file's address), the audience (JWTAudience, else the
 // credentials' audience, else "edgex"), and the validation method
 // (JWTValidation), introspecting through the service's own Vault login.
-func newVerifier(ctx context.Context, sec settings, tokens *idtoken.Source, log *slog.Logger) (*jwtauth.Verifier, error) {
+func newVerifier(ctx context.Context, sec settings, tokens *idtoken.Source, log *slog.Logger, onVerify func(error)) (*jwtauth.Verifier, error) {
 	addr, audience := sec.vaultAddress, sec.audience
 	if tokens != nil {
 		if addr == "" {
@@ -41,7 +41,7 @@ func newVerifier(ctx context.Context, sec settings, tokens *idtoken.Source, log 
 	if err != nil {
 		return nil, fmt.Errorf("zerotrust: %w", err)
 	}
-	o := jwtauth.Options{Issuer: issuer, Audiences: []string{audience}, KeysURL: keys, Logger: log, HTTPClient: client}
+	o := jwtauth.Options{Issuer: issuer, Audiences: []string{audience}, KeysURL: keys, Logger: log, HTTPClient: client, OnVerify: onVerify}
 	switch sec.validation {
 	case ValidateIntrospect:
 		o.Mode = jwtauth.Introspect

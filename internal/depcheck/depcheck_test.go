@@ -69,14 +69,28 @@ func TestRuntimeLinksNoProvisioning(t *testing.T) {
 // committed beside them; run with -update after a deliberate change.
 func TestDependencyLists(t *testing.T) {
 	for _, pkg := range []string{"cmd/proxy-auth", "zerotrust"} {
-		got := strings.Join(deps(t, "./"+pkg), "\n") + "\n"
+		got := deps(t, "./"+pkg)
 		file := filepath.Join("..", "..", pkg, "deps.txt")
 		if *update {
-			require.NoError(t, os.WriteFile(file, []byte(got), 0o644))
+			require.NoError(t, os.WriteFile(file, []byte(strings.Join(got, "\n")+"\n"), 0o644))
 			continue
 		}
-		want, err := os.ReadFile(file)
+		b, err := os.ReadFile(file)
 		require.NoError(t, err, "run: go test ./internal/depcheck -update")
-		assert.Equal(t, string(want), got, "%s's dependencies changed; if on purpose, run: go test ./internal/depcheck -update", pkg)
+		want := strings.Fields(string(b))
+		var added, removed []string
+		for _, p := range got {
+			if !slices.Contains(want, p) {
+				added = append(added, p)
+			}
+		}
+		for _, p := range want {
+			if !slices.Contains(got, p) {
+				removed = append(removed, p)
+			}
+		}
+		if len(added)+len(removed) > 0 {
+			t.Errorf("%s's dependencies changed (added %v, removed %v); if on purpose, run: go test ./internal/depcheck -update", pkg, added, removed)
+		}
 	}
 }

@@ -27,10 +27,11 @@ import (
 // again. While Vault cannot be reached it keeps handing out the current JWT
 // until shortly before it expires. It is safe for concurrent use.
 type Source struct {
-	creds  credentials.Service
-	client *vaultapi.Client
-	log    *slog.Logger
-	now    func() time.Time
+	creds   credentials.Service
+	client  *vaultapi.Client
+	log     *slog.Logger
+	now     func() time.Time
+	observe func(operation string, err error)
 
 	mu         sync.Mutex
 	jwt        string
@@ -52,6 +53,9 @@ type Options struct {
 	CAFile string
 	// Logger receives renewal events (never tokens). Default slog.Default().
 	Logger *slog.Logger
+	// Observe, if not nil, is told of each Vault operation ("login",
+	// "renew", "jwt") and its error, for metrics.
+	Observe func(operation string, err error)
 }
 
 // New reads the credentials file and prepares a source. It does not
@@ -73,7 +77,11 @@ func New(credentialsFile string, opts Options) (*Source, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Source{creds: *creds, client: client, log: log, now: time.Now}, nil
+	observe := opts.Observe
+	if observe == nil {
+		observe = func(string, error) {}
+	}
+	return &Source{creds: *creds, client: client, log: log, now: time.Now, observe: observe}, nil
 }
 
 // Service is the service name the credentials belong to.
@@ -149,6 +157,7 @@ func (s *Source) fetch(ctx context.Context) (string, error) {
 		return "", err
 	}
 	sec, err := s.client.Logical().ReadWithContext(ctx, "identity/oidc/token/"+s.creds.OIDCRole)
+	s.observe("jwt", err)
 	if err != nil {
 		return "", fmt.Errorf("fetching the identity token of %q from vault: %w", s.creds.Service, vault.Sanitize(err))
 	}
@@ -160,10 +169,14 @@ func (s *Source) fetch(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("vault's identity token for %q: %w", s.creds.Service, err)
 	}
+	renewed := s.jwt != ""
 	s.jwt = tok
 	s.jwtExp = exp
 	s.jwtRenewAt = exp.Add(-renewMargin(exp.Sub(iat)))
 	s.fetches++
+	if renewed {
+		s.log.Info("renewed the service's JWT", "service", s.creds.Service, "expires", exp.UTC().Format(time.RFC3339))
+	}
 	return tok, nil
 }
 
@@ -183,6 +196,7 @@ func (s *Source) ensureLogin(ctx context.Context) error {
 	}
 	if s.loggedIn {
 		sec, err := s.client.Auth().Token().RenewSelfWithContext(ctx, 0)
+		s.observe("renew", err)
 		if err == nil && sec != nil && sec.Auth != nil && sec.Auth.LeaseDuration > 0 {
 			s.setLease(sec.Auth.LeaseDuration)
 			return nil
@@ -192,6 +206,7 @@ func (s *Source) ensureLogin(ctx context.Context) error {
 	s.client.ClearToken()
 	s.loggedIn = false
 	login, err := vault.AppRoleLogin(ctx, s.client, s.creds.AuthMount, s.creds.RoleID, s.creds.SecretID)
+	s.observe("login", err)
 	if err != nil {
 		return fmt.Errorf("logging in to vault as %q: %w", s.creds.Service, err)
 	}
