@@ -49,6 +49,8 @@ func (pc *peerConns) notify() {
 
 type poolConn struct {
 	net.Conn
+	written  int64        // bytes of the current request written to Conn
+	writeErr error        // the error of writing to Conn, if any
 	limit    *headerLimit // under br
 	br       *bufio.Reader
 	bw       *bufio.Writer
@@ -69,12 +71,12 @@ func NewConnPool(dial DialFunc, maxConns int, idleTimeout time.Duration) *ConnPo
 	return &ConnPool{dial: dial, maxConns: maxConns, idleTime: idleTimeout, peers: map[string]*peerConns{}}
 }
 
-// Failures on a connection before any response byte arrived, which on a
-// reused connection mean that the peer closed it while it was idle.
+// Failures on a connection before any response byte arrived: on a reused
+// connection they mostly mean that the peer closed it while it was idle.
 var (
-	errNotSent          = errors.New("transport: the request could not be sent")
-	errNoResponse       = errors.New("transport: the connection closed before a response")
-	maxDrain      int64 = 256 << 10
+	errNothingWritten       = errors.New("transport: the request could not be sent")
+	errNoResponse           = errors.New("transport: the connection broke before a response")
+	maxDrain          int64 = 256 << 10
 )
 
 // RoundTrip sends req over a pooled connection to its host.
@@ -89,7 +91,7 @@ func (p *ConnPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	addr := canonicalAddr(req)
 	for attempt := 0; ; attempt++ {
-		c, reused, err := p.get(req.Context(), addr)
+		c, err := p.get(req.Context(), addr, attempt > 0)
 		if err != nil {
 			closeBody(req)
 			return nil, err
@@ -99,11 +101,14 @@ func (p *ConnPool) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		p.discard(c)
-		retry := errors.Is(err, errNotSent) || (errors.Is(err, errNoResponse) && replayable(req))
-		if !reused || attempt > 0 || !retry || !rewindable(req) {
+		// The connection broke before a response started (the peer closed
+		// it while idle, its router went away). Send the request once more,
+		// on a fresh connection, when that cannot apply it twice: nothing
+		// of it was written, or it is idempotent (see replayable).
+		retry := errors.Is(err, errNothingWritten) || (errors.Is(err, errNoResponse) && replayable(req))
+		if attempt > 0 || !retry || !rewindable(req) || req.Context().Err() != nil {
 			return nil, err
 		}
-		// The peer closed the idle connection: retry once on a fresh one.
 		if req.GetBody != nil {
 			body, gerr := req.GetBody()
 			if gerr != nil {
@@ -144,11 +149,18 @@ func (p *ConnPool) exchange(c *poolConn, req *http.Request) (*http.Response, err
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
+	c.written, c.writeErr = 0, nil
+	err := req.Write(c.bw)
+	if err == nil {
+		err = c.bw.Flush()
 	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(fmt.Errorf("%w: %v", errNotSent, err))
+	switch {
+	case err != nil && c.writeErr != nil && c.written == 0:
+		return fail(fmt.Errorf("%w: %v", errNothingWritten, err))
+	case err != nil && c.writeErr != nil:
+		return fail(fmt.Errorf("%w: %v", errNoResponse, err))
+	case err != nil: // the request's own fault (its body failed, say)
+		return fail(err)
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		return fail(fmt.Errorf("%w: %v", errNoResponse, err))
@@ -186,9 +198,9 @@ func (p *ConnPool) exchange(c *poolConn, req *http.Request) (*http.Response, err
 	return resp, nil
 }
 
-// get takes an idle connection to addr or, when fewer than maxConns are
-// open, dials one; otherwise it waits for a slot or ctx.
-func (p *ConnPool) get(ctx context.Context, addr string) (*poolConn, bool, error) {
+// get takes an idle connection to addr (unless fresh) or, when fewer than
+// maxConns are open, dials one; otherwise it waits for a slot or ctx.
+func (p *ConnPool) get(ctx context.Context, addr string, fresh bool) (*poolConn, error) {
 	for {
 		p.mu.Lock()
 		pc := p.peers[addr]
@@ -201,9 +213,9 @@ func (p *ConnPool) get(ctx context.Context, addr string) (*poolConn, bool, error
 			c := pc.idle[len(pc.idle)-1]
 			pc.idle = pc.idle[:len(pc.idle)-1]
 			idle := now.Sub(c.idleFrom)
-			if idle < p.idleTime && (idle < probeAfter || alive(c)) {
+			if !fresh && idle < p.idleTime && (idle < probeAfter || alive(c)) {
 				p.mu.Unlock()
-				return c, true, nil
+				return c, nil
 			}
 			c.Conn.Close()
 			<-pc.slots
@@ -216,12 +228,13 @@ func (p *ConnPool) get(ctx context.Context, addr string) (*poolConn, bool, error
 			conn, err := p.dial(ctx, "tcp", addr)
 			if err != nil {
 				<-pc.slots
-				return nil, false, err
+				return nil, err
 			}
-			lim := &headerLimit{r: conn}
-			return &poolConn{Conn: conn, limit: lim, br: bufio.NewReader(lim), bw: bufio.NewWriter(conn), addr: addr}, false, nil
+			c := &poolConn{Conn: conn, limit: &headerLimit{r: conn}, addr: addr}
+			c.br, c.bw = bufio.NewReader(c.limit), bufio.NewWriter(countWriter{c})
+			return c, nil
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return nil, ctx.Err()
 		case <-wake:
 			// A connection was returned or closed: look again.
 		}
@@ -335,4 +348,16 @@ func canonicalAddr(req *http.Request) string {
 		port = "80"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// countWriter counts the bytes written to a pooled connection.
+type countWriter struct{ c *poolConn }
+
+func (w countWriter) Write(p []byte) (int, error) {
+	n, err := w.c.Conn.Write(p)
+	w.c.written += int64(n)
+	if err != nil {
+		w.c.writeErr = err
+	}
+	return n, err
 }
