@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,7 +21,10 @@ const maxDiscoverySize = 256 << 10
 // Discover reads Vault's issuer and JWKS URL from its OpenID discovery
 // document, GET <vaultAddr>/v1/identity/oidc/.well-known/openid-configuration
 // (no Vault token needed). A nil client means one with a 10 s timeout.
-// Both URLs must be absolute http or https URLs.
+// Both must be absolute http or https URLs, or absolute paths, which a
+// Vault without api_addr publishes (issuer "/v1/identity/oidc", as in
+// EdgeX): the issuer is then returned as is, to match the tokens' iss, and
+// the key set's URL is resolved against vaultAddr.
 func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issuer, keysURL string, err error) {
 	base, err := url.Parse(vaultAddr)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -51,11 +55,31 @@ func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issue
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoverySize)).Decode(&doc); err != nil {
 		return "", "", fmt.Errorf("discovering vault's issuer at %s: decoding: %w", where, err)
 	}
-	for _, f := range []struct{ name, value string }{{"issuer", doc.Issuer}, {"jwks_uri", doc.JWKSURI}} {
-		u, err := url.Parse(f.value)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return "", "", fmt.Errorf("discovering vault's issuer at %s: %q is not an absolute http or https URL (got %q)", where, f.name, f.value)
-		}
+	// A Vault without api_addr or an issuer setting (as EdgeX runs it)
+	// names itself by path only: issuer "/v1/identity/oidc". Tokens then
+	// carry exactly that iss, and the key set is at that path on the Vault
+	// this document came from.
+	keys, err := resolve(base, doc.JWKSURI)
+	if err != nil {
+		return "", "", fmt.Errorf("discovering vault's issuer at %s: %q is not an http or https URL or an absolute path (got %q)", where, "jwks_uri", doc.JWKSURI)
 	}
-	return doc.Issuer, doc.JWKSURI, nil
+	if _, err := resolve(base, doc.Issuer); err != nil {
+		return "", "", fmt.Errorf("discovering vault's issuer at %s: %q is not an http or https URL or an absolute path (got %q)", where, "issuer", doc.Issuer)
+	}
+	return doc.Issuer, keys, nil
+}
+
+// resolve returns ref as an absolute URL: as is when it is an absolute
+// http(s) URL, against base's scheme and host when it is an absolute path.
+func resolve(base *url.URL, ref string) (string, error) {
+	u, err := url.Parse(ref)
+	switch {
+	case err != nil:
+		return "", err
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
+		return ref, nil
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(ref, "//"):
+		return (&url.URL{Scheme: base.Scheme, Host: base.Host, Path: u.Path, RawQuery: u.RawQuery}).String(), nil
+	}
+	return "", errors.New("not absolute")
 }

@@ -188,10 +188,12 @@ func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
 
 func TestDiscover(t *testing.T) {
 	docs := map[string]string{
-		"/good/v1/identity/oidc/.well-known/openid-configuration":     `{"issuer":"http://vault:8200/v1/identity/oidc","jwks_uri":"http://vault:8200/v1/identity/oidc/.well-known/keys"}`,
-		"/nouri/v1/identity/oidc/.well-known/openid-configuration":    `{"issuer":"http://vault:8200/v1/identity/oidc"}`,
-		"/relative/v1/identity/oidc/.well-known/openid-configuration": `{"issuer":"/v1/identity/oidc","jwks_uri":"http://x/keys"}`,
-		"/garbage/v1/identity/oidc/.well-known/openid-configuration":  `<html>`,
+		"/good/v1/identity/oidc/.well-known/openid-configuration":       `{"issuer":"http://vault:8200/v1/identity/oidc","jwks_uri":"http://vault:8200/v1/identity/oidc/.well-known/keys"}`,
+		"/nouri/v1/identity/oidc/.well-known/openid-configuration":      `{"issuer":"http://vault:8200/v1/identity/oidc"}`,
+		"/edgex/v1/identity/oidc/.well-known/openid-configuration":      `{"issuer":"/v1/identity/oidc","jwks_uri":"/v1/identity/oidc/.well-known/keys"}`,
+		"/schemeless/v1/identity/oidc/.well-known/openid-configuration": `{"issuer":"/v1/identity/oidc","jwks_uri":"//evil.example/keys"}`,
+		"/ftp/v1/identity/oidc/.well-known/openid-configuration":        `{"issuer":"ftp://vault/v1/identity/oidc","jwks_uri":"/keys"}`,
+		"/garbage/v1/identity/oidc/.well-known/openid-configuration":    `<html>`,
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		doc, ok := docs[r.URL.Path]
@@ -207,7 +209,13 @@ func TestDiscover(t *testing.T) {
 	if err != nil || iss != "http://vault:8200/v1/identity/oidc" || keys != "http://vault:8200/v1/identity/oidc/.well-known/keys" {
 		t.Fatalf("Discover: %q %q %v", iss, keys, err)
 	}
-	for _, addr := range []string{srv.URL + "/nouri", srv.URL + "/relative", srv.URL + "/garbage", srv.URL + "/missing", "vault:8200", ""} {
+	// A Vault without api_addr (EdgeX's) names itself by path: the issuer
+	// stays as it is, the keys are on the Vault asked.
+	iss, keys, err = jwtauth.Discover(ctx, srv.URL+"/edgex", nil)
+	if err != nil || iss != "/v1/identity/oidc" || keys != srv.URL+"/v1/identity/oidc/.well-known/keys" {
+		t.Fatalf("Discover of a path-only issuer: %q %q %v", iss, keys, err)
+	}
+	for _, addr := range []string{srv.URL + "/nouri", srv.URL + "/schemeless", srv.URL + "/ftp", srv.URL + "/garbage", srv.URL + "/missing", "vault:8200", ""} {
 		if _, _, err := jwtauth.Discover(ctx, addr, nil); err == nil {
 			t.Fatalf("Discover(%q) succeeded", addr)
 		}
