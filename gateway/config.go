@@ -29,6 +29,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ztedge/ztedge/internal/naming"
 )
 
 // Defaults applied to empty [Config] fields.
@@ -174,8 +176,6 @@ func (c *Config) GeneratedCertificate() bool {
 }
 
 var (
-	// serviceNameRE is the rule for service names in topologies.
-	serviceNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
 	// pingPathRE allows plain absolute paths only.
 	pingPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
 	// workerUserRE is a conservative rule for Unix user names.
@@ -255,7 +255,7 @@ func (c *Config) Validate() error {
 		add("services is empty: name at least one service and its upstream URL, e.g. core-data: http://127.0.0.1:59880")
 	}
 	for _, name := range c.serviceNames() {
-		if !serviceNameRE.MatchString(name) {
+		if !naming.ValidName(name) {
 			add("services: name %q must be 2-63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen", name)
 			continue
 		}

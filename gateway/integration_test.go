@@ -103,7 +103,7 @@ func startProxyAuth(t testing.TB, bin string, args ...string) string {
 }
 
 // vaultJWT logs in as user u with password and returns the user's JWT.
-func vaultJWT(t testing.TB, vaultAddr string, u *User, password string) string {
+func vaultJWT(t testing.TB, vaultAddr string, u *provisioning.User, password string) string {
 	t.Helper()
 	cfg := vaultapi.DefaultConfig()
 	cfg.Address = vaultAddr
@@ -225,15 +225,15 @@ func TestIntegrationGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc, err := NewVaultClient(ctx, st.VaultAddress, token, "")
+	vc, err := provisioning.NewVaultClient(ctx, st.VaultAddress, token, "the stack's root token", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := NewUsers(vc, UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience})
+	users, err := provisioning.NewUsers(vc, provisioning.UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience})
 	if err != nil {
 		t.Fatal(err)
 	}
-	addUser := func(t testing.TB, u *Users, name string) string {
+	addUser := func(t testing.TB, u *provisioning.Users, name string) string {
 		t.Helper()
 		user, err := u.Add(ctx, name)
 		if err != nil {
@@ -254,7 +254,7 @@ func TestIntegrationGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = vc.Logical().DeleteWithContext(context.Background(), "identity/oidc/key/"+otherKey) })
-	otherAudience, err := NewUsers(vc, UserOptions{Key: otherKey, Audience: "not-" + top.JWT.Audience})
+	otherAudience, err := provisioning.NewUsers(vc, provisioning.UserOptions{Key: otherKey, Audience: "not-" + top.JWT.Audience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestIntegrationGateway(t *testing.T) {
 	})
 
 	t.Run("expired JWT is 401", func(t *testing.T) {
-		short, err := NewUsers(vc, UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience, TTL: 2 * time.Second})
+		short, err := provisioning.NewUsers(vc, provisioning.UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience, TTL: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,166 +484,5 @@ func TestIntegrationProxyAuthRefusesToStart(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tc.want, out)
 			}
 		})
-	}
-}
-
-// TestIntegrationUsers checks what user add and remove do in Vault.
-func TestIntegrationUsers(t *testing.T) {
-	st := stacktest.Shared(t)
-	top := topotest.Provision(t, st, topologyFile, nil)
-	ctx := t.Context()
-	token, err := st.VaultToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := NewVaultClient(ctx, st.VaultAddress, token, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := NewUsers(vc, UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	u, err := users.Add(ctx, "grace")
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(path string) map[string]any {
-		s, err := vc.Logical().ReadWithContext(ctx, path)
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if s == nil {
-			return nil
-		}
-		return s.Data
-	}
-	mounts, err := vc.Sys().ListAuthWithContext(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := mounts[DefaultUserMount+"/"]
-	if m == nil || m.Type != "userpass" || m.Description != "managed by ztedge" {
-		t.Fatalf("userpass mount: %+v", m)
-	}
-	role := read("identity/oidc/role/grace")
-	if role == nil || role["key"] != top.Vault.Key || role["client_id"] != top.JWT.Audience || !sameJSON(str(role["template"]), `{"name":"grace"}`) {
-		t.Errorf("OIDC role: %v", role)
-	}
-	if ttl, _ := role["ttl"].(json.Number); ttl.String() != "3600" {
-		t.Errorf("OIDC role ttl %v, want 3600", role["ttl"])
-	}
-	e := read("identity/entity/name/grace")
-	if e == nil || parseEntity(e).Metadata[UserMetadataKey] != "true" || parseEntity(e).isService() {
-		t.Errorf("entity: %v", e)
-	}
-	if aliases := parseEntity(e).Aliases; len(aliases) != 1 || aliases[0].Name != "grace" || aliases[0].MountAccessor != m.Accessor {
-		t.Errorf("entity aliases: %+v", aliases)
-	}
-	policy, err := vc.Sys().GetPolicyWithContext(ctx, "ztedge-user-grace")
-	if err != nil || !strings.Contains(policy, `path "identity/oidc/token/grace"`) || strings.Contains(policy, "introspect") {
-		t.Errorf("policy: %q (%v)", policy, err)
-	}
-	// The JWT names the user and its entity.
-	jwt := vaultJWT(t, st.VaultAddress, u, u.Password)
-	c := claimsOf(t, jwt)
-	if c["name"] != "grace" || c["sub"] != u.EntityID || c["aud"] != top.JWT.Audience {
-		t.Errorf("JWT claims %v", c)
-	}
-	// A user may read only its own JWT.
-	cfg := vaultapi.DefaultConfig()
-	cfg.Address = st.VaultAddress
-	uc, _ := vaultapi.NewClient(cfg)
-	sec, err := uc.Logical().WriteWithContext(ctx, u.LoginPath, map[string]any{"password": u.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	uc.SetToken(sec.Auth.ClientToken)
-	if _, err := uc.Logical().ReadWithContext(ctx, "identity/oidc/token/core-data"); err == nil {
-		t.Error("a user could read a service's JWT")
-	}
-
-	// Adding again keeps the entity and changes the password.
-	again, err := users.Add(ctx, "grace")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.EntityID != u.EntityID || again.Password == u.Password {
-		t.Errorf("re-add: entity %s (was %s), password changed %v", again.EntityID, u.EntityID, again.Password != u.Password)
-	}
-	if _, err := uc.Logical().WriteWithContext(ctx, u.LoginPath, map[string]any{"password": u.Password}); err == nil {
-		t.Error("the old password still logs in")
-	}
-
-	// Clashes and bad names are refused.
-	for name, want := range map[string]string{
-		"core-data": "is a ztedge service",
-		"Grace":     "lower-case",
-		"g":         "2-63",
-		"bad_name":  "lower-case",
-	} {
-		if _, err := users.Add(ctx, name); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("add %q: err = %v, want one containing %q", name, err, want)
-		}
-	}
-	if err := users.Remove(ctx, "core-data"); err == nil || !strings.Contains(err.Error(), "is a ztedge service") {
-		t.Errorf("remove core-data: err = %v", err)
-	}
-	if _, err := vc.Logical().WriteWithContext(ctx, "identity/entity", map[string]any{"name": "foreign-person"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := users.Add(ctx, "foreign-person"); err == nil || !strings.Contains(err.Error(), "not created by ztedge") {
-		t.Errorf("add over a foreign entity: err = %v", err)
-	}
-	if _, err := vc.Logical().WriteWithContext(ctx, "identity/oidc/role/foreign-role", map[string]any{"key": top.Vault.Key, "client_id": "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := users.Add(ctx, "foreign-role"); err == nil || !strings.Contains(err.Error(), "OIDC role") {
-		t.Errorf("add over a foreign OIDC role: err = %v", err)
-	}
-	noKey, err := NewUsers(vc, UserOptions{Key: "no-such-key"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := noKey.Add(ctx, "henry"); err == nil || !strings.Contains(err.Error(), `OIDC key "no-such-key" does not exist`) {
-		t.Errorf("add with a missing key: err = %v", err)
-	}
-
-	// Provisioning leaves users alone: with grace in Vault, a re-apply of
-	// the topology plans nothing.
-	p, err := provisioning.New(ctx, top, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := p.Plan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range plan.Changes {
-		if strings.HasPrefix(c.Kind, "vault") {
-			t.Errorf("with a user in Vault, provisioning plans a Vault change: %s", c)
-		}
-	}
-
-	// Remove deletes exactly the user's objects; the services are intact.
-	if err := users.Remove(ctx, "grace"); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"identity/oidc/role/grace", "identity/entity/name/grace", "auth/" + DefaultUserMount + "/users/grace"} {
-		if d := read(p); d != nil {
-			t.Errorf("%s still exists after remove: %v", p, d)
-		}
-	}
-	if policy, _ := vc.Sys().GetPolicyWithContext(ctx, "ztedge-user-grace"); policy != "" {
-		t.Error("the policy still exists after remove")
-	}
-	for _, p := range []string{"identity/oidc/role/core-data", "identity/entity/name/core-data", "identity/entity/name/foreign-person", "identity/oidc/role/foreign-role"} {
-		if read(p) == nil {
-			t.Errorf("%s was deleted by user remove", p)
-		}
-	}
-	if err := users.Remove(ctx, "grace"); err == nil || !strings.Contains(err.Error(), "no ztedge user") {
-		t.Errorf("second remove: err = %v", err)
 	}
 }

@@ -29,7 +29,7 @@ dial:
 	fmt.Println(top.Validate())
 	// Output:
 	// invalid topology:
-	//   - services[1].name: "Core_Metadata" is not a valid name (2 to 63 lower-case letters, digits and hyphens, starting with a letter)
+	//   - services[1].name: "Core_Metadata" is not a valid name (2 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen)
 	//   - dial[0].from[0]: unknown service or client "device-virtual"
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ztedge/ztedge/internal/naming"
 )
 
 // Defaults applied by [Topology.SetDefaults] to fields left empty.
@@ -20,17 +22,17 @@ const (
 	DefaultVaultAlgorithm = "ES384"
 	DefaultAuthMount      = "ztedge-approle"
 	DefaultTokenPeriod    = time.Hour
-	DefaultAudience       = "edgex"
+	DefaultAudience       = naming.DefaultAudience
 	DefaultJWTTTL         = time.Hour
-	DefaultInterceptPort  = 80
+	DefaultInterceptPort  = naming.InterceptPort
 	// ServicePrefix is prepended to a service name to form its Ziti service name.
-	ServicePrefix = "edgex."
+	ServicePrefix = naming.ServicePrefix
 	// DefaultInterceptDomain is appended to a service name to form its default intercept host.
-	DefaultInterceptDomain = ".edgex.ziti"
+	DefaultInterceptDomain = "." + naming.InterceptDomain
 )
 
 // ZitiServiceName returns the Ziti service name for a ztedge service: "edgex.<name>".
-func ZitiServiceName(service string) string { return ServicePrefix + service }
+func ZitiServiceName(service string) string { return naming.ZitiService(service) }
 
 // LoadFile reads a topology from a YAML file, expands ${VAR} references
 // from the environment, applies defaults and validates it. Relative paths

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // Op says what a [Change] does to an object.
@@ -29,6 +31,13 @@ type Change struct {
 	Detail string
 
 	apply func(ctx context.Context) error
+	// stage orders execution: every change of a stage is done before any
+	// change of a later stage starts.
+	stage int
+	// chain groups the changes of a stage that must run one after the
+	// other, in plan order; different chains of a stage run concurrently.
+	// An empty chain is a chain of its own.
+	chain string
 }
 
 // String formats the change as one line, e.g. "create ziti identity core-data".
@@ -81,21 +90,92 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-// execute applies the changes in order and stops at the first failure,
-// naming the change that failed.
+// execute carries out the changes stage by stage. Within a stage, each
+// chain's changes run in plan order and up to [maxParallel] chains run at
+// once. The first failure stops the plan (changes already running finish)
+// and is returned naming the change that failed.
 func (p *Plan) execute(ctx context.Context, progress func(Change)) error {
-	for _, c := range p.Changes {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if c.apply != nil {
-			if err := c.apply(ctx); err != nil {
-				return fmt.Errorf("%s %s %q: %w", c.Op, c.Kind, c.Name, err)
-			}
-		}
+	var mu sync.Mutex // serializes progress
+	report := func(c Change) {
 		if progress != nil {
+			mu.Lock()
 			progress(c)
+			mu.Unlock()
+		}
+	}
+	for _, stage := range p.stages() {
+		err := forEach(ctx, len(stage), func(ctx context.Context, i int) error {
+			for _, c := range stage[i] {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if c.apply != nil {
+					if err := c.apply(ctx); err != nil {
+						return fmt.Errorf("%s %s %q: %w", c.Op, c.Kind, c.Name, err)
+					}
+				}
+				report(c)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// stages groups the changes by stage (ascending), and each stage's changes
+// by chain, keeping plan order within a chain.
+func (p *Plan) stages() [][][]Change {
+	var numbers []int
+	for _, c := range p.Changes {
+		if !slices.Contains(numbers, c.stage) {
+			numbers = append(numbers, c.stage)
+		}
+	}
+	slices.Sort(numbers)
+	out := make([][][]Change, 0, len(numbers))
+	for _, n := range numbers {
+		var chains [][]Change
+		index := map[string]int{}
+		for _, c := range p.Changes {
+			if c.stage != n {
+				continue
+			}
+			i, ok := index[c.chain]
+			if !ok || c.chain == "" {
+				i = len(chains)
+				chains = append(chains, nil)
+				if c.chain != "" {
+					index[c.chain] = i
+				}
+			}
+			chains[i] = append(chains[i], c)
+		}
+		out = append(out, chains)
+	}
+	return out
+}
+
+// sequence joins the changes of parts so that every stage of a part runs
+// after every stage of the parts before it.
+func sequence(parts ...[]Change) []Change {
+	var out []Change
+	base := 0
+	for _, part := range parts {
+		var numbers []int
+		for _, c := range part {
+			if !slices.Contains(numbers, c.stage) {
+				numbers = append(numbers, c.stage)
+			}
+		}
+		slices.Sort(numbers)
+		for _, c := range part {
+			c.stage = base + slices.Index(numbers, c.stage)
+			out = append(out, c)
+		}
+		base += len(numbers)
+	}
+	return out
 }

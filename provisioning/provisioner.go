@@ -52,7 +52,7 @@ func (p *Provisioner) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
 	}
-	return &Plan{Changes: append(vc, zc...)}, nil
+	return &Plan{Changes: sequence(vc, zc)}, nil
 }
 
 // Apply makes a plan and carries it out, calling progress (if not nil)
@@ -76,7 +76,7 @@ func (p *Provisioner) DestroyPlan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("planning Vault: %w", err)
 	}
-	return &Plan{Changes: append(zc, vc...)}, nil
+	return &Plan{Changes: sequence(zc, vc)}, nil
 }
 
 // Destroy deletes every object ztedge created in Vault and on the

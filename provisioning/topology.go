@@ -14,14 +14,18 @@
 // metadata keys), and ztedge's AppRole mount is described "managed by ztedge".
 package provisioning
 
-import "time"
+import (
+	"time"
+
+	"github.com/ztedge/ztedge/internal/naming"
+)
 
 // ManagedTag is the tag that marks a Ziti object as created and owned by
 // ztedge. Objects without it are never changed or deleted.
-const ManagedTag = "ztedge.managed"
+const ManagedTag = naming.ManagedTag
 
 // ManagedValue is the value stored under [ManagedTag].
-const ManagedValue = "true"
+const ManagedValue = naming.ManagedValue
 
 // Topology is the declarative description of a ztedge deployment: where Vault
 // and the Ziti controller are, the services, who may dial whom, and extra

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ztedge/ztedge/internal/naming"
 )
 
 // ValidationError lists every problem found in a topology, each naming the
@@ -26,9 +28,6 @@ func (e *ValidationError) Error() string {
 const GroupPrefix = "group:"
 
 var (
-	// Names become Vault entity, policy and role names, Ziti identity and
-	// service names and DNS labels: lower-case letters, digits and hyphens.
-	nameRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
 	groupRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	hostRE  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	// Vault paths segments: the key and mount names.
@@ -96,7 +95,7 @@ func (t *Topology) Validate() error {
 			m.services = append(m.services, s.Name)
 			groups[g] = m
 		}
-		derived := s.Host == s.Name+DefaultInterceptDomain && !nameRE.MatchString(s.Name)
+		derived := s.Host == s.Name+DefaultInterceptDomain && !naming.ValidName(s.Name)
 		if !derived && (!hostRE.MatchString(s.Host) || len(s.Host) > 253) {
 			v.addf("%s.host: %q is not a valid host name", f, s.Host)
 		}
@@ -189,8 +188,8 @@ func (v *validator) name(field, name string, seen map[string]string, kind string
 	case name == "":
 		v.addf("%s: missing", field)
 		return
-	case !nameRE.MatchString(name):
-		v.addf("%s: %q is not a valid name (2 to 63 lower-case letters, digits and hyphens, starting with a letter)", field, name)
+	case !naming.ValidName(name):
+		v.addf("%s: %q is not a valid name (%s)", field, name, naming.NameRule)
 	}
 	if other, dup := seen[name]; dup {
 		v.addf("%s: %q is already the name of a %s", field, name, other)

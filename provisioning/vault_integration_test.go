@@ -27,6 +27,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/stacktest"
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 // testVault is a Vault dev server started for one test.
@@ -465,7 +466,7 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 	if err != nil || key == nil {
 		t.Fatalf("reading the key: %v", err)
 	}
-	if ids := asStrings(key.Data["allowed_client_ids"]); !slices.Equal(ids, []string{"edgex"}) {
+	if ids := vault.Strings(key.Data["allowed_client_ids"]); !slices.Equal(ids, []string{"edgex"}) {
 		t.Errorf("key allowed_client_ids = %v, want [edgex]", ids)
 	}
 	for _, s := range []string{"svc-a", "svc-b"} {

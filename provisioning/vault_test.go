@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 // testVaultTopology returns a topology with the defaults the caller would
@@ -35,71 +40,20 @@ func TestVaultKeyTimings(t *testing.T) {
 	for _, ttl := range []time.Duration{time.Minute, time.Hour, 24 * time.Hour, 10 * 24 * time.Hour, 400 * 24 * time.Hour} {
 		sec := int64(ttl / time.Second)
 		rot, ver := keyTimings(sec)
-		if ver <= sec {
-			t.Errorf("ttl %s: verification_ttl %ds does not exceed the token TTL", ttl, ver)
-		}
-		if ver > 10*rot {
-			t.Errorf("ttl %s: verification_ttl %ds exceeds 10 x rotation_period %ds", ttl, ver, rot)
-		}
-		if rot < 60 {
-			t.Errorf("ttl %s: rotation_period %ds under Vault's one-minute minimum", ttl, rot)
-		}
+		assert.Greater(t, ver, sec, "ttl %s: verification_ttl must exceed the token TTL", ttl)
+		assert.LessOrEqual(t, ver, 10*rot, "ttl %s: verification_ttl within 10 x rotation_period", ttl)
+		assert.GreaterOrEqual(t, rot, int64(60), "ttl %s: rotation_period at least Vault's one minute", ttl)
 	}
-	if rot, ver := keyTimings(3600); rot != 86400 || ver != 86400 {
-		t.Errorf("keyTimings(1h) = %d, %d; want one day each", rot, ver)
-	}
-}
-
-func TestVaultAsSeconds(t *testing.T) {
-	cases := []struct {
-		in   any
-		want int64
-	}{
-		{json.Number("3600"), 3600},
-		{json.Number("1.5e3"), 1500},
-		{float64(60), 60},
-		{int(7), 7},
-		{"1h", 3600},
-		{"90", 90},
-		{"", 0},
-		{nil, 0},
-	}
-	for _, c := range cases {
-		got, err := asSeconds(c.in)
-		if err != nil || got != c.want {
-			t.Errorf("asSeconds(%#v) = %d, %v; want %d", c.in, got, err, c.want)
-		}
-	}
-	if _, err := asSeconds("soon"); err == nil {
-		t.Error("asSeconds(\"soon\") succeeded")
-	}
-	if _, err := asSeconds(true); err == nil {
-		t.Error("asSeconds(true) succeeded")
-	}
+	rot, ver := keyTimings(3600)
+	assert.Equal(t, [2]int64{86400, 86400}, [2]int64{rot, ver}, "one day each for 1h tokens")
 }
 
 func TestVaultSetsAndJSON(t *testing.T) {
-	if !sameSet([]string{"b", "a", "a"}, []string{"a", "b"}) {
-		t.Error("sameSet ignores neither order nor duplicates")
-	}
-	if sameSet([]string{"a"}, []string{"a", "b"}) {
-		t.Error("sameSet([a], [a b]) = true")
-	}
-	if !sameSet(nil, []string{}) {
-		t.Error("sameSet(nil, []) = false")
-	}
-	if got := asStrings([]any{"x", "y"}); len(got) != 2 || got[1] != "y" {
-		t.Errorf("asStrings([]any) = %v", got)
-	}
-	if got := asStrings("a, b"); !sameSet(got, []string{"a", "b"}) {
-		t.Errorf("asStrings(\"a, b\") = %v", got)
-	}
-	if normJSON(`{ "name" : "svc",  "b":1 }`) != normJSON(`{"b":1,"name":"svc"}`) {
-		t.Error("normJSON does not normalise spacing and key order")
-	}
-	if got := oidcTemplate("core-data"); got != `{"name":"core-data"}` {
-		t.Errorf("oidcTemplate = %s", got)
-	}
+	assert.True(t, sameSet([]string{"b", "a", "a"}, []string{"a", "b"}), "order and duplicates ignored")
+	assert.False(t, sameSet([]string{"a"}, []string{"a", "b"}))
+	assert.True(t, sameSet(nil, []string{}))
+	assert.Equal(t, normJSON(`{"b":1,"name":"svc"}`), normJSON(`{ "name" : "svc",  "b":1 }`))
+	assert.Equal(t, `{"name":"core-data"}`, oidcTemplate("core-data"))
 }
 
 // Answers shaped as Vault 1.21 sends them (numbers as json.Number, seconds
@@ -113,18 +67,13 @@ func TestVaultDesiredStateMatchesVaultAnswers(t *testing.T) {
 		"rotation_period":    json.Number("86400"),
 		"verification_ttl":   json.Number("86400"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := key.diff(desiredKey(top)); len(d) != 0 {
-		t.Errorf("key differs: %s", d.detail())
-	}
+	require.NoError(t, err)
+	assert.Empty(t, key.diff(desiredKey(top)))
 	key.AllowedClientIDs = []string{"*"}
 	key.Algorithm = "RS256"
 	d := key.diff(desiredKey(top)).detail()
-	if !strings.Contains(d, "algorithm") || !strings.Contains(d, "allowed_client_ids: [*] -> [edgex]") {
-		t.Errorf("key diff detail = %q", d)
-	}
+	assert.Contains(t, d, "algorithm")
+	assert.Contains(t, d, "allowed_client_ids: [*] -> [edgex]")
 
 	role, err := parseAppRoleConfig(map[string]any{
 		"bind_secret_id":          true,
@@ -143,16 +92,10 @@ func TestVaultDesiredStateMatchesVaultAnswers(t *testing.T) {
 		"token_type":              "default",
 		"period":                  json.Number("3600"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := role.diff(desiredAppRole(top, "svc-a")); len(d) != 0 {
-		t.Errorf("approle role differs: %s", d.detail())
-	}
+	require.NoError(t, err)
+	assert.Empty(t, role.diff(desiredAppRole(top, "svc-a")))
 	role.TokenPeriod = 7200
-	if d := role.diff(desiredAppRole(top, "svc-a")).detail(); d != "token_period: 2h0m0s -> 1h0m0s" {
-		t.Errorf("approle diff detail = %q", d)
-	}
+	assert.Equal(t, "token_period: 2h0m0s -> 1h0m0s", role.diff(desiredAppRole(top, "svc-a")).detail())
 
 	oidc, err := parseOIDCRoleConfig(map[string]any{
 		"client_id": "edgex",
@@ -160,108 +103,72 @@ func TestVaultDesiredStateMatchesVaultAnswers(t *testing.T) {
 		"template":  "{\n  \"name\": \"svc-a\"\n}",
 		"ttl":       json.Number("3600"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := oidc.diff(desiredOIDCRole(top, "svc-a")); len(d) != 0 {
-		t.Errorf("oidc role differs: %s", d.detail())
-	}
+	require.NoError(t, err)
+	assert.Empty(t, oidc.diff(desiredOIDCRole(top, "svc-a")))
 	oidc.TTL = 60
-	if d := oidc.diff(desiredOIDCRole(top, "svc-a")).detail(); !strings.HasPrefix(d, "ttl: 1m0s -> 1h0m0s") {
-		t.Errorf("oidc diff detail = %q", d)
-	}
+	assert.True(t, strings.HasPrefix(oidc.diff(desiredOIDCRole(top, "svc-a")).detail(), "ttl: 1m0s -> 1h0m0s"))
 
-	if !samePolicyText(vaultPolicyText("svc-a")+"\n\n", strings.ReplaceAll(vaultPolicyText("svc-a"), "\n", "\r\n")) {
-		t.Error("samePolicyText is sensitive to trailing space or CRLF")
-	}
+	assert.True(t, samePolicyText(vaultPolicyText("svc-a")+"\n\n", strings.ReplaceAll(vaultPolicyText("svc-a"), "\n", "\r\n")),
+		"trailing space and CRLF do not count")
 	for _, want := range []string{`path "identity/oidc/token/svc-a"`, `["read"]`, `path "identity/oidc/introspect"`, `["create", "update"]`} {
-		if !strings.Contains(vaultPolicyText("svc-a"), want) {
-			t.Errorf("policy lacks %s", want)
-		}
+		assert.Contains(t, vaultPolicyText("svc-a"), want)
 	}
-	if got := vaultPolicyName("Svc-A"); got != "ztedge-svc-a" {
-		t.Errorf("vaultPolicyName = %q", got)
-	}
+	assert.Equal(t, "ztedge-svc-a", vaultPolicyName("Svc-A"))
 }
 
-func TestVaultParseEntity(t *testing.T) {
-	e := parseEntity(map[string]any{
-		"id":       "e1",
-		"name":     "svc-a",
-		"policies": []any{"ztedge-svc-a"},
-		"metadata": map[string]any{vaultManagedKey: "true"},
-		"disabled": false,
-		"aliases": []any{
-			map[string]any{"id": "a1", "name": "rid", "mount_accessor": "auth_approle_1", "canonical_id": "e1"},
-			map[string]any{"id": "a2", "name": "bob", "mount_accessor": "auth_userpass_1", "canonical_id": "e1"},
-		},
-	})
-	if !e.managed() || e.ID != "e1" || len(e.Aliases) != 2 {
-		t.Fatalf("parseEntity = %+v", e)
-	}
-	if got := e.aliasesOn("auth_approle_1"); len(got) != 1 || got[0].ID != "a1" {
-		t.Errorf("aliasesOn = %+v", got)
-	}
-	if parseEntity(map[string]any{"name": "x", "metadata": nil}).managed() {
-		t.Error("entity without metadata counts as managed")
-	}
-	if parseEntity(map[string]any{"name": "x", "metadata": map[string]any{vaultManagedKey: "false"}}).managed() {
-		t.Error("entity with managed=false counts as managed")
-	}
+func TestVaultManagedEntity(t *testing.T) {
+	assert.True(t, managedEntity(vault.ParseEntity(map[string]any{"metadata": map[string]any{vaultManagedKey: "true"}})))
+	assert.False(t, managedEntity(vault.ParseEntity(map[string]any{"name": "x", "metadata": nil})))
+	assert.False(t, managedEntity(vault.ParseEntity(map[string]any{"metadata": map[string]any{vaultManagedKey: "false"}})))
 }
 
 func TestVaultAliasProblem(t *testing.T) {
 	cases := []struct {
 		name string
-		all  []vaultAlias
+		all  []vault.Alias
 		want string
 	}{
-		{"ok", []vaultAlias{{ID: "1", Name: "rid", CanonicalID: "e"}, {ID: "2", Name: "other", CanonicalID: "f"}}, ""},
-		{"missing", []vaultAlias{{ID: "2", Name: "other", CanonicalID: "f"}}, "missing"},
-		{"stale name", []vaultAlias{{ID: "1", Name: "old", CanonicalID: "e"}}, "alias name is not the role's current role_id"},
-		{"other entity", []vaultAlias{{ID: "1", Name: "rid", CanonicalID: "auto"}}, "the role's alias belongs to another entity"},
-		{"extra", []vaultAlias{{ID: "1", Name: "rid", CanonicalID: "e"}, {ID: "3", Name: "old", CanonicalID: "e"}}, "entity has extra aliases on the mount"},
+		{"ok", []vault.Alias{{ID: "1", Name: "rid", CanonicalID: "e"}, {ID: "2", Name: "other", CanonicalID: "f"}}, ""},
+		{"missing", []vault.Alias{{ID: "2", Name: "other", CanonicalID: "f"}}, "missing"},
+		{"stale name", []vault.Alias{{ID: "1", Name: "old", CanonicalID: "e"}}, "alias name is not the role's current role_id"},
+		{"other entity", []vault.Alias{{ID: "1", Name: "rid", CanonicalID: "auto"}}, "the role's alias belongs to another entity"},
+		{"extra", []vault.Alias{{ID: "1", Name: "rid", CanonicalID: "e"}, {ID: "3", Name: "old", CanonicalID: "e"}}, "entity has extra aliases on the mount"},
 	}
 	for _, c := range cases {
-		if got := aliasProblem(c.all, "e", "rid"); got != c.want {
-			t.Errorf("%s: aliasProblem = %q, want %q", c.name, got, c.want)
-		}
+		assert.Equal(t, c.want, aliasProblem(c.all, "e", "rid"), c.name)
 	}
 }
 
 func TestVaultTokenSource(t *testing.T) {
 	top := testVaultTopology("http://127.0.0.1:1", t.TempDir())
 	t.Setenv("VAULT_TOKEN", "")
-	if _, _, err := vaultToken(top); err == nil || !strings.Contains(err.Error(), "VAULT_TOKEN") {
-		t.Errorf("no token: %v", err)
-	}
+	_, _, err := vaultToken(top)
+	assert.ErrorContains(t, err, "VAULT_TOKEN")
+
 	t.Setenv("VAULT_TOKEN", "env-token")
-	if tok, src, err := vaultToken(top); err != nil || tok != "env-token" || src != "VAULT_TOKEN" {
-		t.Errorf("env token: %q %q %v", tok, src, err)
-	}
+	tok, src, err := vaultToken(top)
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"env-token", "VAULT_TOKEN"}, [2]string{tok, src})
+
 	top.Vault.TokenFile = filepath.Join(t.TempDir(), "token")
-	os.WriteFile(top.Vault.TokenFile, []byte("  \n"), 0o600)
-	if _, _, err := vaultToken(top); err == nil || !strings.Contains(err.Error(), "is empty") {
-		t.Errorf("empty token file: %v", err)
-	}
-	os.WriteFile(top.Vault.TokenFile, []byte("file-token\n"), 0o600)
-	if tok, src, err := vaultToken(top); err != nil || tok != "file-token" || src != top.Vault.TokenFile {
-		t.Errorf("file token: %q %q %v", tok, src, err)
-	}
+	require.NoError(t, os.WriteFile(top.Vault.TokenFile, []byte("  \n"), 0o600))
+	_, _, err = vaultToken(top)
+	assert.ErrorContains(t, err, "is empty")
+	require.NoError(t, os.WriteFile(top.Vault.TokenFile, []byte("file-token\n"), 0o600))
+	tok, src, err = vaultToken(top)
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"file-token", top.Vault.TokenFile}, [2]string{tok, src})
 }
 
 func TestVaultClientUnreachable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	addr := "http://" + l.Addr().String()
-	l.Close()
+	require.NoError(t, l.Close())
 	t.Setenv("VAULT_TOKEN", "some-token")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err = newVaultClient(ctx, testVaultTopology(addr, t.TempDir()))
-	if err == nil || !strings.HasPrefix(err.Error(), "vault at "+addr+" is unreachable: ") {
-		t.Fatalf("unreachable Vault: %v", err)
-	}
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "vault at "+addr+" is unreachable: "), err.Error())
 }

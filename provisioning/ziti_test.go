@@ -7,105 +7,128 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func desiredByName(t *testing.T, top *Topology) map[string]map[string]object {
+// byName finds the object named name.
+func byName[S any](t *testing.T, objs []zitiObject[S], name string) S {
 	t.Helper()
-	z := &zitiSide{t: top, issuer: "http://vault/v1/identity/oidc", jwksURL: "http://vault/v1/identity/oidc/.well-known/keys"}
-	out := map[string]map[string]object{}
-	for kind, objs := range z.desired() {
-		out[kind] = map[string]object{}
-		for _, o := range objs {
-			out[kind][o.Name] = o
+	for _, o := range objs {
+		if o.Name == name {
+			return o.Spec
 		}
 	}
-	return out
+	require.Failf(t, "missing object", "no object %q", name)
+	var zero S
+	return zero
+}
+
+func hasObject[S any](objs []zitiObject[S], name string) bool {
+	for _, o := range objs {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func testZitiSide(top *Topology) *zitiSide {
+	z := newZitiSideWith(nil, top, nil)
+	z.issuer, z.jwksURL = "http://vault/v1/identity/oidc", "http://vault/v1/identity/oidc/.well-known/keys"
+	return z
 }
 
 func TestZitiDesiredObjects(t *testing.T) {
-	top := parseValid(t)
-	d := desiredByName(t, top)
+	d := testZitiSide(parseValid(t)).desired()
 
-	signer := d[kindSigner][SignerName]
-	assert.Equal(t, "http://vault/v1/identity/oidc", signer.Fields["issuer"])
-	assert.Equal(t, "edgex", signer.Fields["audience"])
-	assert.Equal(t, "name", signer.Fields["claimsProperty"])
-	assert.Equal(t, "true", signer.Fields["useExternalId"])
+	signer := byName(t, d.signers, SignerName)
+	assert.Equal(t, "http://vault/v1/identity/oidc", signer.Issuer)
+	assert.Equal(t, "edgex", signer.Audience)
+	assert.Equal(t, "name", signer.ClaimsProperty)
+	assert.True(t, signer.UseExternalID)
 
-	ap := d[kindAuthPolicy][AuthPolicyName]
-	assert.Equal(t, SignerName, ap.Fields["primary.extJwt.allowedSigners"])
-	assert.Equal(t, "false", ap.Fields["primary.cert.allowed"], "services authenticate only with Vault JWTs")
-	assert.Equal(t, "false", ap.Fields["primary.updb.allowed"])
+	ap := byName(t, d.authPolicies, AuthPolicyName)
+	assert.Equal(t, []string{SignerName}, ap.AllowedSigners)
+	assert.False(t, ap.CertAllowed, "services authenticate only with Vault JWTs")
+	assert.False(t, ap.UpdbAllowed)
 
-	id := d[kindIdentity]["core-data"]
-	assert.Equal(t, "core-data", id.Fields["externalId"])
-	assert.Equal(t, AuthPolicyName, id.Fields["authPolicy"])
-	assert.Equal(t, "core", id.Fields["roleAttributes"])
-	assert.Equal(t, "client", d[kindIdentity]["operator"].Fields["role"])
+	id := byName(t, d.identities, "core-data")
+	assert.Equal(t, "core-data", id.ExternalID)
+	assert.Equal(t, AuthPolicyName, id.AuthPolicy)
+	assert.Equal(t, []string{"core"}, id.RoleAttributes)
+	assert.False(t, byName(t, d.identities, "operator").Service)
 
 	assert.JSONEq(t, `{"addresses":["device-virtual.edgex.ziti"],"portRanges":[{"high":59900,"low":59900}],"protocols":["tcp"]}`,
-		d[kindConfig]["ztedge.intercept.device-virtual"].Fields["data"])
-	assert.Equal(t, "ztedge.intercept.core-data", d[kindService]["edgex.core-data"].Fields["configs"])
+		byName(t, d.configs, "ztedge.intercept.device-virtual").Data)
+	assert.Equal(t, []string{"ztedge.intercept.core-data"}, byName(t, d.services, "edgex.core-data").Configs)
 
-	bind := d[kindSvcPolicy]["ztedge.bind.core-data"]
-	assert.Equal(t, "Bind", bind.Fields["type"])
-	assert.Equal(t, "@core-data", bind.Fields["identityRoles"])
-	assert.Equal(t, "@edgex.core-data", bind.Fields["serviceRoles"])
+	bind := byName(t, d.servicePolicies, "ztedge.bind.core-data")
+	assert.Equal(t, "Bind", bind.Type)
+	assert.Equal(t, []string{"@core-data"}, bind.IdentityRoles)
+	assert.Equal(t, []string{"@edgex.core-data"}, bind.ServiceRoles)
 
-	dial := d[kindSvcPolicy]["ztedge.dial.core-metadata"]
-	assert.Equal(t, "Dial", dial.Fields["type"])
-	assert.Equal(t, "@core-data,@device-virtual,@operator", dial.Fields["identityRoles"])
-	_, undialled := d[kindSvcPolicy]["ztedge.dial.device-virtual"]
-	assert.False(t, undialled, "no policy for a service nobody may dial")
+	dial := byName(t, d.servicePolicies, "ztedge.dial.core-metadata")
+	assert.Equal(t, "Dial", dial.Type)
+	assert.Equal(t, []string{"@core-data", "@device-virtual", "@operator"}, dial.IdentityRoles)
+	assert.False(t, hasObject(d.servicePolicies, "ztedge.dial.device-virtual"), "no policy for a service nobody may dial")
 
-	erp := d[kindERP][edgeRouterPolicyName]
-	assert.Equal(t, "@core-data,@core-metadata,@device-virtual,@operator", erp.Fields["identityRoles"])
-	assert.Equal(t, "#all", erp.Fields["edgeRouterRoles"])
-	serp := d[kindSERP][serviceRouterPolicyNam]
-	assert.Equal(t, "@edgex.core-data,@edgex.core-metadata,@edgex.device-virtual", serp.Fields["serviceRoles"])
+	erp := byName(t, d.routerPolicies, edgeRouterPolicyName)
+	assert.Equal(t, []string{"@core-data", "@core-metadata", "@device-virtual", "@operator"}, erp.IdentityRoles)
+	assert.Equal(t, []string{"#all"}, erp.EdgeRouterRoles)
+	serp := byName(t, d.serviceRouters, serviceRouterPolicyNam)
+	assert.Equal(t, []string{"@edgex.core-data", "@edgex.core-metadata", "@edgex.device-virtual"}, serp.ServiceRoles)
 }
 
 func TestZitiPlanOrdersDeletesAfterCreatesInReverse(t *testing.T) {
-	top := parseValid(t)
-	z := &zitiSide{t: top, ids: map[string]string{}, names: map[string]string{}}
-	existing := map[string][]object{
-		kindIdentity:  {{Name: "gone", ID: "1", Managed: true, Fields: map[string]string{}}},
-		kindSvcPolicy: {{Name: "ztedge.dial.gone", ID: "2", Managed: true, Fields: map[string]string{}}},
+	z := testZitiSide(parseValid(t))
+	existing := &zitiState{
+		identities:      []zitiObject[identitySpec]{{Name: "gone", ID: "1", Managed: true}},
+		servicePolicies: []zitiObject[servicePolicySpec]{{Name: "ztedge.dial.gone", ID: "2", Managed: true}},
 	}
-	changes, err := z.planAgainst(t.Context(), map[string][]object{kindSigner: z.desired()[kindSigner]}, existing)
+	changes, err := z.planAgainst(&zitiState{signers: z.desired().signers}, existing)
 	require.NoError(t, err)
 	require.Len(t, changes, 3)
 	assert.Equal(t, OpCreate, changes[0].Op)
 	assert.Equal(t, "ztedge.dial.gone", changes[1].Name, "policies are deleted before the identities they name")
 	assert.Equal(t, "gone", changes[2].Name)
+	p := &Plan{Changes: changes}
+	stages := p.stages()
+	require.Len(t, stages, 3, "create, delete policy, delete identity: one stage each")
+	assert.Equal(t, "ztedge.dial.gone", stages[1][0][0].Name)
+}
+
+// copyAsExisting turns desired objects into managed existing ones.
+func copyAsExisting[S any](objs []zitiObject[S]) []zitiObject[S] {
+	out := make([]zitiObject[S], len(objs))
+	for i, o := range objs {
+		o.ID, o.Managed = "id-"+o.Name, true
+		out[i] = o
+	}
+	return out
 }
 
 func TestZitiPlanRefreshesPoliciesOfRecreatedIdentities(t *testing.T) {
-	top := parseValid(t)
-	z := &zitiSide{t: top, ids: map[string]string{}, names: map[string]string{}}
-	desired := z.desired()
-	existing := map[string][]object{}
-	for kind, objs := range desired {
-		for _, o := range objs {
-			e := object{Name: o.Name, ID: "id-" + o.Name, Managed: true, Fields: map[string]string{}}
-			for k, v := range o.Fields {
-				e.Fields[k] = v
-			}
-			existing[kind] = append(existing[kind], e)
-		}
+	z := testZitiSide(parseValid(t))
+	d := z.desired()
+	existing := &zitiState{
+		signers: copyAsExisting(d.signers), authPolicies: copyAsExisting(d.authPolicies), configs: copyAsExisting(d.configs),
+		identities: copyAsExisting(d.identities), services: copyAsExisting(d.services),
+		servicePolicies: copyAsExisting(d.servicePolicies), routerPolicies: copyAsExisting(d.routerPolicies),
+		serviceRouters: copyAsExisting(d.serviceRouters),
 	}
 	// The operator's identity file is gone: it is re-created, with a new ID.
-	for i, e := range existing[kindIdentity] {
+	for i, e := range existing.identities {
 		if e.Name == "operator" {
-			existing[kindIdentity][i].Fields["identityFile"] = "missing"
+			existing.identities[i].Spec.IdentityFile = false
 		}
 	}
-	changes, err := z.planAgainst(t.Context(), desired, existing)
+	changes, err := z.planAgainst(d, existing)
 	require.NoError(t, err)
-	var names []string
+	var lines []string
 	for _, c := range changes {
-		names = append(names, c.String())
+		lines = append(lines, c.String())
 	}
-	assert.Contains(t, names[0], "update ziti identity operator")
-	assert.Contains(t, names, "update ziti service-policy ztedge.dial.core-data (identityRoles (operator is re-created) differ)")
-	assert.Contains(t, names, "update ziti edge-router-policy ztedge.edge-routers (identityRoles (operator is re-created) differ)")
-	assert.NotContains(t, names, "update ziti service-policy ztedge.bind.core-data (identityRoles (operator is re-created) differ)")
+	require.NotEmpty(t, lines)
+	assert.Equal(t, "update ziti identity operator (identity file missing)", lines[0])
+	assert.Contains(t, lines, "update ziti service-policy ztedge.dial.core-data (identityRoles: operator is re-created)")
+	assert.Contains(t, lines, "update ziti edge-router-policy ztedge.edge-routers (identityRoles: operator is re-created)")
+	assert.NotContains(t, lines, "update ziti service-policy ztedge.bind.core-data (identityRoles: operator is re-created)")
+	assert.Len(t, lines, 4, "nothing else changes")
 }

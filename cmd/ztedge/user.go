@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ztedge/ztedge/gateway"
 	"github.com/ztedge/ztedge/provisioning"
 )
 
@@ -29,7 +28,7 @@ else from -vault / VAULT_ADDR and -vault-token-file / VAULT_TOKEN.
 // userOptions are the flags of "ztedge user".
 type userOptions struct {
 	topology, vaultAddr, tokenFile, caFile, passwordFile string
-	opts                                                 gateway.UserOptions
+	opts                                                 provisioning.UserOptions
 	ttlSet                                               bool // -ttl was given
 }
 
@@ -54,10 +53,10 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.vaultAddr, "vault", os.Getenv("VAULT_ADDR"), "Vault address (env VAULT_ADDR)")
 	fs.StringVar(&o.tokenFile, "vault-token-file", "", "file holding a Vault token allowed to manage auth, policies and identity (default: env VAULT_TOKEN)")
 	fs.StringVar(&o.caFile, "vault-ca", os.Getenv("VAULT_CACERT"), "PEM CA of Vault's TLS certificate (env VAULT_CACERT)")
-	fs.StringVar(&o.opts.Mount, "mount", gateway.DefaultUserMount, "userpass auth mount for users")
-	fs.StringVar(&o.opts.Key, "key", "", "OIDC key that signs the user's JWTs (default: the topology's, else "+gateway.DefaultUserKey+")")
-	fs.StringVar(&o.opts.Audience, "audience", "", "aud of the user's JWTs (default: the topology's, else "+gateway.DefaultUserAudience+")")
-	fs.DurationVar(&o.opts.TTL, "ttl", gateway.DefaultUserTTL, "lifetime of the user's JWTs (default: the topology's jwt.ttl, else 1h)")
+	fs.StringVar(&o.opts.Mount, "mount", provisioning.DefaultUserMount, "userpass auth mount for users")
+	fs.StringVar(&o.opts.Key, "key", "", "OIDC key that signs the user's JWTs (default: the topology's, else "+provisioning.DefaultUserKey+")")
+	fs.StringVar(&o.opts.Audience, "audience", "", "aud of the user's JWTs (default: the topology's, else "+provisioning.DefaultUserAudience+")")
+	fs.DurationVar(&o.opts.TTL, "ttl", provisioning.DefaultUserTTL, "lifetime of the user's JWTs (default: the topology's jwt.ttl, else 1h)")
 	if verb == "add" {
 		fs.StringVar(&o.passwordFile, "password-file", "", "where to write the password (default ~/.local/state/ztedge/users/NAME.password)")
 	}
@@ -85,7 +84,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if name == "" {
 		return usageError{"user " + verb + ": give the user's NAME"}
 	}
-	if err := gateway.ValidateUserName(name); err != nil {
+	if err := provisioning.ValidateUserName(name); err != nil {
 		return err
 	}
 
@@ -112,7 +111,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := gateway.WritePasswordFile(path, u.Password); err != nil {
+	if err := provisioning.WritePasswordFile(path, u.Password); err != nil {
 		return err
 	}
 	printUserHelp(stdout, addr, path, u)
@@ -120,7 +119,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // users builds the Vault client and user manager from the flags.
-func (o *userOptions) users(ctx context.Context) (*gateway.Users, string, error) {
+func (o *userOptions) users(ctx context.Context) (*provisioning.Users, string, error) {
 	addr, tokenFile, caFile := o.vaultAddr, o.tokenFile, o.caFile
 	if o.topology != "" {
 		t, err := provisioning.LoadFile(o.topology)
@@ -141,21 +140,15 @@ func (o *userOptions) users(ctx context.Context) (*gateway.Users, string, error)
 			o.opts.TTL = time.Duration(t.JWT.TTL)
 		}
 	}
-	token := strings.TrimSpace(os.Getenv("VAULT_TOKEN"))
-	if tokenFile != "" {
-		b, err := os.ReadFile(tokenFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("reading the Vault token file: %w", err)
-		}
-		if token = strings.TrimSpace(string(b)); token == "" {
-			return nil, "", fmt.Errorf("vault token file %s is empty", tokenFile)
-		}
-	}
-	c, err := gateway.NewVaultClient(ctx, addr, token, caFile)
+	token, source, err := provisioning.VaultToken(tokenFile)
 	if err != nil {
 		return nil, "", err
 	}
-	u, err := gateway.NewUsers(c, o.opts)
+	c, err := provisioning.NewVaultClient(ctx, addr, token, source, caFile)
+	if err != nil {
+		return nil, "", err
+	}
+	u, err := provisioning.NewUsers(c, o.opts)
 	return u, c.Address(), err
 }
 
@@ -174,7 +167,7 @@ func defaultPasswordFile(name string) (string, error) {
 
 // printUserHelp tells where the password is and how to get a JWT with it,
 // without printing the password.
-func printUserHelp(w io.Writer, addr, path string, u *gateway.User) {
+func printUserHelp(w io.Writer, addr, path string, u *provisioning.User) {
 	fmt.Fprintf(w, "Added user %s in Vault at %s (entity %s).\n", u.Name, addr, u.EntityID)
 	fmt.Fprintf(w, "Password written to %s (mode 0600); it is not shown here.\n\n", path)
 	fmt.Fprintf(w, "To get a JWT (valid for the user's OIDC role ttl) for the gateway, with curl and jq:\n\n")

@@ -4,7 +4,10 @@
 // and the markers of objects ztedge owns.
 package naming
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 const (
 	// ServicePrefix starts the Ziti service of every ztedge service, as in
@@ -41,3 +44,15 @@ func ServiceOf(zitiService string) (string, bool) {
 
 // InterceptHost is the intercept host name of a service: "<name>.edgex.ziti".
 func InterceptHost(service string) string { return service + "." + InterceptDomain }
+
+// nameRE is the rule for service, client and user names: they become Vault
+// entity, policy and role names, Ziti identity and service names, and DNS
+// labels.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+
+// NameRule says in words what [ValidName] accepts.
+const NameRule = "2 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen"
+
+// ValidName reports whether name is a valid service, client or user name
+// (see [NameRule]).
+func ValidName(name string) bool { return nameRE.MatchString(name) }

@@ -45,6 +45,8 @@ func HTTPClient(cfg Config) (*http.Client, error) {
 	// Secrets and tokens travel to Vault: never through HTTP_PROXY or
 	// HTTPS_PROXY, which would hand them to whoever runs the proxy.
 	tr.Proxy = nil
+	// Provisioning sends several requests at once: keep their connections.
+	tr.MaxIdleConnsPerHost = 32
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
 		pool, err := LoadCA(cfg.CAFile)

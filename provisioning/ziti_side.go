@@ -1,0 +1,192 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	mgmt "github.com/openziti/edge-api/rest_management_api_client"
+	"github.com/openziti/edge-api/rest_model"
+	"github.com/openziti/edge-api/rest_util"
+	edgeapis "github.com/openziti/sdk-golang/edge-apis"
+
+	"github.com/ztedge/ztedge/internal/ctrlca"
+)
+
+// Names of the Ziti objects ztedge creates. Per-service objects append the
+// service name.
+const (
+	SignerName             = "ztedge-vault"
+	AuthPolicyName         = "ztedge-services"
+	interceptConfigPrefix  = "ztedge.intercept."
+	bindPolicyPrefix       = "ztedge.bind."
+	dialPolicyPrefix       = "ztedge.dial."
+	edgeRouterPolicyName   = "ztedge.edge-routers"
+	serviceRouterPolicyNam = "ztedge.service-edge-routers"
+	interceptConfigType    = "intercept.v1"
+	// JWTNameClaim is the JWT claim that carries a service's name; the
+	// external JWT signer matches it against identities' externalId.
+	JWTNameClaim = "name"
+	// ControllerCAPinFile is the file in the topology's output folder that
+	// holds the controller's CA bundle trusted on first use, when the
+	// topology names no ziti.caCert.
+	ControllerCAPinFile = "ziti-controller-ca.pem"
+)
+
+// Stages of the controller's changes: creates and updates kind by kind in
+// dependency order, then deletes in the reverse order.
+const (
+	stageZitiUpsert = 0  // + the kind's index
+	stageZitiDelete = 50 // + the kind's index from the end
+)
+
+// zitiSide provisions the Ziti controller through the edge management API.
+type zitiSide struct {
+	api *mgmt.ZitiEdgeManagement
+	t   *Topology
+	log *slog.Logger
+
+	issuer, jwksURL string
+	configTypeID    string
+
+	mu    sync.Mutex
+	ids   map[string]string // kind + "/" + name -> id
+	names map[string]string // id -> name
+}
+
+// newZitiSide logs in to the controller's management API with the
+// topology's administrator credentials, trusting the controller with
+// ziti.caCert or with the bundle pinned on first use.
+func newZitiSide(ctx context.Context, t *Topology, log *slog.Logger) (*zitiSide, error) {
+	user, pass, err := zitiAdminCredentials(t)
+	if err != nil {
+		return nil, err
+	}
+	caPool, err := ctrlca.Load(ctx, ctrlca.Options{
+		Controller: t.Ziti.Controller,
+		CAFile:     t.Ziti.CACert,
+		PinFile:    filepath.Join(t.Output, ControllerCAPinFile),
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ziti.controller: %w", err)
+	}
+	u, err := url.Parse(t.Ziti.Controller + "/edge/management/v1")
+	if err != nil {
+		return nil, fmt.Errorf("ziti.controller: %w", err)
+	}
+	client := edgeapis.NewManagementApiClient([]*url.URL{u}, caPool, nil)
+	creds := edgeapis.NewUpdbCredentials(user, pass)
+	creds.CaPool = caPool
+	if _, err := client.Authenticate(creds, nil); err != nil {
+		return nil, fmt.Errorf("logging in to the Ziti controller at %s as %q: %w", t.Ziti.Controller, user, rest_util.WrapErr(err))
+	}
+	return newZitiSideWith(client.API.ZitiEdgeManagement, t, log), nil
+}
+
+// newZitiSideWith returns a zitiSide over an authenticated management API.
+func newZitiSideWith(api *mgmt.ZitiEdgeManagement, t *Topology, log *slog.Logger) *zitiSide {
+	return &zitiSide{api: api, t: t, log: log, ids: map[string]string{}, names: map[string]string{}}
+}
+
+// zitiAdminCredentials returns the administrator's name and password from
+// the topology, or ZITI_USER and ZITI_PWD.
+func zitiAdminCredentials(t *Topology) (user, pass string, err error) {
+	user = t.Ziti.Username
+	if user == "" {
+		user = os.Getenv("ZITI_USER")
+	}
+	if user == "" {
+		return "", "", errors.New("ziti.username: missing (and ZITI_USER is not set)")
+	}
+	if t.Ziti.PasswordFile != "" {
+		b, err := os.ReadFile(t.Ziti.PasswordFile)
+		if err != nil {
+			return "", "", fmt.Errorf("ziti.passwordFile: %w", err)
+		}
+		pass = strings.TrimSpace(string(b))
+	} else {
+		pass = os.Getenv("ZITI_PWD")
+	}
+	if pass == "" {
+		return "", "", errors.New("ziti.passwordFile: missing (and ZITI_PWD is not set)")
+	}
+	return user, pass, nil
+}
+
+// remember records an object's ID and name for reference resolution.
+func (z *zitiSide) remember(kind, name, id string) {
+	z.mu.Lock()
+	z.ids[kind+"/"+name] = id
+	z.names[id] = name
+	z.mu.Unlock()
+}
+
+// nameOr returns the name of the object with ID id, or id when unknown.
+func (z *zitiSide) nameOr(id string) string {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if n, ok := z.names[id]; ok {
+		return n
+	}
+	return id
+}
+
+// idOf returns the ID of the named object of a kind.
+func (z *zitiSide) idOf(kind, name string) (string, error) {
+	z.mu.Lock()
+	id, ok := z.ids[kind+"/"+name]
+	z.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("%s %q does not exist", kind, name)
+	}
+	return id, nil
+}
+
+// idsOf returns the IDs of the named objects of a kind.
+func (z *zitiSide) idsOf(kind string, names []string) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		id, err := z.idOf(kind, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// roleNames turns "@<id>" roles into "@<name>" for comparison.
+func (z *zitiSide) roleNames(roles []string) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		if id, ok := strings.CutPrefix(r, "@"); ok {
+			r = "@" + z.nameOr(id)
+		}
+		out[i] = r
+	}
+	return normSet(out)
+}
+
+// roleIDs turns "@<name>" roles of a kind into "@<id>" for the API;
+// "#attribute" roles pass unchanged.
+func (z *zitiSide) roleIDs(kind string, roles []string) (rest_model.Roles, error) {
+	out := rest_model.Roles{}
+	for _, r := range roles {
+		if n, ok := strings.CutPrefix(r, "@"); ok {
+			id, err := z.idOf(kind, n)
+			if err != nil {
+				return nil, err
+			}
+			r = "@" + id
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
