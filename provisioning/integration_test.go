@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // sharedStack returns the real stack, started on first use.
-func sharedStack(t *testing.T) *stack.State { return stacktest.Shared(t) }
+func sharedStack(t testing.TB) *stack.State { return stacktest.Shared(t) }
 
 // exampleTopology loads examples/topology.yaml against the stack, with its
 // output in a fresh folder.

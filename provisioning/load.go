@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,18 +58,39 @@ func LoadFile(path string) (*Topology, error) {
 	return t, nil
 }
 
-// Parse decodes a topology from YAML, expanding ${VAR} references from the
-// environment and applying defaults. Unknown fields are errors. It does not
-// validate: call [Topology.Validate].
+// Parse decodes a topology from YAML, expanding ${VAR} references in
+// values from the environment and applying defaults. The file must hold
+// exactly one YAML document; unknown fields are errors. Variables are
+// expanded after parsing, in scalar values only, so a value can never
+// change the file's structure (a variable holding "x\nservices: ..." stays
+// one string). It does not validate: call [Topology.Validate].
 func Parse(raw []byte) (*Topology, error) {
-	expanded, err := expandEnv(raw)
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty")
+		}
+		return nil, err
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, errors.New("the file holds more than one YAML document (a second one starts with ---)")
+	}
+	if err := expandEnv(&doc); err != nil {
+		return nil, err
+	}
+	expanded, err := yaml.Marshal(&doc)
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
+	strict := yaml.NewDecoder(bytes.NewReader(expanded))
+	strict.KnownFields(true)
 	var t Topology
-	if err := dec.Decode(&t); err != nil {
+	if err := strict.Decode(&t); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
@@ -80,22 +102,37 @@ func Parse(raw []byte) (*Topology, error) {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expandEnv replaces ${NAME} with the value of environment variable NAME.
-// A reference to an unset variable is an error naming it.
-func expandEnv(raw []byte) ([]byte, error) {
+// expandEnv replaces ${NAME} in the scalar values of doc (never in mapping
+// keys) with the value of environment variable NAME. A reference to an
+// unset variable is an error naming it. A plain scalar that held a
+// reference is typed again from its new value, so "port: ${PORT}" is a
+// number.
+func expandEnv(doc *yaml.Node) error {
 	var missing []string
-	out := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
-		name := string(envRef.FindSubmatch(m)[1])
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			missing = append(missing, name)
+	var walk func(n *yaml.Node, isKey bool)
+	walk = func(n *yaml.Node, isKey bool) {
+		if n.Kind == yaml.ScalarNode && !isKey && envRef.MatchString(n.Value) {
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+				name := envRef.FindStringSubmatch(m)[1]
+				v, ok := os.LookupEnv(name)
+				if !ok && !slices.Contains(missing, name) {
+					missing = append(missing, name)
+				}
+				return v
+			})
+			if n.Style == 0 {
+				n.Tag = ""
+			}
 		}
-		return []byte(v)
-	})
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("environment variable %s is referenced but not set", strings.Join(missing, ", "))
+		for i, c := range n.Content {
+			walk(c, n.Kind == yaml.MappingNode && i%2 == 0)
+		}
 	}
-	return out, nil
+	walk(doc, false)
+	if len(missing) > 0 {
+		return fmt.Errorf("environment variable %s is referenced but not set", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // SetDefaults fills in every field left empty with its documented default.

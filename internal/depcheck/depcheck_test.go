@@ -94,3 +94,18 @@ func TestDependencyLists(t *testing.T) {
 		}
 	}
 }
+
+// maxProxyAuthBytes bounds the proxy-auth binary: token mode links no Ziti
+// (44 MB when it did).
+const maxProxyAuthBytes = 15 << 20
+
+func TestProxyAuthBinarySize(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "proxy-auth")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/proxy-auth")
+	cmd.Dir = filepath.Join("..", "..")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build ./cmd/proxy-auth: %s", out)
+	fi, err := os.Stat(bin)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, fi.Size(), int64(maxProxyAuthBytes), "proxy-auth is %d bytes", fi.Size())
+}

@@ -1,0 +1,74 @@
+package provisioning
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRefusesASecondDocument(t *testing.T) {
+	_, err := Parse([]byte(validYAML + "---\nservices: []\n"))
+	assert.ErrorContains(t, err, "more than one YAML document")
+	_, err = Parse([]byte(validYAML + "---\n"))
+	assert.ErrorContains(t, err, "more than one YAML document", "even an empty second document")
+}
+
+func TestParseVariablesCannotChangeTheStructure(t *testing.T) {
+	// A value that would add a service if it were pasted into the text.
+	t.Setenv("ZT_TEST_EVIL", "http://127.0.0.1:8200\nclients:\n  - name: intruder")
+	top, err := Parse([]byte(strings.Replace(validYAML, "http://127.0.0.1:8200", "${ZT_TEST_EVIL}", 1)))
+	require.NoError(t, err)
+	assert.Equal(t, os.Getenv("ZT_TEST_EVIL"), top.Vault.Address, "the whole value is one string")
+	assert.Len(t, top.Clients, 1, "no client was added")
+	assert.Error(t, top.Validate(), "and the address is refused as an address")
+
+	t.Setenv("ZT_TEST_LIST", "[a, b]")
+	_, err = Parse([]byte(strings.Replace(validYAML, "groups: [core]", "groups: ${ZT_TEST_LIST}", 1)))
+	assert.Error(t, err, "a variable cannot turn a scalar into a list")
+
+	t.Setenv("ZT_TEST_PORT", "59901")
+	top, err = Parse([]byte(strings.Replace(validYAML, "port: 59900", "port: ${ZT_TEST_PORT}", 1)))
+	require.NoError(t, err)
+	assert.Equal(t, 59901, top.Services[2].Port, "a plain value is typed from what it expands to")
+
+	t.Setenv("ZT_TEST_KEY", "services")
+	_, err = Parse([]byte(validYAML + "${ZT_TEST_KEY}: []\n"))
+	assert.Error(t, err, "keys are never expanded")
+}
+
+// FuzzLoadTopology feeds the loader arbitrary files, with an environment
+// variable of arbitrary content referenced in a value: it must never
+// panic, a variable must land whole in its one field, and whatever loads
+// and validates must hold only valid names.
+func FuzzLoadTopology(f *testing.F) {
+	f.Add(validYAML, "http://127.0.0.1:8200")
+	f.Add("vault:\n  address: ${ZT_FUZZ}\n"+validYAML[strings.Index(validYAML, "ziti:"):], "x\nclients: []")
+	f.Add("services:\n  - name: ${ZT_FUZZ}\n", "a: b")
+	f.Add("---\n---\n", "")
+	f.Add("a: &x [*x]\n", "")
+	f.Fuzz(func(t *testing.T, text, value string) {
+		if strings.ContainsRune(value, 0) {
+			return // no environment variable can hold a NUL
+		}
+		t.Setenv("ZT_FUZZ", value)
+		top, err := Parse([]byte(text))
+		if err != nil {
+			return
+		}
+		isNull := slices.Contains([]string{"", "~", "null", "Null", "NULL"}, value)
+		if strings.HasPrefix(text, "vault:\n  address: ${ZT_FUZZ}\n") && strings.Count(text, "${ZT_FUZZ}") == 1 && !isNull {
+			require.Equal(t, strings.TrimRight(value, "/"), top.Vault.Address, "the variable lands whole in its field")
+		}
+		if top.Validate() != nil {
+			return
+		}
+		for _, s := range top.Services {
+			require.NotContains(t, s.Name, "\n")
+			require.NotContains(t, s.Name, "/")
+		}
+	})
+}
