@@ -231,10 +231,10 @@ func createsFor(s string) []string {
 
 func deletesFor(s string) []string {
 	return []string{
-		"delete vault oidc role " + s,
-		"delete vault approle role " + s,
 		"delete vault credentials " + s,
+		"delete vault oidc role " + s,
 		"delete vault entity alias " + s,
+		"delete vault approle role " + s,
 		"delete vault policy ztedge-" + s,
 		"delete vault entity " + s,
 	}
