@@ -41,7 +41,7 @@ func BenchmarkFleet(b *testing.B) {
 					if err != nil {
 						return nil, err
 					}
-					return p.Apply(ctx, nil)
+					return p.Apply(ctx, kindClock(b, "apply"))
 				}, false)
 				noop += timed(b, func() (*Plan, error) {
 					p, err := New(ctx, top, logger)
@@ -55,7 +55,7 @@ func BenchmarkFleet(b *testing.B) {
 					if err != nil {
 						return nil, err
 					}
-					return p.Destroy(ctx, nil)
+					return p.Destroy(ctx, kindClock(b, "destroy"))
 				}, false)
 			}
 			per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
@@ -113,4 +113,27 @@ func fleetTopology(base *Topology, n int) *Topology {
 	t.Dial = append(t.Dial, DialRule{From: []string{"operator"}, To: []string{GroupPrefix + "g0"}})
 	t.SetDefaults()
 	return &t
+}
+
+// kindClock returns a progress function that logs, under -v, when the
+// first and last change of each kind finished, to show where a plan's
+// time goes.
+func kindClock(b *testing.B, what string) func(Change) {
+	start := time.Now()
+	first, last := map[string]time.Duration{}, map[string]time.Duration{}
+	var order []string
+	b.Cleanup(func() {
+		for _, k := range order {
+			b.Logf("%s: %-34s %6.2fs .. %6.2fs", what, k, first[k].Seconds(), last[k].Seconds())
+		}
+	})
+	return func(c Change) {
+		k := string(c.Op) + " " + c.Kind
+		d := time.Since(start)
+		if _, ok := first[k]; !ok {
+			first[k] = d
+			order = append(order, k)
+		}
+		last[k] = d
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -287,11 +288,15 @@ func TestIntegrationProvisioning(t *testing.T) {
 		var b strings.Builder
 		_, _ = plan.WriteTo(&b)
 		out := b.String()
-		assert.Zero(t, plan.Count(OpCreate), out)
+		assert.Equal(t, 1, plan.Count(OpCreate), "only the narrowed rule's policy is new: %s", out)
 		assert.Contains(t, out, "delete ziti identity app-rules-engine")
 		assert.Contains(t, out, "delete ziti service edgex.app-rules-engine")
-		assert.Contains(t, out, "update ziti service-policy ztedge.dial.core-metadata")
-		assert.Contains(t, out, "update ziti service-policy ztedge.dial.core-data (identityRoles: -@app-rules-engine)", "core-data loses the app as a dialer")
+		assert.Contains(t, out, "create ziti service-policy "+dialRules(&changed)[0].name)
+		for _, r := range dialRules(top) {
+			if !slices.ContainsFunc(dialRules(&changed), func(c dialRule) bool { return c.name == r.name }) {
+				assert.Contains(t, out, "delete ziti service-policy "+r.name, "the rules that changed or went")
+			}
+		}
 		assert.NotContains(t, out, "ztedge.bind.core-data", "nothing else about core-data changes")
 		assert.NotContains(t, out, "ziti identity device-virtual")
 		apply(t, cp)

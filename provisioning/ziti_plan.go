@@ -42,10 +42,10 @@ func (z *zitiSide) desired() *zitiState {
 		d.configs = append(d.configs, zitiObject[configSpec]{Name: interceptConfigPrefix + s.Name,
 			Spec: configSpec{Type: interceptConfigType, Data: normJSON(string(data))}})
 		d.identities = append(d.identities, zitiObject[identitySpec]{Name: s.Name, Spec: identitySpec{
-			Service: true, ExternalID: s.Name, AuthPolicy: AuthPolicyName, RoleAttributes: normSet(s.Groups),
+			Service: true, ExternalID: s.Name, AuthPolicy: AuthPolicyName, RoleAttributes: groupAttributes(s.Groups),
 		}})
 		d.services = append(d.services, zitiObject[serviceSpec]{Name: svc, Spec: serviceSpec{
-			Configs: []string{interceptConfigPrefix + s.Name}, RoleAttributes: normSet(s.Groups), EncryptionRequired: true,
+			Configs: []string{interceptConfigPrefix + s.Name}, RoleAttributes: groupAttributes(s.Groups), EncryptionRequired: true,
 		}})
 		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: bindPolicyPrefix + s.Name,
 			Spec: servicePolicySpec{Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + s.Name}, ServiceRoles: []string{"@" + svc}}})
@@ -54,22 +54,13 @@ func (z *zitiSide) desired() *zitiState {
 	}
 	for _, c := range t.Clients {
 		d.identities = append(d.identities, zitiObject[identitySpec]{Name: c.Name, Spec: identitySpec{
-			RoleAttributes: normSet(c.Groups), IdentityFile: true,
+			RoleAttributes: groupAttributes(c.Groups), IdentityFile: true,
 		}})
 		identities = append(identities, "@"+c.Name)
 	}
-	dialers := t.Dialers()
-	for _, s := range t.Services {
-		from := dialers[s.Name]
-		if len(from) == 0 {
-			continue
-		}
-		roles := make([]string, len(from))
-		for i, f := range from {
-			roles[i] = "@" + f
-		}
-		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: dialPolicyPrefix + s.Name,
-			Spec: servicePolicySpec{Type: "Dial", Semantic: "AnyOf", IdentityRoles: normSet(roles), ServiceRoles: []string{"@" + ZitiServiceName(s.Name)}}})
+	for _, r := range dialRules(t) {
+		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: r.name,
+			Spec: servicePolicySpec{Type: "Dial", Semantic: "AnyOf", IdentityRoles: r.identityRoles, ServiceRoles: r.serviceRoles}})
 	}
 	d.routerPolicies = []zitiObject[routerPolicySpec]{{Name: edgeRouterPolicyName, Spec: routerPolicySpec{
 		Semantic: "AnyOf", IdentityRoles: normSet(identities), EdgeRouterRoles: normSet(t.Ziti.EdgeRouterRoles),

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,7 +53,7 @@ func TestZitiDesiredObjects(t *testing.T) {
 	id := byName(t, d.identities, "core-data")
 	assert.Equal(t, "core-data", id.ExternalID)
 	assert.Equal(t, AuthPolicyName, id.AuthPolicy)
-	assert.Equal(t, []string{"core"}, id.RoleAttributes)
+	assert.Equal(t, []string{"core", "ztedge.group.core"}, id.RoleAttributes, "the group, and ztedge's attribute for it")
 	assert.False(t, byName(t, d.identities, "operator").Service)
 
 	assert.JSONEq(t, `{"addresses":["device-virtual.edgex.ziti"],"portRanges":[{"high":59900,"low":59900}],"protocols":["tcp"]}`,
@@ -64,10 +65,18 @@ func TestZitiDesiredObjects(t *testing.T) {
 	assert.Equal(t, []string{"@core-data"}, bind.IdentityRoles)
 	assert.Equal(t, []string{"@edgex.core-data"}, bind.ServiceRoles)
 
-	dial := byName(t, d.servicePolicies, "ztedge.dial.core-metadata")
-	assert.Equal(t, "Dial", dial.Type)
-	assert.Equal(t, []string{"@core-data", "@device-virtual", "@operator"}, dial.IdentityRoles)
-	assert.False(t, hasObject(d.servicePolicies, "ztedge.dial.device-virtual"), "no policy for a service nobody may dial")
+	var dials []servicePolicySpec
+	for _, p := range d.servicePolicies {
+		if p.Spec.Type == "Dial" {
+			assert.True(t, strings.HasPrefix(p.Name, dialPolicyPrefix), p.Name)
+			dials = append(dials, p.Spec)
+		}
+	}
+	assert.ElementsMatch(t, []servicePolicySpec{
+		{Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"#ztedge.group.devices"}, ServiceRoles: []string{"@edgex.core-data", "@edgex.core-metadata"}},
+		{Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@core-data"}, ServiceRoles: []string{"@edgex.core-metadata"}},
+		{Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"#ztedge.group.admins"}, ServiceRoles: []string{"#ztedge.group.core"}},
+	}, dials, "one Dial policy per rule, groups by ztedge's attribute")
 
 	erp := byName(t, d.routerPolicies, edgeRouterPolicyName)
 	assert.Equal(t, []string{"@core-data", "@core-metadata", "@device-virtual", "@operator"}, erp.IdentityRoles)
@@ -126,9 +135,18 @@ func TestZitiPlanRefreshesPoliciesOfRecreatedIdentities(t *testing.T) {
 		lines = append(lines, c.String())
 	}
 	require.NotEmpty(t, lines)
-	assert.Equal(t, "update ziti identity operator (identity file missing)", lines[0])
-	assert.Contains(t, lines, "update ziti service-policy ztedge.dial.core-data (identityRoles: operator is re-created)")
-	assert.Contains(t, lines, "update ziti edge-router-policy ztedge.edge-routers (identityRoles: operator is re-created)")
-	assert.NotContains(t, lines, "update ziti service-policy ztedge.bind.core-data (identityRoles: operator is re-created)")
-	assert.Len(t, lines, 4, "nothing else changes")
+	assert.Equal(t, []string{
+		"update ziti identity operator (identity file missing)",
+		"update ziti edge-router-policy ztedge.edge-routers (identityRoles: operator is re-created)",
+	}, lines, "the policy naming it by ID follows it; the Dial policy selects it by attribute")
+}
+
+func TestDialRulesAreStableAndDeduplicated(t *testing.T) {
+	top := parseValid(t)
+	a := dialRules(top)
+	top.Dial = append([]DialRule{top.Dial[2], top.Dial[0], top.Dial[1]}, top.Dial[0])
+	b := dialRules(top)
+	assert.ElementsMatch(t, a, b, "reordering or repeating rules changes nothing")
+	require.Len(t, b, 3)
+	assert.Equal(t, "ztedge.dial.group-admins.to.group-core.", b[0].name[:len(b[0].name)-8])
 }
