@@ -38,7 +38,8 @@ func ZitiServiceName(service string) string { return naming.ZitiService(service)
 // LoadFile reads a topology from a YAML file, expands ${VAR} references
 // from the environment, applies defaults and validates it. Relative paths
 // in the file are resolved against the file's folder.
-func LoadFile(path string) (*Topology, error) {
+func LoadFile(path string) (_ *Topology, err error) {
+	defer prefixErr(&err)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)

@@ -179,3 +179,13 @@ func sequence(parts ...[]Change) []Change {
 	}
 	return out
 }
+
+// errPrefix starts the errors of the package's exported functions.
+const errPrefix = "provisioning: "
+
+// prefixErr puts errPrefix before *err unless it is there already.
+func prefixErr(err *error) {
+	if *err != nil && !strings.HasPrefix((*err).Error(), errPrefix) {
+		*err = fmt.Errorf("%s%w", errPrefix, *err)
+	}
+}

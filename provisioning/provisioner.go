@@ -19,7 +19,8 @@ type Provisioner struct {
 // names and checks the credentials for both, so that a wrong address or
 // token fails here with a clear error, before any plan is made. The topology
 // must be validated (see [LoadFile]). A nil logger means slog.Default().
-func New(ctx context.Context, t *Topology, logger *slog.Logger) (*Provisioner, error) {
+func New(ctx context.Context, t *Topology, logger *slog.Logger) (_ *Provisioner, err error) {
+	defer prefixErr(&err)
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -39,7 +40,8 @@ func New(ctx context.Context, t *Topology, logger *slog.Logger) (*Provisioner, e
 
 // Plan reports what [Provisioner.Apply] would create, update and delete,
 // touching nothing.
-func (p *Provisioner) Plan(ctx context.Context) (*Plan, error) {
+func (p *Provisioner) Plan(ctx context.Context) (_ *Plan, err error) {
+	defer prefixErr(&err)
 	vc, err := p.vault.plan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("planning Vault: %w", err)
@@ -58,7 +60,8 @@ func (p *Provisioner) Plan(ctx context.Context) (*Plan, error) {
 // Apply makes a plan and carries it out, calling progress (if not nil)
 // after each change. It returns the plan it carried out; an empty plan
 // means nothing needed to change.
-func (p *Provisioner) Apply(ctx context.Context, progress func(Change)) (*Plan, error) {
+func (p *Provisioner) Apply(ctx context.Context, progress func(Change)) (_ *Plan, err error) {
+	defer prefixErr(&err)
 	plan, err := p.Plan(ctx)
 	if err != nil {
 		return nil, err
@@ -67,7 +70,8 @@ func (p *Provisioner) Apply(ctx context.Context, progress func(Change)) (*Plan, 
 }
 
 // DestroyPlan reports what [Provisioner.Destroy] would delete.
-func (p *Provisioner) DestroyPlan(ctx context.Context) (*Plan, error) {
+func (p *Provisioner) DestroyPlan(ctx context.Context) (_ *Plan, err error) {
+	defer prefixErr(&err)
 	zc, err := p.ziti.destroyPlan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
@@ -81,7 +85,8 @@ func (p *Provisioner) DestroyPlan(ctx context.Context) (*Plan, error) {
 
 // Destroy deletes every object ztedge created in Vault and on the
 // controller, and the files it wrote, and nothing else.
-func (p *Provisioner) Destroy(ctx context.Context, progress func(Change)) (*Plan, error) {
+func (p *Provisioner) Destroy(ctx context.Context, progress func(Change)) (_ *Plan, err error) {
+	defer prefixErr(&err)
 	plan, err := p.DestroyPlan(ctx)
 	if err != nil {
 		return nil, err

@@ -102,7 +102,7 @@ type Users struct {
 // [NewVaultClient]).
 func NewUsers(c *vaultapi.Client, opts UserOptions) (*Users, error) {
 	if c == nil {
-		return nil, errors.New("provisioning: users: no Vault client")
+		return nil, errors.New(errPrefix + "users: no Vault client")
 	}
 	opts.setDefaults()
 	var errs []error
@@ -116,7 +116,7 @@ func NewUsers(c *vaultapi.Client, opts UserOptions) (*Users, error) {
 		errs = append(errs, fmt.Errorf("login token ttl %s must be at least 1s", opts.TokenTTL))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("provisioning: users: %w", err)
+		return nil, fmt.Errorf(errPrefix+"users: %w", err)
 	}
 	return &Users{c: c, opts: opts}, nil
 }
@@ -126,7 +126,8 @@ func NewUsers(c *vaultapi.Client, opts UserOptions) (*Users, error) {
 // checking that Vault answers, is unsealed and accepts the token. source
 // names where the token came from, for errors. It never uses an
 // environment proxy.
-func NewVaultClient(ctx context.Context, addr, token, source, caFile string) (*vaultapi.Client, error) {
+func NewVaultClient(ctx context.Context, addr, token, source, caFile string) (_ *vaultapi.Client, err error) {
+	defer prefixErr(&err)
 	return vault.AdminClient(ctx, vault.Config{Address: addr, CAFile: caFile}, token, source)
 }
 
@@ -192,7 +193,8 @@ func randomPassword() (string, error) {
 }
 
 // WritePasswordFile writes a user's password to path (0600, folder 0700).
-func WritePasswordFile(path, password string) error {
+func WritePasswordFile(path, password string) (err error) {
+	defer prefixErr(&err)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating the folder of %s: %w", path, err)
 	}

@@ -14,7 +14,8 @@ import (
 // and gives it a new password) and returns it with its password. It
 // refuses names of ztedge services and of Vault entities or OIDC roles
 // that ztedge did not create as users, and needs the OIDC key to exist.
-func (u *Users) Add(ctx context.Context, name string) (*User, error) {
+func (u *Users) Add(ctx context.Context, name string) (_ *User, err error) {
+	defer prefixErr(&err)
 	if err := ValidateUserName(name); err != nil {
 		return nil, err
 	}
@@ -98,7 +99,8 @@ func (u *Users) Add(ctx context.Context, name string) (*User, error) {
 // user, the OIDC role, the entity (with its aliases) and the policy. The
 // userpass mount stays. It refuses ztedge services and entities ztedge did
 // not create as users, and reports a user that does not exist.
-func (u *Users) Remove(ctx context.Context, name string) error {
+func (u *Users) Remove(ctx context.Context, name string) (err error) {
+	defer prefixErr(&err)
 	if err := ValidateUserName(name); err != nil {
 		return err
 	}
