@@ -21,13 +21,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/internal/credentials"
@@ -50,9 +51,8 @@ func buildProxyAuth(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "proxy-auth")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/ztedge/ztedge/cmd/proxy-auth")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building proxy-auth: %v\n%s", err, out)
-	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "building proxy-auth:\n%s", out)
 	return bin
 }
 
@@ -65,9 +65,7 @@ func startProxyAuth(t testing.TB, bin string, args ...string) string {
 	cmd := exec.Command(bin, append([]string{"-listen", addr, "-log-level", "debug"}, args...)...)
 	cmd.Env = append(os.Environ(), "VAULT_TOKEN=") // only what the flags say
 	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
@@ -93,11 +91,11 @@ func startProxyAuth(t testing.TB, bin string, args ...string) string {
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("proxy-auth exited: %v\n%s", err, logs.String())
+			require.FailNow(t, "proxy-auth exited", "%v\n%s", err, logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("proxy-auth did not answer on %s:\n%s", addr, logs.String())
+			require.FailNow(t, "proxy-auth did not answer", "on %s:\n%s", addr, logs.String())
 		}
 	}
 }
@@ -108,24 +106,16 @@ func vaultJWT(t testing.TB, vaultAddr string, u *provisioning.User, password str
 	cfg := vaultapi.DefaultConfig()
 	cfg.Address = vaultAddr
 	c, err := vaultapi.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c.ClearToken()
 	ctx := t.Context()
 	sec, err := c.Logical().WriteWithContext(ctx, u.LoginPath, map[string]any{"password": password})
-	if err != nil {
-		t.Fatalf("userpass login of %s: %v", u.Name, err)
-	}
+	require.NoError(t, err, "userpass login of %s", u.Name)
 	c.SetToken(sec.Auth.ClientToken)
 	sec, err = c.Logical().ReadWithContext(ctx, u.TokenPath)
-	if err != nil {
-		t.Fatalf("reading the JWT of %s: %v", u.Name, err)
-	}
+	require.NoError(t, err, "reading the JWT of %s", u.Name)
 	jwt, _ := sec.Data["token"].(string)
-	if jwt == "" {
-		t.Fatalf("no JWT for %s", u.Name)
-	}
+	require.NotEmpty(t, jwt, "no JWT for %s", u.Name)
 	return jwt
 }
 
@@ -133,17 +123,11 @@ func vaultJWT(t testing.TB, vaultAddr string, u *provisioning.User, password str
 func claimsOf(t testing.TB, jwt string) map[string]any {
 	t.Helper()
 	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %d parts", len(parts))
-	}
+	require.Len(t, parts, 3, "not a JWT")
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(raw, &m))
 	return m
 }
 
@@ -153,17 +137,13 @@ func signES384(t testing.TB, key *ecdsa.PrivateKey, kid string, claims map[strin
 	t.Helper()
 	enc := func(v any) string {
 		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
 	input := enc(map[string]any{"alg": "ES384", "typ": "JWT", "kid": kid}) + "." + enc(claims)
 	sum := sha512.Sum384([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	sig := make([]byte, 96)
 	r.FillBytes(sig[:48])
 	s.FillBytes(sig[48:])
@@ -174,25 +154,19 @@ func signES384(t testing.TB, key *ecdsa.PrivateKey, kid string, claims map[strin
 func vaultKIDs(t testing.TB, keysURL string) []string {
 	t.Helper()
 	resp, err := http.Get(keysURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	var jwks struct {
 		Keys []struct {
 			KID string `json:"kid"`
 		} `json:"keys"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&jwks))
 	var kids []string
 	for _, k := range jwks.Keys {
 		kids = append(kids, k.KID)
 	}
-	if len(kids) == 0 {
-		t.Fatal("vault publishes no keys")
-	}
+	require.NotEmpty(t, kids, "vault publishes no keys")
 	return kids
 }
 
@@ -222,23 +196,15 @@ func TestIntegrationGateway(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	token, err := st.VaultToken()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	vc, err := provisioning.NewVaultClient(ctx, st.VaultAddress, token, "the stack's root token", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	users, err := provisioning.NewUsers(vc, provisioning.UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	addUser := func(t testing.TB, u *provisioning.Users, name string) string {
 		t.Helper()
 		user, err := u.Add(ctx, name)
-		if err != nil {
-			t.Fatalf("adding user %s: %v", name, err)
-		}
+		require.NoError(t, err, "adding user %s", name)
 		t.Cleanup(func() { _ = u.Remove(context.Background(), name) })
 		return vaultJWT(t, st.VaultAddress, user, user.Password)
 	}
@@ -248,26 +214,19 @@ func TestIntegrationGateway(t *testing.T) {
 	// key for another audience has a good signature: only aud can refuse
 	// it. Key and role are made before the verifiers fetch the keys.
 	const otherKey = "ztedge-test-other-audience"
-	if _, err := vc.Logical().WriteWithContext(ctx, "identity/oidc/key/"+otherKey, map[string]any{
+	_, err = vc.Logical().WriteWithContext(ctx, "identity/oidc/key/"+otherKey, map[string]any{
 		"algorithm": "ES384", "allowed_client_ids": []string{"*"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
+	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = vc.Logical().DeleteWithContext(context.Background(), "identity/oidc/key/"+otherKey) })
 	otherAudience, err := provisioning.NewUsers(vc, provisioning.UserOptions{Key: otherKey, Audience: "not-" + top.JWT.Audience})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	otherAudienceJWT := addUser(t, otherAudience, "frank-other")
 
 	issuer, keysURL, err := jwtauth.Discover(ctx, st.VaultAddress, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	verifier, err := jwtauth.NewVerifier(ctx, jwtauth.Options{Issuer: issuer, Audiences: []string{top.JWT.Audience}, KeysURL: keysURL, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	upstream := upstreamService(t, verifier)
 
 	bin := buildProxyAuth(t)
@@ -284,12 +243,8 @@ func TestIntegrationGateway(t *testing.T) {
 	expect401 := func(t *testing.T, token, reason string) {
 		t.Helper()
 		r := get(t, client, "GET", url, token)
-		if r.status != 401 {
-			t.Fatalf("status %d, want 401", r.status)
-		}
-		if ch := r.header.Get("WWW-Authenticate"); !strings.Contains(ch, reason) {
-			t.Errorf("WWW-Authenticate %q, want it to mention %q", ch, reason)
-		}
+		require.Equal(t, 401, r.status)
+		assert.Contains(t, r.header.Get("WWW-Authenticate"), reason, "WWW-Authenticate")
 	}
 
 	t.Run("no token is 401", func(t *testing.T) {
@@ -299,29 +254,29 @@ func TestIntegrationGateway(t *testing.T) {
 	t.Run("a human user's JWT reaches core-data with the caller name", func(t *testing.T) {
 		jwt := addUser(t, users, "alice")
 		r := get(t, client, "GET", url+"?limit=3", jwt)
-		if r.status != 200 || r.body.Caller != "alice" || r.body.Callers != 1 || r.body.Path != "/api/v3/reading/all" || !r.body.Authorization {
-			t.Fatalf("got %d %+v; want 200 at /api/v3/reading/all with caller alice", r.status, r.body)
-		}
+		require.Equal(t, 200, r.status, "%+v", r.body)
+		require.Equal(t, "alice", r.body.Caller)
+		require.Equal(t, 1, r.body.Callers, "caller headers")
+		require.Equal(t, "/api/v3/reading/all", r.body.Path)
+		require.True(t, r.body.Authorization, "the token did not reach core-data")
 		// A client-sent caller header cannot override the token's name.
 		r = get(t, client, "GET", url, jwt, CallerHeader, "core-command")
-		if r.status != 200 || r.body.Caller != "alice" || r.body.Callers != 1 {
-			t.Errorf("with a forged caller header: got %d %+v; want caller alice only", r.status, r.body)
-		}
+		assert.Equal(t, 200, r.status, "with a forged caller header: %+v", r.body)
+		assert.Equal(t, "alice", r.body.Caller, "with a forged caller header")
+		assert.Equal(t, 1, r.body.Callers, "with a forged caller header: want alice's only")
 	})
 
 	t.Run("a service's JWT from its provisioned credentials works too", func(t *testing.T) {
 		jwt := stacktest.ServiceJWT(t, top.Output, "device-virtual")
 		r := get(t, client, "POST", "https://"+gw.Addr+"/core-data/api/v3/event", jwt)
-		if r.status != 200 || r.body.Caller != "device-virtual" || r.body.Method != "POST" {
-			t.Errorf("got %d %+v; want 200 with caller device-virtual", r.status, r.body)
-		}
+		assert.Equal(t, 200, r.status, "%+v", r.body)
+		assert.Equal(t, "device-virtual", r.body.Caller)
+		assert.Equal(t, "POST", r.body.Method)
 	})
 
 	t.Run("expired JWT is 401", func(t *testing.T) {
 		short, err := provisioning.NewUsers(vc, provisioning.UserOptions{Key: top.Vault.Key, Audience: top.JWT.Audience, TTL: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		jwt := addUser(t, short, "eve-short")
 		exp, _ := claimsOf(t, jwt)["exp"].(float64)
 		// Past exp plus the verifiers' leeway.
@@ -333,9 +288,7 @@ func TestIntegrationGateway(t *testing.T) {
 
 	t.Run("forged JWT is 401", func(t *testing.T) {
 		key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		claims := map[string]any{"iss": issuer, "aud": top.JWT.Audience, "name": "core-command", "sub": "x",
 			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "namespace": "root"}
 		// A valid user's token, for its key ID.
@@ -345,9 +298,8 @@ func TestIntegrationGateway(t *testing.T) {
 			KID string `json:"kid"`
 		}
 		raw, _ := base64.RawURLEncoding.DecodeString(parts[0])
-		if err := json.Unmarshal(raw, &header); err != nil || !slices.Contains(vaultKIDs(t, keysURL), header.KID) {
-			t.Fatalf("the user's JWT names key %q, not one Vault publishes (%v)", header.KID, err)
-		}
+		require.NoError(t, json.Unmarshal(raw, &header), "the user's JWT header")
+		require.Contains(t, vaultKIDs(t, keysURL), header.KID, "the user's JWT names a key Vault does not publish")
 		// Vault's key ID, but our signature.
 		expect401(t, signES384(t, key, header.KID, claims), "invalid signature")
 		// The user's token with its payload swapped for another name.
@@ -361,9 +313,7 @@ func TestIntegrationGateway(t *testing.T) {
 
 	t.Run("unknown key is 401", func(t *testing.T) {
 		key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		claims := map[string]any{"iss": issuer, "aud": top.JWT.Audience, "name": "alice", "sub": "x",
 			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
 		expect401(t, signES384(t, key, "not-a-vault-key-"+fmt.Sprint(time.Now().UnixNano()), claims), "unknown key")
@@ -371,72 +321,56 @@ func TestIntegrationGateway(t *testing.T) {
 
 	t.Run("wrong audience is 401", func(t *testing.T) {
 		jwt := otherAudienceJWT
-		if aud := claimsOf(t, jwt)["aud"]; aud != "not-"+top.JWT.Audience {
-			t.Fatalf("aud %v", aud)
-		}
+		require.Equal(t, "not-"+top.JWT.Audience, claimsOf(t, jwt)["aud"], "aud")
 		expect401(t, jwt, "wrong audience")
 	})
 
 	t.Run("core-data refuses requests around the gateway without a token", func(t *testing.T) {
 		resp, err := http.Get(upstream.URL + "/api/v3/reading/all")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.StatusCode != 401 {
-			t.Errorf("direct request without token: status %d, want 401", resp.StatusCode)
-		}
+		assert.Equal(t, 401, resp.StatusCode, "direct request without token")
 		// A forged caller header does not help either.
 		req, _ := http.NewRequest("GET", upstream.URL+"/api/v3/reading/all", nil)
 		req.Header.Set(CallerHeader, "alice")
 		resp, err = http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.StatusCode != 401 {
-			t.Errorf("direct request with only a caller header: status %d, want 401", resp.StatusCode)
-		}
+		assert.Equal(t, 401, resp.StatusCode, "direct request with only a caller header")
 	})
 
 	t.Run("ping through the gateway needs no token", func(t *testing.T) {
 		r := get(t, client, "GET", "https://"+gw.Addr+"/core-data/api/v3/ping", "")
-		if r.status != 200 || r.body.Path != "/api/v3/ping" {
-			t.Errorf("got %d %+v; want 200 from /api/v3/ping", r.status, r.body)
-		}
+		assert.Equal(t, 200, r.status, "%+v", r.body)
+		assert.Equal(t, "/api/v3/ping", r.body.Path)
 	})
 
 	t.Run("TLS 1.2 clients are refused", func(t *testing.T) {
 		c12 := gatewayClient(t, gw.Config.CertFile)
 		c12.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS12
-		if resp, err := c12.Get("https://" + gw.Addr + "/core-data/api/v3/ping"); err == nil {
+		resp, err := c12.Get("https://" + gw.Addr + "/core-data/api/v3/ping")
+		if err == nil {
 			resp.Body.Close()
-			t.Fatal("a TLS 1.2 client got an answer")
 		}
-		resp, err := client.Get("https://" + gw.Addr + "/core-data/api/v3/ping")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.Error(t, err, "a TLS 1.2 client got an answer")
+		resp, err = client.Get("https://" + gw.Addr + "/core-data/api/v3/ping")
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 {
-			t.Errorf("the trusted client did not use TLS 1.3")
+		if assert.NotNil(t, resp.TLS, "the trusted client did not use TLS") {
+			assert.Equal(t, uint16(tls.VersionTLS13), resp.TLS.Version, "the trusted client did not use TLS 1.3")
 		}
 	})
 
 	t.Run("introspection refuses a removed user's JWT", func(t *testing.T) {
 		user, err := users.Add(ctx, "dave")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		jwt := vaultJWT(t, st.VaultAddress, user, user.Password)
-		if err := users.Remove(ctx, "dave"); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, users.Remove(ctx, "dave"))
 		// Local verification cannot know: the signature is still good
 		// until exp.
-		if r := get(t, client, "GET", url, jwt); r.status != 200 || r.body.Caller != "dave" {
-			t.Errorf("local mode: got %d %+v; want 200 for a signed, unexpired JWT", r.status, r.body)
-		}
+		r := get(t, client, "GET", url, jwt)
+		assert.Equal(t, 200, r.status, "local mode: want 200 for a signed, unexpired JWT: %+v", r.body)
+		assert.Equal(t, "dave", r.body.Caller, "local mode")
 		// With -introspect (logged in with core-data's AppRole, whose
 		// policy allows introspection) Vault says the entity is gone.
 		introAuth := startProxyAuth(t, bin, "-vault", st.VaultAddress, "-audience", top.JWT.Audience,
@@ -449,13 +383,13 @@ func TestIntegrationGateway(t *testing.T) {
 		})
 		c2 := gatewayClient(t, gw2.Config.CertFile)
 		url2 := "https://" + gw2.Addr + "/core-data/api/v3/reading/all"
-		if r := get(t, c2, "GET", url2, jwt); r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "not active") {
-			t.Errorf("introspect mode, removed user: got %d (%q); want 401 token not active", r.status, r.header.Get("WWW-Authenticate"))
-		}
+		r = get(t, c2, "GET", url2, jwt)
+		assert.Equal(t, 401, r.status, "introspect mode, removed user")
+		assert.Contains(t, r.header.Get("WWW-Authenticate"), "not active", "introspect mode, removed user")
 		alice := addUser(t, users, "alice2")
-		if r := get(t, c2, "GET", url2, alice); r.status != 200 || r.body.Caller != "alice2" {
-			t.Errorf("introspect mode, valid user: got %d %+v; want 200 caller alice2", r.status, r.body)
-		}
+		r = get(t, c2, "GET", url2, alice)
+		assert.Equal(t, 200, r.status, "introspect mode, valid user: %+v", r.body)
+		assert.Equal(t, "alice2", r.body.Caller, "introspect mode, valid user")
 	})
 }
 
@@ -477,12 +411,8 @@ func TestIntegrationProxyAuthRefusesToStart(t *testing.T) {
 			cmd := exec.Command(bin, tc.args...)
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 			out, err := cmd.CombinedOutput()
-			if code := cmd.ProcessState.ExitCode(); code != 1 {
-				t.Fatalf("exit code %d (err %v), want 1:\n%s", code, err, out)
-			}
-			if !strings.Contains(string(out), tc.want) {
-				t.Errorf("output lacks %q:\n%s", tc.want, out)
-			}
+			require.Equal(t, 1, cmd.ProcessState.ExitCode(), "exit code (err %v):\n%s", err, out)
+			assert.Contains(t, string(out), tc.want, "output")
 		})
 	}
 }

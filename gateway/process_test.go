@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/jwtauth"
@@ -68,9 +70,7 @@ func echoHandler() http.Handler {
 func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
 }
@@ -81,13 +81,9 @@ func startGateway(t testing.TB, cfg Config) *Process {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := Start(ctx, cfg, nil)
-	if err != nil {
-		t.Fatalf("starting the gateway: %v", err)
-	}
+	require.NoError(t, err, "starting the gateway")
 	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("stopping nginx: %v", err)
-		}
+		assert.NoError(t, p.Stop(), "stopping nginx")
 	})
 	return p
 }
@@ -96,13 +92,9 @@ func startGateway(t testing.TB, cfg Config) *Process {
 func gatewayClient(t testing.TB, certFile string) *http.Client {
 	t.Helper()
 	pem, err := os.ReadFile(certFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatalf("no certificate in %s", certFile)
-	}
+	require.True(t, pool.AppendCertsFromPEM(pem), "no certificate in %s", certFile)
 	return &http.Client{
 		Timeout:       10 * time.Second,
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
@@ -130,9 +122,7 @@ func send(t testing.TB, c *http.Client, method, url, token string, body []byte, 
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -140,16 +130,12 @@ func send(t testing.TB, c *http.Client, method, url, token string, body []byte, 
 		req.Header.Add(headers[i], headers[i+1])
 	}
 	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
+	require.NoError(t, err, "%s %s", method, url)
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	r := result{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(data, &r.body); err != nil {
-			t.Fatalf("%s %s: decoding %q: %v", method, url, data, err)
-		}
+		require.NoError(t, json.Unmarshal(data, &r.body), "%s %s: decoding %q", method, url, data)
 	}
 	return r
 }
@@ -175,130 +161,100 @@ func TestGatewayWiring(t *testing.T) {
 	// Files: certificate and key private, nginx.conf as rendered.
 	for _, f := range []string{p.Config.CertFile, p.Config.KeyFile, p.Config.ConfigFile()} {
 		st, err := os.Stat(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %o, want 0600", f, st.Mode().Perm())
-		}
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "mode of %s", f)
 	}
 
 	t.Run("no token is 401 with a challenge", func(t *testing.T) {
 		r := get(t, c, "GET", base+"/core-data/api/v3/reading", "")
-		if r.status != 401 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer ") {
-			t.Errorf("status %d, WWW-Authenticate %q; want 401 with a Bearer challenge", r.status, r.header.Get("WWW-Authenticate"))
-		}
+		assert.Equal(t, 401, r.status)
+		assert.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer "), "WWW-Authenticate %q, want a Bearer challenge", r.header.Get("WWW-Authenticate"))
 	})
 	t.Run("bad token is 401 invalid_token", func(t *testing.T) {
 		r := get(t, c, "GET", base+"/core-data/api/v3/reading", "forged")
-		if r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-			t.Errorf("status %d, WWW-Authenticate %q; want 401 invalid_token", r.status, r.header.Get("WWW-Authenticate"))
-		}
+		assert.Equal(t, 401, r.status)
+		assert.Contains(t, r.header.Get("WWW-Authenticate"), `error="invalid_token"`)
 	})
 	t.Run("valid token reaches the upstream with the caller and the prefix stripped", func(t *testing.T) {
 		r := get(t, c, "GET", base+"/core-data/api/v3/reading/all?limit=5", "token-alice")
-		if r.status != 200 || r.body.Caller != "alice" || r.body.Callers != 1 || r.body.Path != "/api/v3/reading/all" || r.body.Query != "limit=5" {
-			t.Errorf("got %d %+v; want 200 from /api/v3/reading/all?limit=5 with caller alice", r.status, r.body)
-		}
+		assert.Equal(t, 200, r.status, "%+v", r.body)
+		assert.Equal(t, "alice", r.body.Caller)
+		assert.Equal(t, 1, r.body.Callers, "caller headers")
+		assert.Equal(t, "/api/v3/reading/all", r.body.Path)
+		assert.Equal(t, "limit=5", r.body.Query)
 		r = get(t, c, "POST", base+"/core-metadata/api/v3/device", "token-bob")
-		if r.status != 200 || r.body.Caller != "bob" || r.body.Path != "/meta/api/v3/device" || r.body.Method != "POST" {
-			t.Errorf("got %d %+v; want 200 POST /meta/api/v3/device with caller bob", r.status, r.body)
-		}
+		assert.Equal(t, 200, r.status, "%+v", r.body)
+		assert.Equal(t, "bob", r.body.Caller)
+		assert.Equal(t, "/meta/api/v3/device", r.body.Path)
+		assert.Equal(t, "POST", r.body.Method)
 	})
 	t.Run("large bodies and answers pass (in memory)", func(t *testing.T) {
 		// As root, nginx's workers run as nobody and could not write
 		// temporary files in the private state folder.
 		r := send(t, c, "POST", base+"/core-data/api/v3/event?pad=3000000", "token-alice", bytes.Repeat([]byte("r"), 900<<10))
-		if r.status != 200 || r.body.BodyLen != 900<<10 || len(r.body.Padding) != 3000000 {
-			t.Errorf("got %d, body %d bytes in, %d out; want 200 with 921600 in and 3000000 out", r.status, r.body.BodyLen, len(r.body.Padding))
-		}
-		if r := send(t, c, "POST", base+"/core-data/api/v3/event", "token-alice", bytes.Repeat([]byte("r"), 2<<20)); r.status != 413 {
-			t.Errorf("a 2 MiB body: status %d, want 413", r.status)
-		}
+		assert.Equal(t, 200, r.status)
+		assert.Equal(t, 900<<10, r.body.BodyLen, "body bytes in")
+		assert.Equal(t, 3000000, len(r.body.Padding), "body bytes out")
+		r = send(t, c, "POST", base+"/core-data/api/v3/event", "token-alice", bytes.Repeat([]byte("r"), 2<<20))
+		assert.Equal(t, 413, r.status, "a 2 MiB body")
 	})
 	t.Run("a client-sent caller header is replaced or dropped", func(t *testing.T) {
 		r := get(t, c, "GET", base+"/core-data/api/v3/x", "token-alice", CallerHeader, "admin", "x-ztedge-caller", "root")
-		if r.status != 200 || r.body.Caller != "alice" || r.body.Callers != 1 {
-			t.Errorf("got %d %+v; want caller alice only", r.status, r.body)
-		}
+		assert.Equal(t, 200, r.status, "%+v", r.body)
+		assert.Equal(t, "alice", r.body.Caller)
+		assert.Equal(t, 1, r.body.Callers, "caller headers: want alice's only")
 		r = get(t, c, "GET", base+"/core-data/api/v3/ping", "", CallerHeader, "admin")
-		if r.status != 200 || r.body.Callers != 0 {
-			t.Errorf("ping: got %d %+v; want 200 without a caller header", r.status, r.body)
-		}
+		assert.Equal(t, 200, r.status, "ping: %+v", r.body)
+		assert.Equal(t, 0, r.body.Callers, "ping: want no caller header")
 		r = get(t, c, "GET", base+"/core-data/api/v3/x", "", CallerHeader, "admin")
-		if r.status != 401 {
-			t.Errorf("a caller header without token: status %d, want 401", r.status)
-		}
+		assert.Equal(t, 401, r.status, "a caller header without token")
 	})
 	t.Run("ping needs no token", func(t *testing.T) {
 		r := get(t, c, "GET", base+"/core-data/api/v3/ping", "")
-		if r.status != 200 || r.body.Path != "/api/v3/ping" || r.body.Authorization {
-			t.Errorf("got %d %+v; want 200 from /api/v3/ping", r.status, r.body)
-		}
-		if r := get(t, c, "POST", base+"/core-data/api/v3/ping", ""); r.status != 403 {
-			t.Errorf("POST ping: status %d, want 403", r.status)
-		}
-		if r := get(t, c, "GET", base+"/core-data/api/v3/ping/more", ""); r.status != 401 {
-			t.Errorf("a path below ping: status %d, want 401", r.status)
-		}
+		assert.Equal(t, 200, r.status, "%+v", r.body)
+		assert.Equal(t, "/api/v3/ping", r.body.Path)
+		assert.False(t, r.body.Authorization, "ping got an Authorization header")
+		assert.Equal(t, 403, get(t, c, "POST", base+"/core-data/api/v3/ping", "").status, "POST ping")
+		assert.Equal(t, 401, get(t, c, "GET", base+"/core-data/api/v3/ping/more", "").status, "a path below ping")
 	})
 	t.Run("paths that escape the prefix are still guarded", func(t *testing.T) {
 		for _, path := range []string{"/core-data/api/v3/ping/../reading", "/core-data/../core-metadata/api/v3/device", "/core-data/%2e%2e/core-metadata/x"} {
-			if r := get(t, c, "GET", base+path, ""); r.status != 401 && r.status != 404 && r.status != 400 {
-				t.Errorf("GET %s without token: status %d, want 401, 404 or 400", path, r.status)
-			}
+			assert.Contains(t, []int{401, 404, 400}, get(t, c, "GET", base+path, "").status, "GET %s without token: status", path)
 		}
 	})
 	t.Run("other paths are 404, /auth is internal", func(t *testing.T) {
 		for _, path := range []string{"/", "/core-command/api/v3/ping", "/auth", "/api/v3/ping"} {
-			if r := get(t, c, "GET", base+path, "token-alice"); r.status != 404 {
-				t.Errorf("GET %s: status %d, want 404", path, r.status)
-			}
+			assert.Equal(t, 404, get(t, c, "GET", base+path, "token-alice").status, "GET %s", path)
 		}
 	})
 	t.Run("TLS 1.2 is refused", func(t *testing.T) {
 		conn, err := tls.Dial("tcp", p.Addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
 		if err == nil {
 			conn.Close()
-			t.Fatal("a TLS 1.2 handshake succeeded")
 		}
+		require.Error(t, err, "a TLS 1.2 handshake succeeded")
 		conn, err = tls.Dial("tcp", p.Addr, &tls.Config{RootCAs: c.Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "localhost"})
-		if err != nil {
-			t.Fatalf("TLS 1.3 handshake for localhost: %v", err)
-		}
-		if v := conn.ConnectionState().Version; v != tls.VersionTLS13 {
-			t.Errorf("negotiated TLS version %x, want 1.3", v)
-		}
+		require.NoError(t, err, "TLS 1.3 handshake for localhost")
+		assert.Equal(t, uint16(tls.VersionTLS13), conn.ConnectionState().Version, "negotiated TLS version")
 		conn.Close()
 	})
 	t.Run("access log never holds tokens", func(t *testing.T) {
 		_ = get(t, c, "GET", base+"/core-data/api/v3/x", "token-carol.secretvalue")
 		time.Sleep(200 * time.Millisecond)
 		data, err := os.ReadFile(p.Config.AccessLog())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(data), "secretvalue") {
-			t.Errorf("the access log holds a token:\n%s", data)
-		}
-		if !strings.Contains(string(data), "caller=carol ") {
-			t.Errorf("the access log does not name the caller:\n%s", data)
-		}
+		require.NoError(t, err)
+		assert.NotContains(t, string(data), "secretvalue", "the access log holds a token")
+		assert.Contains(t, string(data), "caller=carol ", "the access log does not name the caller")
 	})
 
 	// Stop, then a restart reuses the generated certificate.
 	certBefore, _ := os.ReadFile(p.Config.CertFile)
-	if err := p.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := net.DialTimeout("tcp", p.Addr, time.Second); err == nil {
-		t.Error("the gateway port still answers after Stop")
-	}
+	require.NoError(t, p.Stop())
+	_, err := net.DialTimeout("tcp", p.Addr, time.Second)
+	assert.Error(t, err, "the gateway port still answers after Stop")
 	p2 := startGateway(t, cfg)
 	certAfter, _ := os.ReadFile(p2.Config.CertFile)
-	if string(certBefore) != string(certAfter) {
-		t.Error("a restart replaced the generated certificate")
-	}
+	assert.Equal(t, string(certBefore), string(certAfter), "a restart replaced the generated certificate")
 }
 
 func TestStartRefusesBadSetups(t *testing.T) {
@@ -314,21 +270,17 @@ func TestStartRefusesBadSetups(t *testing.T) {
 		cfg := base(t)
 		cfg.Nginx = "/nonexistent/nginx"
 		_, err := Start(ctx, cfg, nil)
-		if !errors.Is(err, ErrNginxNotInstalled) || !strings.Contains(err.Error(), "apt-get install nginx") {
-			t.Fatalf("err = %v, want ErrNginxNotInstalled", err)
-		}
+		require.ErrorIs(t, err, ErrNginxNotInstalled)
+		require.ErrorContains(t, err, "apt-get install nginx")
 	})
 	t.Run("port in use", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer l.Close()
 		cfg := base(t)
 		cfg.Listen = l.Addr().String()
-		if _, err := Start(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), "not free") {
-			t.Fatalf("err = %v, want the port reported as not free", err)
-		}
+		_, err = Start(ctx, cfg, nil)
+		require.ErrorContains(t, err, "not free", "the port is to be reported as not free")
 	})
 	t.Run("nginx -t output is reported", func(t *testing.T) {
 		cfg := base(t)
@@ -336,37 +288,30 @@ func TestStartRefusesBadSetups(t *testing.T) {
 		_, err := Start(ctx, cfg, nil)
 		if os.Geteuid() != 0 {
 			// Without root nginx ignores "user"; nothing to provoke here.
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return
 		}
-		if err == nil || !strings.Contains(err.Error(), "nginx -t") || !strings.Contains(err.Error(), "no-such-user-zt") {
-			t.Fatalf("err = %v, want nginx -t's complaint about the user", err)
-		}
+		require.ErrorContains(t, err, "nginx -t")
+		require.ErrorContains(t, err, "no-such-user-zt", "want nginx -t's complaint about the user")
 	})
 	t.Run("user certificate must match its key", func(t *testing.T) {
 		dir := t.TempDir()
 		c1, k1 := filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key")
 		c2, k2 := filepath.Join(dir, "b.crt"), filepath.Join(dir, "b.key")
 		for _, pair := range [][2]string{{c1, k1}, {c2, k2}} {
-			if _, err := EnsureCertificate(pair[0], pair[1], nil); err != nil {
-				t.Fatal(err)
-			}
+			_, err := EnsureCertificate(pair[0], pair[1], nil)
+			require.NoError(t, err)
 		}
 		cfg := base(t)
 		cfg.CertFile, cfg.KeyFile = c1, k2
-		if _, err := Start(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), c1) {
-			t.Fatalf("err = %v, want one naming %s", err, c1)
-		}
+		_, err := Start(ctx, cfg, nil)
+		require.ErrorContains(t, err, c1)
 		// The matching pair works, and is not replaced.
 		cfg.KeyFile = k1
 		before, _ := os.ReadFile(c1)
 		p := startGateway(t, cfg)
 		after, _ := os.ReadFile(c1)
-		if string(before) != string(after) {
-			t.Error("a user certificate was replaced")
-		}
+		assert.Equal(t, string(before), string(after), "a user certificate was replaced")
 		_ = p.Stop()
 	})
 }
@@ -375,35 +320,29 @@ func TestEnsureCertificate(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "tls", "c.pem"), filepath.Join(dir, "tls", "k.pem")
 	created, err := EnsureCertificate(cert, key, nil)
-	if err != nil || !created {
-		t.Fatalf("first call: created %v, err %v", created, err)
-	}
+	require.NoError(t, err, "first call")
+	require.True(t, created, "first call: created")
 	pair, err := tls.LoadX509KeyPair(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	leaf := pair.Leaf
 	for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
-		if err := leaf.VerifyHostname(h); err != nil {
-			t.Errorf("certificate does not cover %s: %v", h, err)
-		}
+		assert.NoError(t, leaf.VerifyHostname(h), "certificate does not cover %s", h)
 	}
-	if pub, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
-		t.Errorf("public key %T, want ECDSA P-256", leaf.PublicKey)
+	if pub, ok := leaf.PublicKey.(*ecdsa.PublicKey); assert.True(t, ok, "public key %T, want ECDSA P-256", leaf.PublicKey) {
+		assert.Equal(t, elliptic.P256().Params().Name, pub.Curve.Params().Name, "curve")
 	}
 	for _, f := range []string{cert, key} {
-		if st, _ := os.Stat(f); st.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %o, want 0600", f, st.Mode().Perm())
-		}
+		st, err := os.Stat(f)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "mode of %s", f)
 	}
-	if created, err := EnsureCertificate(cert, key, nil); err != nil || created {
-		t.Errorf("second call: created %v, err %v; want the pair kept", created, err)
-	}
-	if created, err := EnsureCertificate(cert, key, []string{"gw.example"}); err != nil || !created {
-		t.Errorf("new host: created %v, err %v; want a new pair", created, err)
-	}
+	created, err = EnsureCertificate(cert, key, nil)
+	assert.NoError(t, err, "second call")
+	assert.False(t, created, "second call: want the pair kept")
+	created, err = EnsureCertificate(cert, key, []string{"gw.example"})
+	assert.NoError(t, err, "new host")
+	assert.True(t, created, "new host: want a new pair")
 	_ = os.Remove(key)
-	if _, err := EnsureCertificate(cert, key, nil); err == nil || !strings.Contains(err.Error(), "does not") {
-		t.Errorf("missing key: err = %v", err)
-	}
+	_, err = EnsureCertificate(cert, key, nil)
+	assert.ErrorContains(t, err, "does not", "missing key")
 }

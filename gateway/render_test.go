@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func testConfig(dir string) Config {
@@ -23,20 +26,16 @@ func testConfig(dir string) Config {
 // location returns the body of the location block with the given header.
 func location(t *testing.T, conf, header string) string {
 	t.Helper()
-	i := strings.Index(conf, "location "+header+" {")
-	if i < 0 {
-		t.Fatalf("no location %s in:\n%s", header, conf)
-	}
-	body := conf[i:]
+	open := "location " + header + " {"
+	require.Contains(t, conf, open)
+	body := conf[strings.Index(conf, open):]
 	return body[:strings.Index(body, "\n        }")]
 }
 
 func TestRender(t *testing.T) {
 	dir := t.TempDir()
 	out, err := Render(testConfig(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	conf := string(out)
 	for _, want := range []string{
 		"listen 127.0.0.1:18443 ssl default_server;",
@@ -48,20 +47,14 @@ func TestRender(t *testing.T) {
 		`access_log "` + filepath.Join(dir, "logs", "access.log") + `" ztedge;`,
 		`client_body_temp_path "` + filepath.Join(dir, "temp", "client_body") + `";`,
 	} {
-		if !strings.Contains(conf, want) {
-			t.Errorf("missing %q in:\n%s", want, conf)
-		}
+		assert.Contains(t, conf, want)
 	}
-	if regexp.MustCompile(`TLSv1(\.[012])?\b`).MatchString(strings.ReplaceAll(conf, "TLSv1.3", "")) {
-		t.Errorf("a TLS version below 1.3 is enabled:\n%s", conf)
-	}
+	assert.NotRegexp(t, regexp.MustCompile(`TLSv1(\.[012])?\b`), strings.ReplaceAll(conf, "TLSv1.3", ""), "a TLS version below 1.3 is enabled")
 
 	auth := location(t, conf, "= /auth")
 	for _, want := range []string{"internal;", "proxy_pass http://127.0.0.1:59842/auth;", "proxy_pass_request_body off;",
 		`proxy_set_header Content-Length "";`, "proxy_set_header Authorization $http_authorization;", "proxy_method GET;"} {
-		if !strings.Contains(auth, want) {
-			t.Errorf("/auth location lacks %q:\n%s", want, auth)
-		}
+		assert.Contains(t, auth, want, "/auth location")
 	}
 
 	for name, up := range map[string]string{"core-data": "http://127.0.0.1:59880", "core-metadata": "http://127.0.0.1:59881/base"} {
@@ -72,25 +65,19 @@ func TestRender(t *testing.T) {
 			"proxy_pass " + up + "/;",
 			"proxy_set_header X-Ztedge-Caller $ztedge_caller;",
 		} {
-			if !strings.Contains(route, want) {
-				t.Errorf("route /%s/ lacks %q:\n%s", name, want, route)
-			}
+			assert.Contains(t, route, want, "route /%s/", name)
 		}
 		ping := location(t, conf, "= /"+name+"/api/v3/ping")
-		if strings.Contains(ping, "auth_request") {
-			t.Errorf("ping route of %s has auth_request:\n%s", name, ping)
-		}
+		assert.NotContains(t, ping, "auth_request", "ping route of %s", name)
 		for _, want := range []string{"proxy_pass " + up + "/api/v3/ping;", `proxy_set_header X-Ztedge-Caller "";`, "limit_except GET"} {
-			if !strings.Contains(ping, want) {
-				t.Errorf("ping route of %s lacks %q:\n%s", name, want, ping)
-			}
+			assert.Contains(t, ping, want, "ping route of %s", name)
 		}
 	}
 	// Every location that proxies to a service sets X-Ztedge-Caller itself:
 	// otherwise a client-sent header would pass through.
 	for _, block := range strings.Split(conf, "location ")[1:] {
-		if strings.Contains(block, "proxy_pass") && !strings.Contains(block, "proxy_set_header X-Ztedge-Caller") {
-			t.Errorf("a location proxies without overriding X-Ztedge-Caller:\n%s", block)
+		if strings.Contains(block, "proxy_pass") {
+			assert.Contains(t, block, "proxy_set_header X-Ztedge-Caller", "a location proxies without overriding X-Ztedge-Caller")
 		}
 	}
 }
@@ -98,14 +85,10 @@ func TestRender(t *testing.T) {
 func TestRenderIsDeterministic(t *testing.T) {
 	cfg := testConfig("/var/lib/ztedge/gateway")
 	a, err := Render(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for range 5 {
 		b, _ := Render(cfg)
-		if string(a) != string(b) {
-			t.Fatal("Render gave different output for the same input")
-		}
+		require.Equal(t, string(a), string(b), "Render gave different output for the same input")
 	}
 }
 
@@ -113,32 +96,23 @@ func TestRenderUserCertificate(t *testing.T) {
 	cfg := testConfig("/srv/gw")
 	cfg.CertFile, cfg.KeyFile = "/etc/ztedge/gw.pem", "/etc/ztedge/gw.key"
 	out, err := Render(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(out), `ssl_certificate "/etc/ztedge/gw.pem";`) || !strings.Contains(string(out), `ssl_certificate_key "/etc/ztedge/gw.key";`) {
-		t.Errorf("user certificate not used:\n%s", out)
-	}
-	if cfg.GeneratedCertificate() {
-		t.Error("a user certificate counts as generated")
-	}
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `ssl_certificate "/etc/ztedge/gw.pem";`, "user certificate not used")
+	assert.Contains(t, string(out), `ssl_certificate_key "/etc/ztedge/gw.key";`, "user certificate not used")
+	assert.False(t, cfg.GeneratedCertificate(), "a user certificate counts as generated")
 }
 
 func TestRenderHTTPSUpstream(t *testing.T) {
 	cfg := testConfig("/srv/gw")
 	cfg.Services["core-command"] = "https://core-command.local:59882"
-	if _, err := Render(cfg); err == nil || !strings.Contains(err.Error(), "upstreamCAFile") {
-		t.Fatalf("https upstream without CA: err = %v, want one naming upstreamCAFile", err)
-	}
+	_, err := Render(cfg)
+	require.ErrorContains(t, err, "upstreamCAFile", "https upstream without CA")
 	cfg.UpstreamCAFile = "/etc/ztedge/upstream-ca.pem"
 	out, err := Render(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	route := location(t, string(out), "/core-command/")
-	if !strings.Contains(route, "proxy_ssl_verify on;") || !strings.Contains(route, `proxy_ssl_trusted_certificate "/etc/ztedge/upstream-ca.pem";`) {
-		t.Errorf("https upstream not verified:\n%s", route)
-	}
+	assert.Contains(t, route, "proxy_ssl_verify on;", "https upstream not verified")
+	assert.Contains(t, route, `proxy_ssl_trusted_certificate "/etc/ztedge/upstream-ca.pem";`, "https upstream not verified")
 }
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -174,9 +148,7 @@ func TestValidateNamesTheField(t *testing.T) {
 			c.Services = map[string]string{"core-data": "http://127.0.0.1:59880"}
 			tc.edit(&c)
 			_, err := Render(c)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
-			}
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }
@@ -185,9 +157,7 @@ func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.yaml")
 	write := func(s string) {
-		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(path, []byte(s), 0o600))
 	}
 	write(`listen: 127.0.0.1:9443
 stateDir: state
@@ -195,14 +165,12 @@ services:
   core-data: http://127.0.0.1:59880
 `)
 	c, err := LoadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.StateDir != filepath.Join(dir, "state") || c.AuthURL != DefaultAuthURL || c.PingPath != DefaultPingPath || !c.GeneratedCertificate() {
-		t.Errorf("defaults or paths not applied: %+v", c)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "state"), c.StateDir, "stateDir relative to the file")
+	assert.Equal(t, DefaultAuthURL, c.AuthURL, "default authURL")
+	assert.Equal(t, DefaultPingPath, c.PingPath, "default pingPath")
+	assert.True(t, c.GeneratedCertificate(), "a generated certificate by default")
 	write("listen: 127.0.0.1:9443\nstatedir: x\n")
-	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "statedir") {
-		t.Errorf("unknown field: err = %v", err)
-	}
+	_, err = LoadConfig(path)
+	assert.ErrorContains(t, err, "statedir", "unknown field")
 }

@@ -3,6 +3,8 @@ package jwtauth
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestTokenCacheBoundedOldestFirst(t *testing.T) {
@@ -13,33 +15,24 @@ func TestTokenCacheBoundedOldestFirst(t *testing.T) {
 	for i := range byte(5) {
 		c.put(key(i), &Claims{Name: string('a' + i)}, later)
 	}
-	if n := c.len(); n != 3 {
-		t.Fatalf("len %d, want 3", n)
-	}
+	require.Equal(t, 3, c.len())
 	for i := range byte(5) {
 		_, ok := c.get(key(i), now)
-		if want := i >= 2; ok != want {
-			t.Fatalf("key %d cached %v, want %v", i, ok, want)
-		}
+		require.Equal(t, i >= 2, ok, "key %d cached", i)
 	}
 	// An entry dropped on expiry and put again must not be evicted early
 	// through its old ring slot.
 	c.put(key(9), &Claims{}, now.Add(time.Second)) // slot 2
-	if _, ok := c.get(key(9), now.Add(2*time.Second)); ok {
-		t.Fatal("expired entry returned")
-	}
+	_, ok := c.get(key(9), now.Add(2*time.Second))
+	require.False(t, ok, "expired entry returned")
 	c.put(key(9), &Claims{}, later)  // slot 0
 	c.put(key(10), &Claims{}, later) // slot 1
 	c.put(key(11), &Claims{}, later) // slot 2, which still names key 9
-	if _, ok := c.get(key(9), now); !ok {
-		t.Fatal("re-added entry evicted through its stale slot")
-	}
-	if n := c.len(); n > 3 {
-		t.Fatalf("len %d exceeds the bound", n)
-	}
+	_, ok = c.get(key(9), now)
+	require.True(t, ok, "re-added entry evicted through its stale slot")
+	require.LessOrEqual(t, c.len(), 3, "len exceeds the bound")
 	// Updating an entry does not take a slot.
 	c.put(key(10), &Claims{Name: "updated"}, later)
-	if got, _ := c.get(key(10), now); got.Name != "updated" {
-		t.Fatalf("got %+v", got)
-	}
+	got, _ := c.get(key(10), now)
+	require.Equal(t, "updated", got.Name)
 }

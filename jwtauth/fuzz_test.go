@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -25,6 +24,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/jwtauth"
 )
@@ -51,9 +52,7 @@ var fuzzNow = time.Unix(1_800_000_000, 0).UTC()
 func fuzzKeys(t testing.TB) (ec, rsa signingKey) {
 	t.Helper()
 	data, err := os.ReadFile(fuzzKeysFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var keys []crypto.Signer
 	for {
 		var b *pem.Block
@@ -62,14 +61,10 @@ func fuzzKeys(t testing.TB) (ec, rsa signingKey) {
 			break
 		}
 		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		keys = append(keys, k.(crypto.Signer))
 	}
-	if len(keys) != 2 {
-		t.Fatalf("%s: %d keys, want an EC and an RSA key", fuzzKeysFile, len(keys))
-	}
+	require.Len(t, keys, 2, "%s: want an EC and an RSA key", fuzzKeysFile)
 	return signingKey{kid: "fuzz-ec", alg: "ES384", priv: keys[0]}, signingKey{kid: "fuzz-rsa", alg: "RS256", priv: keys[1]}
 }
 
@@ -87,9 +82,7 @@ func fuzzVerifier(t testing.TB) *jwtauth.Verifier {
 	t.Helper()
 	ec, rsa := fuzzKeys(t)
 	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{ec.jwk(), rsa.jwk()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v, err := jwtauth.NewVerifier(context.Background(), jwtauth.Options{
 		Issuer:     testIssuer,
 		Audiences:  []string{testAudience},
@@ -98,9 +91,7 @@ func fuzzVerifier(t testing.TB) *jwtauth.Verifier {
 		Now:        func() time.Time { return fuzzNow },
 		Logger:     quietLogger(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return v
 }
 
@@ -124,9 +115,7 @@ func fuzzSeeds(t testing.TB) (valid, attacks map[string]string) {
 	sign := func(k signingKey) func(string) []byte {
 		return func(in string) []byte {
 			sig, err := jwtSign(k, in)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return sig
 		}
 	}
@@ -196,12 +185,8 @@ func jwtSign(k signingKey, in string) ([]byte, error) {
 func TestFuzzCorpus(t *testing.T) {
 	if *updateFuzzCorpus {
 		valid, attacks := fuzzSeeds(t)
-		if err := os.RemoveAll(fuzzCorpusDir); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(fuzzCorpusDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.RemoveAll(fuzzCorpusDir))
+		require.NoError(t, os.MkdirAll(fuzzCorpusDir, 0o755))
 		var list []string
 		for name, tok := range valid {
 			list = append(list, tok)
@@ -211,63 +196,46 @@ func TestFuzzCorpus(t *testing.T) {
 			writeSeed(t, name, tok)
 		}
 		slices.Sort(list)
-		if err := os.WriteFile(fuzzValidFile, []byte(strings.Join(list, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(fuzzValidFile, []byte(strings.Join(list, "\n")+"\n"), 0o644))
 	}
 	v := fuzzVerifier(t)
 	valid := validFuzzTokens(t)
 	seeds := readSeeds(t)
-	if len(seeds) < 30 {
-		t.Fatalf("%d seeds in %s", len(seeds), fuzzCorpusDir)
-	}
+	require.GreaterOrEqual(t, len(seeds), 30, "seeds in %s", fuzzCorpusDir)
 	ctx := context.Background()
 	accepted := 0
 	for name, tok := range seeds {
 		_, err := v.Verify(ctx, tok)
-		switch {
-		case valid[tok] && err != nil:
-			t.Errorf("valid seed %s refused: %v", name, err)
-		case !valid[tok] && err == nil:
-			t.Errorf("attack seed %s accepted", name)
-		case err == nil:
+		if !valid[tok] {
+			assert.Error(t, err, "attack seed %s accepted", name)
+		} else if assert.NoError(t, err, "valid seed %s refused", name) {
 			accepted++
 		}
 	}
-	if accepted != len(valid) {
-		t.Errorf("%d valid seeds accepted, want %d", accepted, len(valid))
-	}
+	assert.Equal(t, len(valid), accepted, "valid seeds accepted")
 }
 
 func writeSeed(t testing.TB, name, tok string) {
 	t.Helper()
 	body := "go test fuzz v1\nstring(" + strconv.Quote(tok) + ")\n"
-	if err := os.WriteFile(filepath.Join(fuzzCorpusDir, name), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(fuzzCorpusDir, name), []byte(body), 0o644))
 }
 
 // readSeeds reads the seed corpus files (each holds one string).
 func readSeeds(t testing.TB) map[string]string {
 	t.Helper()
 	entries, err := os.ReadDir(fuzzCorpusDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out := map[string]string{}
 	for _, e := range entries {
 		data, err := os.ReadFile(filepath.Join(fuzzCorpusDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		lines := strings.SplitN(strings.TrimSpace(string(data)), "\n", 2)
-		if len(lines) != 2 || lines[0] != "go test fuzz v1" || !strings.HasPrefix(lines[1], "string(") || !strings.HasSuffix(lines[1], ")") {
-			t.Fatalf("%s: not a one-string corpus file", e.Name())
-		}
+		require.Len(t, lines, 2, "%s: not a one-string corpus file", e.Name())
+		require.Equal(t, "go test fuzz v1", lines[0], "%s: not a one-string corpus file", e.Name())
+		require.True(t, strings.HasPrefix(lines[1], "string(") && strings.HasSuffix(lines[1], ")"), "%s: not a one-string corpus file", e.Name())
 		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "string("), ")"))
-		if err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
+		require.NoError(t, err, "%s", e.Name())
 		out[e.Name()] = s
 	}
 	return out
@@ -290,9 +258,7 @@ func validFuzzTokens(t testing.TB) map[string]bool {
 			validTokens[l] = true
 		}
 	})
-	if len(validTokens) == 0 {
-		t.Fatalf("%s lists no valid token", fuzzValidFile)
-	}
+	require.NotEmpty(t, validTokens, "%s lists no valid token", fuzzValidFile)
 	return validTokens
 }
 
@@ -306,20 +272,16 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tok string) {
 		c, err := v.Verify(ctx, tok)
 		if err == nil {
-			if !valid[tok] {
-				t.Fatalf("accepted a token that is not a valid seed: %q", tok)
-			}
-			if c.Name != "core-data" || c.ExpiresAt.IsZero() {
-				t.Fatalf("claims %+v", c)
-			}
+			require.True(t, valid[tok], "accepted a token that is not a valid seed: %q", tok)
+			require.Equal(t, "core-data", c.Name, "claims %+v", c)
+			require.False(t, c.ExpiresAt.IsZero(), "claims without exp: %+v", c)
 			return
 		}
 		var e *jwtauth.Error
-		if !errors.As(err, &e) || e.Reason == nil {
-			t.Fatalf("error %T %v is not a *jwtauth.Error", err, err)
-		}
-		if len(tok) >= 24 && strings.Contains(err.Error(), tok) {
-			t.Fatalf("error quotes the token: %v", err)
+		require.ErrorAs(t, err, &e)
+		require.NotNil(t, e.Reason, "error %v has no reason", err)
+		if len(tok) >= 24 {
+			require.NotContains(t, err.Error(), tok, "error quotes the token")
 		}
 	})
 }

@@ -22,6 +22,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/jwtauth"
 )
@@ -65,18 +66,14 @@ func (k signingKey) jwk() jose.JSONWebKey {
 func newECKey(t testing.TB, kid string) signingKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return signingKey{kid: kid, alg: "ES384", priv: priv}
 }
 
 func newRSAKey(t testing.TB, kid string) signingKey {
 	t.Helper()
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return signingKey{kid: kid, alg: "RS256", priv: priv}
 }
 
@@ -126,9 +123,7 @@ func (is *issuer) publish(keys ...signingKey) {
 		set.Keys = append(set.Keys, k.jwk())
 	}
 	b, err := json.Marshal(set)
-	if err != nil {
-		is.t.Fatal(err)
-	}
+	require.NoError(is.t, err)
 	is.mu.Lock()
 	is.jwks = b
 	is.mu.Unlock()
@@ -150,9 +145,7 @@ func (is *issuer) options() jwtauth.Options {
 func (is *issuer) verifier(opts jwtauth.Options) *jwtauth.Verifier {
 	is.t.Helper()
 	v, err := jwtauth.NewVerifier(context.Background(), opts)
-	if err != nil {
-		is.t.Fatal(err)
-	}
+	require.NoError(is.t, err)
 	return v
 }
 
@@ -183,9 +176,7 @@ func signToken(t testing.TB, k signingKey, claims map[string]any) string {
 		tok.Header["kid"] = k.kid
 	}
 	s, err := tok.SignedString(k.priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
@@ -198,9 +189,7 @@ func rawToken(t testing.TB, header, claims any, sign func(input string) []byte) 
 			return base64.RawURLEncoding.EncodeToString([]byte(s))
 		}
 		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
 	input := enc(header) + "." + enc(claims)
@@ -257,11 +246,9 @@ func mustNotContainToken(t testing.TB, s, token string) {
 	if token == "" {
 		return
 	}
-	if strings.Contains(s, token) {
-		t.Fatalf("text contains the token: %q", s)
-	}
-	if i := strings.LastIndexByte(token, '.'); i >= 0 && len(token)-i > 16 && strings.Contains(s, token[i+1:]) {
-		t.Fatalf("text contains the token's signature: %q", s)
+	require.NotContains(t, s, token, "text contains the token")
+	if i := strings.LastIndexByte(token, '.'); i >= 0 && len(token)-i > 16 {
+		require.NotContains(t, s, token[i+1:], "text contains the token's signature")
 	}
 }
 

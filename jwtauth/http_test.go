@@ -13,6 +13,7 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/jwtauth"
@@ -88,14 +89,10 @@ func TestMiddleware(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
-			if rec.Code != tc.code {
-				t.Fatalf("status %d, want %d (%s)", rec.Code, tc.code, rec.Body)
-			}
-			if got := rec.Header().Get("WWW-Authenticate"); got != tc.challenge {
-				t.Fatalf("WWW-Authenticate %q, want %q", got, tc.challenge)
-			}
-			if tc.code == 200 && rec.Body.String() != tc.body {
-				t.Fatalf("body %q, want %q", rec.Body, tc.body)
+			require.Equal(t, tc.code, rec.Code, "status (body %s)", rec.Body)
+			require.Equal(t, tc.challenge, rec.Header().Get("WWW-Authenticate"), "WWW-Authenticate")
+			if tc.code == 200 {
+				require.Equal(t, tc.body, rec.Body.String(), "body")
 			}
 			for _, v := range tc.header {
 				tok := strings.TrimPrefix(v, "Bearer ")
@@ -118,9 +115,7 @@ func TestMiddlewareWithAllowCallers(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer "+is.token(is.ec, with(is.claims(), "name", name)))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
-		if rec.Code != want {
-			t.Fatalf("%s: status %d, want %d", name, rec.Code, want)
-		}
+		require.Equal(t, want, rec.Code, "%s: status", name)
 	}
 }
 
@@ -140,30 +135,18 @@ func TestBearerTransport(t *testing.T) {
 
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if got := seen.Load().([]string); len(got) != 1 || got[0] != "Bearer own.jwt.token" {
-		t.Fatalf("server saw Authorization %q", got)
-	}
-	if req.Header.Get("Authorization") != "" {
-		t.Fatal("the caller's request was modified")
-	}
+	require.Equal(t, []string{"Bearer own.jwt.token"}, seen.Load(), "Authorization the server saw")
+	require.Empty(t, req.Header.Get("Authorization"), "the caller's request was modified")
 
 	req, _ = http.NewRequest(http.MethodGet, srv.URL, nil)
 	req.Header.Set("Authorization", "Bearer caller-chosen")
 	resp, err = client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if got := seen.Load().([]string); len(got) != 1 || got[0] != "Bearer caller-chosen" {
-		t.Fatalf("server saw Authorization %q, want the caller's", got)
-	}
-	if n := calls.Load(); n != 1 {
-		t.Fatalf("token source called %d times, want 1", n)
-	}
+	require.Equal(t, []string{"Bearer caller-chosen"}, seen.Load(), "Authorization the server saw: want the caller's")
+	require.EqualValues(t, 1, calls.Load(), "token source calls")
 
 	// A failing token source fails the request and closes its body.
 	failing := jwtauth.BearerTransport(http.DefaultTransport, jwtauth.TokenSourceFunc(func(ctx context.Context) (string, error) {
@@ -171,12 +154,9 @@ func TestBearerTransport(t *testing.T) {
 	}))
 	body := &closeRecorder{Reader: strings.NewReader("payload")}
 	req, _ = http.NewRequest(http.MethodPost, srv.URL, body)
-	if _, err := (&http.Client{Transport: failing}).Do(req); err == nil || !strings.Contains(err.Error(), "vault unreachable") {
-		t.Fatalf("error %v", err)
-	}
-	if !body.closed.Load() {
-		t.Fatal("request body not closed")
-	}
+	_, err = (&http.Client{Transport: failing}).Do(req)
+	require.ErrorContains(t, err, "vault unreachable")
+	require.True(t, body.closed.Load(), "request body not closed")
 }
 
 type closeRecorder struct {
@@ -206,19 +186,18 @@ func TestDiscover(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 	iss, keys, err := jwtauth.Discover(ctx, srv.URL+"/good/", nil)
-	if err != nil || iss != "http://vault:8200/v1/identity/oidc" || keys != "http://vault:8200/v1/identity/oidc/.well-known/keys" {
-		t.Fatalf("Discover: %q %q %v", iss, keys, err)
-	}
+	require.NoError(t, err, "Discover")
+	require.Equal(t, "http://vault:8200/v1/identity/oidc", iss, "Discover: issuer")
+	require.Equal(t, "http://vault:8200/v1/identity/oidc/.well-known/keys", keys, "Discover: keys URL")
 	// A Vault without api_addr (EdgeX's) names itself by path: the issuer
 	// stays as it is, the keys are on the Vault asked.
 	iss, keys, err = jwtauth.Discover(ctx, srv.URL+"/edgex", nil)
-	if err != nil || iss != "/v1/identity/oidc" || keys != srv.URL+"/v1/identity/oidc/.well-known/keys" {
-		t.Fatalf("Discover of a path-only issuer: %q %q %v", iss, keys, err)
-	}
+	require.NoError(t, err, "Discover of a path-only issuer")
+	require.Equal(t, "/v1/identity/oidc", iss, "Discover of a path-only issuer: issuer")
+	require.Equal(t, srv.URL+"/v1/identity/oidc/.well-known/keys", keys, "Discover of a path-only issuer: keys URL")
 	for _, addr := range []string{srv.URL + "/nouri", srv.URL + "/schemeless", srv.URL + "/ftp", srv.URL + "/garbage", srv.URL + "/missing", "vault:8200", ""} {
-		if _, _, err := jwtauth.Discover(ctx, addr, nil); err == nil {
-			t.Fatalf("Discover(%q) succeeded", addr)
-		}
+		_, _, err := jwtauth.Discover(ctx, addr, nil)
+		require.Error(t, err, "Discover(%q) succeeded", addr)
 	}
 }
 
@@ -254,9 +233,7 @@ func TestVaultIntrospectorProtocol(t *testing.T) {
 	cfg.Address = srv.URL
 	cfg.MaxRetries = 0
 	client, err := vaultapi.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	client.SetToken("expired-vault-token")
 	intro := jwtauth.NewVaultIntrospector(client)
 	intro.ClientID = "edgex"
@@ -264,9 +241,7 @@ func TestVaultIntrospectorProtocol(t *testing.T) {
 	ctx := context.Background()
 
 	_, err = intro.Introspect(ctx, token)
-	if err == nil {
-		t.Fatal("a refused Vault token gave no error")
-	}
+	require.Error(t, err, "a refused Vault token gave no error")
 	mustNotContainToken(t, err.Error(), token)
 
 	var relogins atomic.Int64
@@ -276,17 +251,13 @@ func TestVaultIntrospectorProtocol(t *testing.T) {
 		return nil
 	}
 	active, err := intro.Introspect(ctx, token)
-	if err != nil || !active || relogins.Load() != 1 {
-		t.Fatalf("after relogin: active %v, err %v, relogins %d", active, err, relogins.Load())
-	}
+	require.NoError(t, err, "after relogin")
+	require.True(t, active, "after relogin: active")
+	require.EqualValues(t, 1, relogins.Load(), "after relogin: relogins")
 	active, err = intro.Introspect(ctx, "other")
-	if err != nil || active {
-		t.Fatalf("inactive token: active %v, err %v", active, err)
-	}
-	if _, err := intro.Introspect(ctx, "broken"); err == nil {
-		t.Fatal("an answer without active gave no error")
-	}
-	if relogins.Load() != 1 {
-		t.Fatalf("relogins %d", relogins.Load())
-	}
+	require.NoError(t, err, "inactive token")
+	require.False(t, active, "inactive token: active")
+	_, err = intro.Introspect(ctx, "broken")
+	require.Error(t, err, "an answer without active gave no error")
+	require.EqualValues(t, 1, relogins.Load(), "relogins")
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,9 +62,7 @@ func provision(t testing.TB, edit func(*provisioning.Topology)) *vaultEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	issuer, keysURL, err := jwtauth.Discover(ctx, st.VaultAddress, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &vaultEnv{st: st, top: top, issuer: issuer, keysURL: keysURL}
 }
 
@@ -71,9 +70,7 @@ func provision(t testing.TB, edit func(*provisioning.Topology)) *vaultEnv {
 func (e *vaultEnv) tokenSource(t testing.TB, svc string) *idtoken.Source {
 	t.Helper()
 	src, err := idtoken.New(credentials.Path(e.top.Output, svc), idtoken.Options{Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return src
 }
 
@@ -83,9 +80,7 @@ func (e *vaultEnv) jwtOf(t testing.TB, svc string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tok, err := e.tokenSource(t, svc).Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return tok
 }
 
@@ -95,16 +90,12 @@ func (e *vaultEnv) jwtOf(t testing.TB, svc string) string {
 func (e *vaultEnv) introspector(t testing.TB, svc string) (*jwtauth.VaultIntrospector, *vaultapi.Client) {
 	t.Helper()
 	creds, err := credentials.Read(credentials.Path(e.top.Output, svc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := vaultapi.DefaultConfig()
 	cfg.Address = creds.VaultAddress
 	cfg.MaxRetries = 0
 	client, err := vaultapi.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	client.ClearToken()
 	login := func(ctx context.Context, c *vaultapi.Client) error {
 		sec, err := c.Logical().WriteWithContext(ctx, "auth/"+creds.AuthMount+"/login", map[string]any{
@@ -121,9 +112,7 @@ func (e *vaultEnv) introspector(t testing.TB, svc string) (*jwtauth.VaultIntrosp
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := login(ctx, client); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, login(ctx, client))
 	intro := jwtauth.NewVaultIntrospector(client)
 	intro.ClientID = e.top.JWT.Audience
 	intro.Relogin = login
@@ -144,18 +133,15 @@ func (e *vaultEnv) verifier(t testing.TB, mode jwtauth.Mode, intro jwtauth.Intro
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	v, err := jwtauth.NewVerifier(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return v
 }
 
 func TestVaultIssuedTokens(t *testing.T) {
 	env := provision(t, nil)
 	ctx := context.Background()
-	if env.issuer != env.st.VaultAddress+"/v1/identity/oidc" || env.keysURL != env.issuer+"/.well-known/keys" {
-		t.Fatalf("discovered issuer %q, keys %q (vault at %s)", env.issuer, env.keysURL, env.st.VaultAddress)
-	}
+	require.Equal(t, env.st.VaultAddress+"/v1/identity/oidc", env.issuer, "discovered issuer")
+	require.Equal(t, env.issuer+"/.well-known/keys", env.keysURL, "discovered keys URL")
 	coreData := env.jwtOf(t, "core-data")
 	device := env.jwtOf(t, "device-virtual")
 	intro, client := env.introspector(t, "core-data")
@@ -163,78 +149,64 @@ func TestVaultIssuedTokens(t *testing.T) {
 	t.Run("local", func(t *testing.T) {
 		v := env.verifier(t, jwtauth.Local, nil, 0)
 		c, err := v.Verify(ctx, coreData)
-		if err != nil {
-			t.Fatalf("Vault's JWT refused: %v", err)
-		}
-		if c.Name != "core-data" || c.Issuer != env.issuer || len(c.Audience) != 1 || c.Audience[0] != "edgex" ||
-			c.Subject == "" || c.Extra["namespace"] != "root" || c.ExpiresAt.Sub(c.IssuedAt) != time.Hour {
-			t.Fatalf("claims %+v", c)
-		}
-		if c, err := v.Verify(ctx, device); err != nil || c.Name != "device-virtual" {
-			t.Fatalf("device-virtual's JWT: %+v, %v", c, err)
-		}
+		require.NoError(t, err, "Vault's JWT refused")
+		assert.Equal(t, "core-data", c.Name)
+		assert.Equal(t, env.issuer, c.Issuer)
+		assert.Equal(t, []string{"edgex"}, c.Audience)
+		assert.NotEmpty(t, c.Subject)
+		assert.Equal(t, "root", c.Extra["namespace"])
+		assert.Equal(t, time.Hour, c.ExpiresAt.Sub(c.IssuedAt), "lifetime")
+		c, err = v.Verify(ctx, device)
+		require.NoError(t, err, "device-virtual's JWT")
+		require.Equal(t, "device-virtual", c.Name, "device-virtual's JWT")
 	})
 	t.Run("introspection", func(t *testing.T) {
 		for _, mode := range []jwtauth.Mode{jwtauth.Introspect, jwtauth.Both} {
 			v := env.verifier(t, mode, intro, -1)
 			for _, tok := range []string{coreData, device} {
-				if _, err := v.Verify(ctx, tok); err != nil {
-					t.Fatalf("%s mode: Vault's JWT refused: %v", mode, err)
-				}
+				_, err := v.Verify(ctx, tok)
+				require.NoError(t, err, "%s mode: Vault's JWT refused", mode)
 			}
 		}
 	})
 	t.Run("relogin", func(t *testing.T) {
 		client.SetToken("hvs.not-a-valid-token")
 		active, err := intro.Introspect(ctx, coreData)
-		if err != nil || !active {
-			t.Fatalf("after a refused client token: active %v, err %v", active, err)
-		}
+		require.NoError(t, err, "after a refused client token")
+		require.True(t, active, "after a refused client token")
 	})
 	t.Run("forged", func(t *testing.T) {
 		// Vault's kid and claims, signed with another key.
 		parts := strings.Split(coreData, ".")
 		forger := newECKey(t, "")
 		forged, err := jwtSign(forger, parts[0]+"."+parts[1])
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		tok := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(forged)
 		v := env.verifier(t, jwtauth.Local, nil, 0)
-		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrSignature) {
-			t.Fatalf("forged token: %v, want ErrSignature", err)
-		}
-		if active, err := intro.Introspect(ctx, tok); err != nil || active {
-			t.Fatalf("Vault on the forged token: active %v, err %v", active, err)
-		}
+		_, err = v.Verify(ctx, tok)
+		require.ErrorIs(t, err, jwtauth.ErrSignature, "forged token")
+		active, err := intro.Introspect(ctx, tok)
+		require.NoError(t, err, "Vault on the forged token")
+		require.False(t, active, "Vault on the forged token")
 		v = env.verifier(t, jwtauth.Introspect, intro, 0)
-		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrInactive) {
-			t.Fatalf("introspect mode, forged token: %v, want ErrInactive", err)
-		}
+		_, err = v.Verify(ctx, tok)
+		require.ErrorIs(t, err, jwtauth.ErrInactive, "introspect mode, forged token")
 	})
 	t.Run("vault unreachable", func(t *testing.T) {
 		cfg := vaultapi.DefaultConfig()
 		cfg.Address = "http://127.0.0.1:1"
 		cfg.MaxRetries = 0
 		down, err := vaultapi.NewClient(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		down.SetToken("x")
 		logs := &logBuffer{}
 		v, err := jwtauth.NewVerifier(ctx, jwtauth.Options{Issuer: env.issuer, Audiences: []string{"edgex"}, KeysURL: env.keysURL,
 			Mode: jwtauth.Both, Introspector: jwtauth.NewVaultIntrospector(down), Logger: logs.logger()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		_, err = v.Verify(ctx, coreData)
-		if !errors.Is(err, jwtauth.ErrIntrospection) {
-			t.Fatalf("Vault down: %v, want ErrIntrospection", err)
-		}
+		require.ErrorIs(t, err, jwtauth.ErrIntrospection, "Vault down")
 		mustNotContainToken(t, err.Error()+logs.String(), coreData)
-		if !strings.Contains(logs.String(), "token introspection failed") {
-			t.Fatalf("not logged: %s", logs.String())
-		}
+		require.Contains(t, logs.String(), "token introspection failed", "not logged")
 	})
 }
 
@@ -248,13 +220,12 @@ func TestVaultTokenOfAnotherAudience(t *testing.T) {
 	intro.ClientID = "edgex"
 	for _, mode := range []jwtauth.Mode{jwtauth.Local, jwtauth.Introspect, jwtauth.Both} {
 		v := env.verifier(t, mode, intro, 0)
-		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrAudience) {
-			t.Fatalf("%s mode: token for audience not-edgex: %v, want ErrAudience", mode, err)
-		}
+		_, err := v.Verify(ctx, tok)
+		require.ErrorIs(t, err, jwtauth.ErrAudience, "%s mode: token for audience not-edgex", mode)
 	}
-	if active, err := intro.Introspect(ctx, tok); err != nil || active {
-		t.Fatalf("Vault with client_id edgex: active %v, err %v", active, err)
-	}
+	active, err := intro.Introspect(ctx, tok)
+	require.NoError(t, err, "Vault with client_id edgex")
+	require.False(t, active, "Vault with client_id edgex")
 }
 
 // TestVaultTokenExpires: a Vault JWT living 10 s is accepted (and cached),
@@ -268,24 +239,18 @@ func TestVaultTokenExpires(t *testing.T) {
 	both := env.verifier(t, jwtauth.Both, intro, 0)
 	introspect := env.verifier(t, jwtauth.Introspect, intro, -1)
 	c, err := local.Verify(ctx, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ttl := c.ExpiresAt.Sub(c.IssuedAt); ttl != 10*time.Second {
-		t.Fatalf("JWT lives %s, want 10s", ttl)
-	}
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, c.ExpiresAt.Sub(c.IssuedAt), "JWT lifetime")
 	for _, v := range []*jwtauth.Verifier{both, introspect} {
-		if _, err := v.Verify(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
+		_, err := v.Verify(ctx, tok)
+		require.NoError(t, err)
 	}
 	wait := time.Until(c.ExpiresAt.Add(jwtauth.DefaultLeeway + time.Second))
 	t.Logf("waiting %s for the JWT to expire", wait.Round(time.Second))
 	time.Sleep(wait)
 	for name, v := range map[string]*jwtauth.Verifier{"local (cached)": local, "both (cached)": both, "introspect": introspect} {
-		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrExpired) {
-			t.Fatalf("%s: expired JWT: %v, want ErrExpired", name, err)
-		}
+		_, err := v.Verify(ctx, tok)
+		require.ErrorIs(t, err, jwtauth.ErrExpired, "%s: expired JWT", name)
 	}
 	// Vault's own introspection allows a minute of clock skew, which is why
 	// the verifier checks exp itself in every mode.
@@ -319,68 +284,47 @@ func TestMiddlewareEndToEnd(t *testing.T) {
 
 			plain := srv.Client()
 			resp, err := plain.Get(srv.URL + "/api/v3/reading")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			resp.Body.Close()
-			if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="ztedge"` {
-				t.Fatalf("no token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-			}
+			require.Equal(t, 401, resp.StatusCode, "no token")
+			require.Equal(t, `Bearer realm="ztedge"`, resp.Header.Get("WWW-Authenticate"), "no token")
 			resp, err = plain.Get(srv.URL + pingPath)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				t.Fatalf("ping without token: %d", resp.StatusCode)
-			}
+			require.Equal(t, 200, resp.StatusCode, "ping without token")
 
 			src := env.tokenSource(t, "core-data")
 			client := &http.Client{Transport: jwtauth.BearerTransport(srv.Client().Transport, src)}
 			for range 5 {
 				resp, err = client.Get(srv.URL + "/api/v3/reading")
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello core-data (") {
-					t.Fatalf("own JWT: %d %q", resp.StatusCode, body)
-				}
+				require.Equal(t, 200, resp.StatusCode, "own JWT: %q", body)
+				require.True(t, strings.HasPrefix(string(body), "hello core-data ("), "own JWT: %q", body)
 			}
-			if n := src.Fetches(); n != 1 {
-				t.Fatalf("the token source fetched %d JWTs for 5 requests, want 1", n)
-			}
+			require.Equal(t, 1, src.Fetches(), "JWTs the token source fetched for 5 requests")
 			mu.Lock()
-			if len(callers) != 5 || callers[0] != "core-data" {
-				t.Fatalf("handler saw callers %v", callers)
-			}
+			seen := slices.Clone(callers)
 			mu.Unlock()
+			require.Len(t, seen, 5, "handler saw callers %v", seen)
+			require.Equal(t, "core-data", seen[0], "handler saw callers %v", seen)
 			resp, err = client.Get(srv.URL + "/api/v3/admin")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			resp.Body.Close()
-			if resp.StatusCode != 403 {
-				t.Fatalf("core-data on a core-command route: %d, want 403", resp.StatusCode)
-			}
+			require.Equal(t, 403, resp.StatusCode, "core-data on a core-command route")
 
 			// A tampered token is refused with an RFC 6750 error.
 			tok, err := src.Token(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v3/reading", nil)
 			req.Header.Set("Authorization", "Bearer "+tok[:len(tok)-4]+"AAAA")
 			resp, err = client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			resp.Body.Close()
 			want := `Bearer realm="ztedge", error="invalid_token", error_description="invalid signature"`
-			if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != want {
-				t.Fatalf("tampered token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-			}
+			require.Equal(t, 401, resp.StatusCode, "tampered token")
+			require.Equal(t, want, resp.Header.Get("WWW-Authenticate"), "tampered token")
 		})
 	}
 }
@@ -397,11 +341,11 @@ func BenchmarkVerify(b *testing.B) {
 	ctx := context.Background()
 	run := func(v *jwtauth.Verifier) func(b *testing.B) {
 		return func(b *testing.B) {
-			if _, err := v.Verify(ctx, tok); err != nil {
-				b.Fatal(err)
-			}
+			_, err := v.Verify(ctx, tok)
+			require.NoError(b, err)
 			b.ReportAllocs()
 			for b.Loop() {
+				// Not require: its b.Helper call would be measured too.
 				if _, err := v.Verify(ctx, tok); err != nil {
 					b.Fatal(err)
 				}

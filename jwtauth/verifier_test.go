@@ -23,6 +23,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/jwtauth"
 )
@@ -34,26 +36,23 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 	for _, k := range []signingKey{is.ec, is.rsa} {
 		t.Run(k.alg, func(t *testing.T) {
 			c, err := v.Verify(ctx, is.token(k, is.claims()))
-			if err != nil {
-				t.Fatalf("valid %s token refused: %v", k.alg, err)
-			}
+			require.NoError(t, err, "valid %s token refused", k.alg)
 			now := is.clock.Now()
-			if c.Name != "core-data" || c.Issuer != testIssuer || c.Subject == "" ||
-				len(c.Audience) != 1 || c.Audience[0] != testAudience ||
-				!c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(time.Hour)) || !c.NotBefore.IsZero() {
-				t.Fatalf("claims %+v", c)
-			}
-			if c.Extra["namespace"] != "root" || len(c.Extra) != 1 {
-				t.Fatalf("extra claims %v", c.Extra)
-			}
+			assert.Equal(t, "core-data", c.Name)
+			assert.Equal(t, testIssuer, c.Issuer)
+			assert.NotEmpty(t, c.Subject)
+			assert.Equal(t, []string{testAudience}, c.Audience)
+			assert.WithinDuration(t, now, c.IssuedAt, 0, "iat")
+			assert.WithinDuration(t, now.Add(time.Hour), c.ExpiresAt, 0, "exp")
+			assert.True(t, c.NotBefore.IsZero(), "nbf %v, want none", c.NotBefore)
+			assert.Equal(t, map[string]any{"namespace": "root"}, c.Extra, "extra claims")
 		})
 	}
 	t.Run("no kid, key of the matching type", func(t *testing.T) {
 		for _, k := range []signingKey{is.ec, is.rsa} {
 			k.kid = ""
-			if _, err := v.Verify(ctx, is.token(k, is.claims())); err != nil {
-				t.Fatalf("valid %s token without kid refused: %v", k.alg, err)
-			}
+			_, err := v.Verify(ctx, is.token(k, is.claims()))
+			require.NoError(t, err, "valid %s token without kid refused", k.alg)
 		}
 	})
 	t.Run("audience array and leeway", func(t *testing.T) {
@@ -62,9 +61,8 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 			"exp", now.Add(-3*time.Second).Unix(), // within the 5 s leeway
 			"nbf", now.Add(3*time.Second).Unix(),
 			"iat", now.Add(3*time.Second).Unix())
-		if _, err := v.Verify(ctx, is.token(is.ec, claims)); err != nil {
-			t.Fatalf("token within the leeway refused: %v", err)
-		}
+		_, err := v.Verify(ctx, is.token(is.ec, claims))
+		require.NoError(t, err, "token within the leeway refused")
 	})
 }
 
@@ -83,9 +81,7 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 
 	rsaPub := is.rsa.priv.Public()
 	der, err := x509.MarshalPKIXPublicKey(rsaPub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	jwkJSON, _ := json.Marshal(is.rsa.jwk())
 	ecDER, _ := x509.MarshalPKIXPublicKey(is.ec.priv.Public())
@@ -99,9 +95,7 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 	signWith := func(k signingKey) func(string) []byte {
 		return func(input string) []byte {
 			sig, err := jwt.GetSigningMethod(k.alg).Sign(input, k.priv)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return sig
 		}
 	}
@@ -186,22 +180,15 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := v.Verify(ctx, tc.token)
-			if err == nil {
-				t.Fatalf("accepted, claims %+v", c)
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("refused with %v, want %v", err, tc.want)
-			}
+			require.Error(t, err, "accepted, claims %+v", c)
+			require.ErrorIs(t, err, tc.want)
 			var e *jwtauth.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %T is not a *jwtauth.Error", err)
-			}
+			require.ErrorAs(t, err, &e)
 			mustNotContainToken(t, err.Error(), tc.token)
 		})
 	}
-	if _, err := v.Verify(ctx, good); err != nil {
-		t.Fatalf("the untampered token is refused: %v", err)
-	}
+	_, err = v.Verify(ctx, good)
+	require.NoError(t, err, "the untampered token is refused")
 	for _, tc := range cases {
 		mustNotContainToken(t, logs.String(), tc.token)
 	}
@@ -210,9 +197,7 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 func newP256(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return k
 }
 
@@ -227,9 +212,7 @@ func rsaKey1024() (*rsa.PublicKey, error) {
 func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -238,9 +221,7 @@ func mustJSON(t testing.TB, v any) []byte {
 func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 	is := newIssuer(t)
 	v := is.verifier(is.options()) // RefetchInterval 30 s
-	if n := is.fetches.Load(); n != 1 {
-		t.Fatalf("NewVerifier fetched the JWKS %d times, want 1", n)
-	}
+	require.EqualValues(t, 1, is.fetches.Load(), "JWKS fetches by NewVerifier")
 	ctx := context.Background()
 	verifyUnknown := func(n int) {
 		t.Helper()
@@ -258,38 +239,25 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 		wg.Wait()
 		close(errs)
 		for err := range errs {
-			if !errors.Is(err, jwtauth.ErrUnknownKey) {
-				t.Fatalf("unknown kid: got %v, want ErrUnknownKey", err)
-			}
+			require.ErrorIs(t, err, jwtauth.ErrUnknownKey, "unknown kid")
 		}
 	}
 
 	verifyUnknown(20) // within 30 s of the first fetch: no refetch
-	if n := is.fetches.Load(); n != 1 {
-		t.Fatalf("JWKS fetched %d times, want 1 (no refetch within the interval)", n)
-	}
+	require.EqualValues(t, 1, is.fetches.Load(), "JWKS fetches (no refetch within the interval)")
 	is.clock.Advance(31 * time.Second)
 	is.delay.Store(int64(50 * time.Millisecond)) // keep the fetch in flight while others arrive
 	verifyUnknown(50)
-	if n := is.fetches.Load(); n != 2 {
-		t.Fatalf("JWKS fetched %d times, want 2 (one shared refetch)", n)
-	}
+	require.EqualValues(t, 2, is.fetches.Load(), "JWKS fetches (one shared refetch)")
 	verifyUnknown(50)
-	if n := is.fetches.Load(); n != 2 {
-		t.Fatalf("JWKS fetched %d times, want still 2", n)
-	}
+	require.EqualValues(t, 2, is.fetches.Load(), "JWKS fetches (still 2)")
 	is.clock.Advance(31 * time.Second)
 	verifyUnknown(10)
-	if n := is.fetches.Load(); n != 3 {
-		t.Fatalf("JWKS fetched %d times, want 3", n)
-	}
+	require.EqualValues(t, 3, is.fetches.Load(), "JWKS fetches")
 	// Known keys still verify, and do not cause fetches.
-	if _, err := v.Verify(ctx, is.token(is.ec, is.claims())); err != nil {
-		t.Fatal(err)
-	}
-	if n := is.fetches.Load(); n != 3 {
-		t.Fatalf("JWKS fetched %d times, want 3", n)
-	}
+	_, err := v.Verify(ctx, is.token(is.ec, is.claims()))
+	require.NoError(t, err)
+	require.EqualValues(t, 3, is.fetches.Load(), "JWKS fetches")
 }
 
 var (
@@ -321,33 +289,23 @@ func TestKeyRotation(t *testing.T) {
 	is.publish(is.ec, next)
 	tok := is.token(next, is.claims())
 
-	if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrUnknownKey) {
-		t.Fatalf("before the refetch interval: %v, want ErrUnknownKey", err)
-	}
+	_, err := v.Verify(ctx, tok)
+	require.ErrorIs(t, err, jwtauth.ErrUnknownKey, "before the refetch interval")
 	is.clock.Advance(30 * time.Second)
 	c, err := v.Verify(ctx, is.token(next, is.claims()))
-	if err != nil {
-		t.Fatalf("token of the rotated key refused after the interval: %v", err)
-	}
-	if c.Name != "core-data" {
-		t.Fatalf("claims %+v", c)
-	}
-	if n := is.fetches.Load(); n != 2 {
-		t.Fatalf("JWKS fetched %d times, want 2", n)
-	}
+	require.NoError(t, err, "token of the rotated key refused after the interval")
+	require.Equal(t, "core-data", c.Name)
+	require.EqualValues(t, 2, is.fetches.Load(), "JWKS fetches")
 	// The old key is still published: its tokens verify without a fetch.
-	if _, err := v.Verify(ctx, is.token(is.ec, is.claims())); err != nil {
-		t.Fatal(err)
-	}
+	_, err = v.Verify(ctx, is.token(is.ec, is.claims()))
+	require.NoError(t, err)
 	// Withdraw the old key; after the next refetch its tokens are unknown.
 	is.publish(next)
 	is.clock.Advance(31 * time.Second)
-	if _, err := v.Verify(ctx, is.token(newECKeyCached(t, "trigger"), is.claims())); !errors.Is(err, jwtauth.ErrUnknownKey) {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(ctx, is.token(is.ec, is.claims())); !errors.Is(err, jwtauth.ErrUnknownKey) {
-		t.Fatalf("token of a withdrawn key: %v, want ErrUnknownKey", err)
-	}
+	_, err = v.Verify(ctx, is.token(newECKeyCached(t, "trigger"), is.claims()))
+	require.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	_, err = v.Verify(ctx, is.token(is.ec, is.claims()))
+	require.ErrorIs(t, err, jwtauth.ErrUnknownKey, "token of a withdrawn key")
 }
 
 // TestJWKSUnreachableAfterStart: a failed refetch keeps the previous keys.
@@ -357,12 +315,10 @@ func TestJWKSUnreachableAfterStart(t *testing.T) {
 	is.srv.Close()
 	is.clock.Advance(time.Minute)
 	ctx := context.Background()
-	if _, err := v.Verify(ctx, is.token(newECKeyCached(t, "x"), is.claims())); !errors.Is(err, jwtauth.ErrUnknownKey) {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(ctx, is.token(is.ec, is.claims())); err != nil {
-		t.Fatalf("known key refused after a failed refetch: %v", err)
-	}
+	_, err := v.Verify(ctx, is.token(newECKeyCached(t, "x"), is.claims()))
+	require.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	_, err = v.Verify(ctx, is.token(is.ec, is.claims()))
+	require.NoError(t, err, "known key refused after a failed refetch")
 }
 
 func TestCache(t *testing.T) {
@@ -377,32 +333,23 @@ func TestCache(t *testing.T) {
 		v := is.verifier(opts)
 		tok := is.token(is.ec, is.claims())
 		c1, err := v.Verify(ctx, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c1.Audience[0] = "changed by the caller"
 		c1.Extra["namespace"] = "changed"
 		for range 10 {
 			c, err := v.Verify(ctx, tok)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Audience[0] != testAudience || c.Extra["namespace"] != "root" {
-				t.Fatalf("cached claims were changed through a returned copy: %+v", c)
-			}
+			require.NoError(t, err)
+			require.Equal(t, testAudience, c.Audience[0], "cached claims were changed through a returned copy")
+			require.Equal(t, "root", c.Extra["namespace"], "cached claims were changed through a returned copy")
 		}
-		if n := intro.calls.Load(); n != 1 {
-			t.Fatalf("introspected %d times, want 1 (then cache hits)", n)
-		}
+		require.EqualValues(t, 1, intro.calls.Load(), "introspections (then cache hits)")
 		// Revocation is not seen while cached; a new token is introspected.
 		intro.active.Store(false)
-		if _, err := v.Verify(ctx, tok); err != nil {
-			t.Fatalf("cached token: %v", err)
-		}
+		_, err = v.Verify(ctx, tok)
+		require.NoError(t, err, "cached token")
 		is.clock.Advance(time.Second)
-		if _, err := v.Verify(ctx, is.token(is.ec, is.claims())); !errors.Is(err, jwtauth.ErrInactive) {
-			t.Fatalf("new token Vault calls inactive: %v, want ErrInactive", err)
-		}
+		_, err = v.Verify(ctx, is.token(is.ec, is.claims()))
+		require.ErrorIs(t, err, jwtauth.ErrInactive, "new token Vault calls inactive")
 	})
 
 	t.Run("expiry", func(t *testing.T) {
@@ -413,30 +360,20 @@ func TestCache(t *testing.T) {
 		v := is.verifier(opts)
 		now := is.clock.Now()
 		tok := is.token(is.ec, with(is.claims(), "exp", now.Add(10*time.Second).Unix()))
-		if _, err := v.Verify(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
+		_, err := v.Verify(ctx, tok)
+		require.NoError(t, err)
 		is.clock.Advance(9 * time.Second)
-		if _, err := v.Verify(ctx, tok); err != nil {
-			t.Fatalf("cached token before exp: %v", err)
-		}
-		if n := intro.calls.Load(); n != 1 {
-			t.Fatalf("introspected %d times, want 1", n)
-		}
+		_, err = v.Verify(ctx, tok)
+		require.NoError(t, err, "cached token before exp")
+		require.EqualValues(t, 1, intro.calls.Load(), "introspections")
 		is.clock.Advance(2 * time.Second) // past exp, within the 5 s leeway: checked afresh
-		if _, err := v.Verify(ctx, tok); err != nil {
-			t.Fatalf("token within the leeway: %v", err)
-		}
-		if n := intro.calls.Load(); n != 2 {
-			t.Fatalf("introspected %d times, want 2 (the cache ends at exp)", n)
-		}
+		_, err = v.Verify(ctx, tok)
+		require.NoError(t, err, "token within the leeway")
+		require.EqualValues(t, 2, intro.calls.Load(), "introspections (the cache ends at exp)")
 		is.clock.Advance(5 * time.Second) // beyond exp + leeway
-		if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrExpired) {
-			t.Fatalf("cached token past exp: %v, want ErrExpired", err)
-		}
-		if n := intro.calls.Load(); n != 2 {
-			t.Fatalf("introspected %d times, want 2", n)
-		}
+		_, err = v.Verify(ctx, tok)
+		require.ErrorIs(t, err, jwtauth.ErrExpired, "cached token past exp")
+		require.EqualValues(t, 2, intro.calls.Load(), "introspections")
 	})
 
 	t.Run("CacheTTL", func(t *testing.T) {
@@ -448,17 +385,13 @@ func TestCache(t *testing.T) {
 		v := is.verifier(opts)
 		tok := is.token(is.ec, is.claims())
 		for range 3 {
-			if _, err := v.Verify(ctx, tok); err != nil {
-				t.Fatal(err)
-			}
+			_, err := v.Verify(ctx, tok)
+			require.NoError(t, err)
 		}
 		is.clock.Advance(61 * time.Second)
-		if _, err := v.Verify(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
-		if n := intro.calls.Load(); n != 2 {
-			t.Fatalf("introspected %d times, want 2", n)
-		}
+		_, err := v.Verify(ctx, tok)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, intro.calls.Load(), "introspections")
 	})
 
 	t.Run("off", func(t *testing.T) {
@@ -469,13 +402,10 @@ func TestCache(t *testing.T) {
 		v := is.verifier(opts)
 		tok := is.token(is.ec, is.claims())
 		for range 3 {
-			if _, err := v.Verify(ctx, tok); err != nil {
-				t.Fatal(err)
-			}
+			_, err := v.Verify(ctx, tok)
+			require.NoError(t, err)
 		}
-		if n := intro.calls.Load(); n != 3 {
-			t.Fatalf("introspected %d times, want 3", n)
-		}
+		require.EqualValues(t, 3, intro.calls.Load(), "introspections")
 	})
 
 	t.Run("bounded", func(t *testing.T) {
@@ -489,25 +419,18 @@ func TestCache(t *testing.T) {
 			toks = append(toks, is.token(is.ec, with(is.claims(), "jti", fmt.Sprint(i))))
 		}
 		for _, tok := range toks {
-			if _, err := v.Verify(ctx, tok); err != nil {
-				t.Fatal(err)
-			}
+			_, err := v.Verify(ctx, tok)
+			require.NoError(t, err)
 		}
 		// toks[0] was evicted (oldest first); toks[1] and toks[2] are cached.
 		for _, tok := range []string{toks[2], toks[1]} {
-			if _, err := v.Verify(ctx, tok); err != nil {
-				t.Fatal(err)
-			}
+			_, err := v.Verify(ctx, tok)
+			require.NoError(t, err)
 		}
-		if n := intro.calls.Load(); n != 3 {
-			t.Fatalf("introspected %d times, want 3", n)
-		}
-		if _, err := v.Verify(ctx, toks[0]); err != nil {
-			t.Fatal(err)
-		}
-		if n := intro.calls.Load(); n != 4 {
-			t.Fatalf("introspected %d times, want 4 (evicted entry)", n)
-		}
+		require.EqualValues(t, 3, intro.calls.Load(), "introspections")
+		_, err := v.Verify(ctx, toks[0])
+		require.NoError(t, err)
+		require.EqualValues(t, 4, intro.calls.Load(), "introspections (evicted entry)")
 	})
 }
 
@@ -522,53 +445,40 @@ func TestIntrospectMode(t *testing.T) {
 
 	tok := is.token(is.ec, is.claims())
 	intro.active.Store(true)
-	if _, err := v.Verify(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	if n := is.fetches.Load(); n != 0 {
-		t.Fatalf("introspect mode fetched the JWKS %d times", n)
-	}
+	_, err := v.Verify(ctx, tok)
+	require.NoError(t, err)
+	require.Zero(t, is.fetches.Load(), "introspect mode fetched the JWKS")
 	// The payload is still checked, before asking the introspector.
 	for _, bad := range []map[string]any{
 		with(is.claims(), "iss", "http://evil"),
 		with(is.claims(), "aud", "other"),
 		with(is.claims(), "exp", is.clock.Now().Add(-time.Minute).Unix()),
 	} {
-		if _, err := v.Verify(ctx, is.token(is.ec, bad)); err == nil {
-			t.Fatalf("accepted bad claims %v", bad)
-		}
+		_, err := v.Verify(ctx, is.token(is.ec, bad))
+		require.Error(t, err, "accepted bad claims %v", bad)
 	}
-	if n := intro.calls.Load(); n != 1 {
-		t.Fatalf("introspected %d times, want 1", n)
-	}
+	require.EqualValues(t, 1, intro.calls.Load(), "introspections")
 	intro.active.Store(false)
-	if _, err := v.Verify(ctx, is.token(is.rsa, is.claims())); !errors.Is(err, jwtauth.ErrInactive) {
-		t.Fatalf("inactive: %v", err)
-	}
+	_, err = v.Verify(ctx, is.token(is.rsa, is.claims()))
+	require.ErrorIs(t, err, jwtauth.ErrInactive, "inactive")
 	// Vault unreachable: fail closed, log without the token.
 	failing := &countingIntrospector{err: errors.New("dial tcp 127.0.0.1:8200: connection refused")}
 	opts.Introspector = failing
 	v = is.verifier(opts)
 	tok = is.token(is.rsa, is.claims())
-	_, err := v.Verify(ctx, tok)
-	if !errors.Is(err, jwtauth.ErrIntrospection) || !strings.Contains(err.Error(), "connection refused") {
-		t.Fatalf("introspection error: %v", err)
-	}
-	if !strings.Contains(logs.String(), "token introspection failed") {
-		t.Fatalf("introspection failure not logged: %s", logs.String())
-	}
+	_, err = v.Verify(ctx, tok)
+	require.ErrorIs(t, err, jwtauth.ErrIntrospection)
+	require.ErrorContains(t, err, "connection refused")
+	require.Contains(t, logs.String(), "token introspection failed", "introspection failure not logged")
 	mustNotContainToken(t, logs.String(), tok)
 	mustNotContainToken(t, err.Error(), tok)
 	// Both mode: a bad signature is refused before asking the introspector.
 	opts.Mode, opts.KeysURL, opts.Introspector = jwtauth.Both, is.keysURL(), intro
 	intro.calls.Store(0)
 	v = is.verifier(opts)
-	if _, err := v.Verify(ctx, is.token(newECKeyCached(t, "ec-1-forged"), is.claims())); err == nil {
-		t.Fatal("forged token accepted in Both mode")
-	}
-	if n := intro.calls.Load(); n != 0 {
-		t.Fatalf("introspected a forged token %d times", n)
-	}
+	_, err = v.Verify(ctx, is.token(newECKeyCached(t, "ec-1-forged"), is.claims()))
+	require.Error(t, err, "forged token accepted in Both mode")
+	require.Zero(t, intro.calls.Load(), "introspected a forged token")
 }
 
 func TestNewVerifierRefusesBadOptions(t *testing.T) {
@@ -602,9 +512,9 @@ func TestNewVerifierRefusesBadOptions(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			opts := is.options()
 			edit(&opts)
-			if v, err := jwtauth.NewVerifier(ctx, opts); err == nil || v != nil {
-				t.Fatalf("accepted: %v", err)
-			}
+			v, err := jwtauth.NewVerifier(ctx, opts)
+			require.Error(t, err, "accepted")
+			require.Nil(t, v, "a verifier besides the error")
 		})
 	}
 }
@@ -619,9 +529,7 @@ func TestJWKSContents(t *testing.T) {
 	}
 	ecJSON := string(mustJSON(t, ec.jwk()))
 	small, err := rsaKey1024()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	smallJSON := string(mustJSON(t, jose.JSONWebKey{Key: small, KeyID: "small", Use: "sig"}))
 	octJSON := `{"kty":"oct","kid":"oct","k":"c2VjcmV0"}`
 	encJSON := strings.Replace(ecJSON, `"use":"sig"`, `"use":"enc"`, 1)
@@ -637,9 +545,8 @@ func TestJWKSContents(t *testing.T) {
 	for name, body := range refused {
 		t.Run(name, func(t *testing.T) {
 			opts := jwtauth.Options{Issuer: testIssuer, Audiences: []string{testAudience}, KeysURL: serve(t, body), Logger: quietLogger()}
-			if _, err := jwtauth.NewVerifier(ctx, opts); err == nil {
-				t.Fatal("accepted a JWKS without usable keys")
-			}
+			_, err := jwtauth.NewVerifier(ctx, opts)
+			require.Error(t, err, "accepted a JWKS without usable keys")
 		})
 	}
 	t.Run("usable keys among unusable ones", func(t *testing.T) {
@@ -647,21 +554,17 @@ func TestJWKSContents(t *testing.T) {
 		clk := newClock()
 		opts := jwtauth.Options{Issuer: testIssuer, Audiences: []string{testAudience}, KeysURL: serve(t, body), Logger: quietLogger(), Now: clk.Now}
 		v, err := jwtauth.NewVerifier(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		claims := map[string]any{"iss": testIssuer, "aud": testAudience, "name": "x", "exp": clk.Now().Add(time.Hour).Unix()}
-		if _, err := v.Verify(ctx, signToken(t, ec, claims)); err != nil {
-			t.Fatal(err)
-		}
+		_, err = v.Verify(ctx, signToken(t, ec, claims))
+		require.NoError(t, err)
 		// An HS256 token keyed with the published secret is refused.
 		hsTok := rawToken(t, map[string]any{"alg": "HS256", "kid": "oct"}, claims, func(in string) []byte {
 			h := hmac.New(sha256.New, []byte("secret"))
 			h.Write([]byte(in))
 			return h.Sum(nil)
 		})
-		if _, err := v.Verify(ctx, hsTok); !errors.Is(err, jwtauth.ErrAlgorithm) {
-			t.Fatalf("HS256 with the published secret: %v", err)
-		}
+		_, err = v.Verify(ctx, hsTok)
+		require.ErrorIs(t, err, jwtauth.ErrAlgorithm, "HS256 with the published secret")
 	})
 }

@@ -259,10 +259,9 @@ func TestIntegrationProvisioning(t *testing.T) {
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
-		if err != nil || !strings.Contains(string(out), "hello from") {
-			log, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("curl through ziti tunnel proxy failed: %v: %s\ntunnel log:\n%s", err, out, tail(string(log), 30))
-		}
+		log, _ := os.ReadFile(logFile.Name())
+		require.NoError(t, err, "curl through ziti tunnel proxy failed: %s\ntunnel log:\n%s", out, tail(string(log), 30))
+		require.Contains(t, string(out), "hello from", "curl through ziti tunnel proxy\ntunnel log:\n%s", tail(string(log), 30))
 	})
 
 	t.Run("a changed file converges", func(t *testing.T) {

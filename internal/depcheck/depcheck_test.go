@@ -89,9 +89,7 @@ func TestDependencyLists(t *testing.T) {
 				removed = append(removed, p)
 			}
 		}
-		if len(added)+len(removed) > 0 {
-			t.Errorf("%s's dependencies changed (added %v, removed %v); if on purpose, run: go test ./internal/depcheck -update", pkg, added, removed)
-		}
+		assert.Empty(t, slices.Concat(added, removed), "%s's dependencies changed (added %v, removed %v); if on purpose, run: go test ./internal/depcheck -update", pkg, added, removed)
 	}
 }
 

@@ -86,7 +86,7 @@ func TestLimitConnsClosesConnectionsBeyondTheLimit(t *testing.T) {
 	case fourth := <-accepted:
 		fourth.Close()
 	case <-time.After(2 * time.Second):
-		t.Fatal("a freed slot was not reused")
+		require.FailNow(t, "a freed slot was not reused")
 	}
 	second.Close()
 	for _, c := range clients {

@@ -50,12 +50,10 @@ func waitLog(t *testing.T, p *testhosts.Process, want string, timeout time.Durat
 				return line
 			}
 		}
-		if !p.Running() {
-			t.Fatalf("%s exited (%v) before logging %q; %s", p.Label, p.Err(), want, p.LogTail(30))
-		}
+		require.True(t, p.Running(), "%s exited (%v) before logging %q; %s", p.Label, p.Err(), want, p.LogTail(30))
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s did not log %q within %s; %s", p.Label, want, timeout, p.LogTail(30))
+	require.FailNow(t, "no such log line", "%s did not log %q within %s; %s", p.Label, want, timeout, p.LogTail(30))
 	return ""
 }
 
@@ -177,6 +175,6 @@ func TestIntegrationTwoNodes(t *testing.T) {
 	case <-dialer.Done():
 		assert.NoError(t, dialer.Err(), dialer.LogTail(20))
 	case <-time.After(10 * time.Second):
-		t.Error("the dialer did not exit after its stdin closed")
+		assert.Fail(t, "the dialer did not exit after its stdin closed")
 	}
 }

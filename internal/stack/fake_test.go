@@ -2,7 +2,6 @@ package stack
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The test binary doubles as fake vault and ziti binaries when started
@@ -58,18 +60,14 @@ func fakeTool(args []string) int {
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
 func TestUpReportsDeadZitiAndCleansUp(t *testing.T) {
 	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Setenv("ZTEDGE_STACK_FAKE", "1")
 	dir := t.TempDir()
 	vaultPort := freeLoopbackPort(t)
@@ -77,9 +75,7 @@ func TestUpReportsDeadZitiAndCleansUp(t *testing.T) {
 		if ok, _ := portFree(vaultPort + 1); ok {
 			break
 		}
-		if try == 20 {
-			t.Fatal("found no free pair of adjacent loopback ports")
-		}
+		require.Less(t, try, 20, "found no free pair of adjacent loopback ports")
 		vaultPort = freeLoopbackPort(t)
 	}
 	var progress bytes.Buffer
@@ -93,34 +89,24 @@ func TestUpReportsDeadZitiAndCleansUp(t *testing.T) {
 		Progress:       &progress,
 	}
 	_, err = Up(t.Context(), cfg)
-	if err == nil {
-		t.Fatal("Up succeeded with a ziti that exits")
-	}
+	require.Error(t, err, "Up succeeded with a ziti that exits")
 	msg := err.Error()
 	t.Logf("Up error:\n%s", msg)
 	for _, want := range []string{"ziti exited while waiting for the ziti controller", "exit status 2",
 		"fatal: cannot bind controller port", filepath.Join(dir, "ziti.log")} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error lacks %q:\n%s", want, msg)
-		}
+		assert.Contains(t, msg, want, "error")
 	}
-	if strings.Contains(msg, "1234-session") {
-		t.Errorf("error leaks the logged session token:\n%s", msg)
-	}
-	if !strings.Contains(progress.String(), "vault is up") {
-		t.Errorf("the fake vault should have come up first:\n%s", progress.String())
-	}
+	assert.NotContains(t, msg, "1234-session", "error leaks the logged session token")
+	assert.Contains(t, progress.String(), "vault is up", "the fake vault should have come up first")
 	// Up stopped the vault it had started, saved no state and removed the
 	// secrets it had written; the logs stay.
 	for _, name := range []string{stateFileName, vaultTokenName, zitiPasswordName, envFileName} {
-		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("a failed Up left %s behind", name)
-		}
+		_, err := os.Stat(filepath.Join(dir, name))
+		assert.ErrorIs(t, err, os.ErrNotExist, "a failed Up left %s behind", name)
 	}
 	for _, name := range []string{vaultLogName, zitiLogName} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Errorf("a failed Up should keep %s: %v", name, err)
-		}
+		_, err := os.Stat(filepath.Join(dir, name))
+		assert.NoError(t, err, "a failed Up should keep %s", name)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -128,22 +114,16 @@ func TestUpReportsDeadZitiAndCleansUp(t *testing.T) {
 		if free {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fake vault still holds port %d after the failed Up", vaultPort)
-		}
+		require.False(t, time.Now().After(deadline), "the fake vault still holds port %d after the failed Up", vaultPort)
 		time.Sleep(50 * time.Millisecond)
 	}
 	// The Vault log has the token (Vault prints it), but stays private.
-	if m := mode(t, filepath.Join(dir, vaultLogName)); m != 0o600 {
-		t.Errorf("vault.log mode %v, want 0600", m)
-	}
+	assert.Equal(t, os.FileMode(0o600), mode(t, filepath.Join(dir, vaultLogName)), "vault.log mode")
 }
 
 func TestUpRefusesBusyPort(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
 	self, _ := os.Executable()
@@ -154,7 +134,5 @@ func TestUpRefusesBusyPort(t *testing.T) {
 	}
 	_, err = Up(t.Context(), cfg)
 	want := "port " + strconv.Itoa(busy) + " (ziti controller) is already in use by another process"
-	if err == nil || err.Error() != want {
-		t.Fatalf("Up with a busy controller port: %v, want %q", err, want)
-	}
+	require.EqualError(t, err, want, "Up with a busy controller port")
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/internal/netstat"
 	"github.com/ztedge/ztedge/internal/stack"
@@ -40,9 +41,7 @@ func TestStackLifecycle(t *testing.T) {
 
 	began := time.Now()
 	st, cleanup, err := stacktest.Start(ctx, t.Output())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(cleanup)
 	t.Logf("stack up in %s (including any tool builds): vault pid %d, ziti pid %d",
 		time.Since(began).Round(time.Second), st.VaultPID, st.ZitiPID)
@@ -51,162 +50,114 @@ func TestStackLifecycle(t *testing.T) {
 
 	// Status says every component is up.
 	got, health, err := stack.Status(ctx, cfg)
-	if err != nil {
-		t.Fatalf("Status: %v", err)
-	}
-	if !health.Healthy() {
-		t.Fatalf("Status not healthy: vault %s; controller %s; router %s", health.Vault, health.Controller, health.Router)
-	}
-	if got.VaultPID != st.VaultPID || got.ZitiPID != st.ZitiPID {
-		t.Fatalf("Status state %+v differs from Up's %+v", got, st)
-	}
+	require.NoError(t, err, "Status")
+	require.True(t, health.Healthy(), "Status not healthy: vault %s; controller %s; router %s", health.Vault, health.Controller, health.Router)
+	require.Equal(t, st.VaultPID, got.VaultPID, "Status's Vault pid differs from Up's")
+	require.Equal(t, st.ZitiPID, got.ZitiPID, "Status's ziti pid differs from Up's")
 
 	// A second Up is harmless and returns the running stack.
 	var again bytes.Buffer
 	cfg.Progress = &again
 	st2, err := stack.Up(ctx, cfg)
-	if err != nil {
-		t.Fatalf("second Up: %v", err)
-	}
-	if st2.VaultPID != st.VaultPID || st2.ZitiPID != st.ZitiPID {
-		t.Fatalf("second Up started new processes: %d/%d, was %d/%d", st2.VaultPID, st2.ZitiPID, st.VaultPID, st.ZitiPID)
-	}
-	if !strings.Contains(again.String(), "already up") {
-		t.Errorf("second Up should say the stack is already up:\n%s", again.String())
-	}
+	require.NoError(t, err, "second Up")
+	require.Equal(t, st.VaultPID, st2.VaultPID, "second Up started a new Vault")
+	require.Equal(t, st.ZitiPID, st2.ZitiPID, "second Up started a new ziti")
+	assert.Contains(t, again.String(), "already up", "second Up should say the stack is already up")
 	cfg.Progress = t.Output()
 
 	// Files: state and secrets private, the CA bundle present.
 	for _, p := range []string{filepath.Join(st.StateDir, "stack.json"), st.VaultTokenFile, st.ZitiPasswordFile, st.EnvFile()} {
 		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatalf("missing %s: %v", p, err)
-		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v, want 0600", p, fi.Mode().Perm())
-		}
+		require.NoError(t, err, "missing %s", p)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "mode of %s", p)
 	}
 
 	token, err := st.VaultToken()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	password, err := st.ZitiPassword()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	// Vault answers with the token, and refuses without it.
-	if code := vaultGet(t, st.VaultAddress+"/v1/auth/token/lookup-self", token); code != http.StatusOK {
-		t.Fatalf("Vault token lookup-self with the stack token: HTTP %d", code)
-	}
-	if code := vaultGet(t, st.VaultAddress+"/v1/auth/token/lookup-self", "not-the-token"); code != http.StatusForbidden {
-		t.Fatalf("Vault token lookup-self with a wrong token: HTTP %d, want 403", code)
-	}
+	require.Equal(t, http.StatusOK, vaultGet(t, st.VaultAddress+"/v1/auth/token/lookup-self", token), "Vault token lookup-self with the stack token")
+	require.Equal(t, http.StatusForbidden, vaultGet(t, st.VaultAddress+"/v1/auth/token/lookup-self", "not-the-token"), "Vault token lookup-self with a wrong token")
 
 	// The management API accepts the admin password (with the CA bundle
 	// as the only trust anchor) and refuses the quickstart's bootstrap
 	// password, which is visible in the process list.
 	pool := caPool(t, st.ZitiCAFile)
 	session, err := zitiLogin(st, pool, st.ZitiUsername, password)
-	if err != nil {
-		t.Fatalf("management login with the admin password: %v", err)
-	}
-	if header, value := session.GetAccessHeader(); header != "zt-session" {
-		t.Errorf("unexpected session header %q", header)
-	} else if code := sessionStatus(t, st, pool, value); code != http.StatusOK {
-		t.Fatalf("a fresh admin session token: HTTP %d, want 200", code)
+	require.NoError(t, err, "management login with the admin password")
+	if header, value := session.GetAccessHeader(); assert.Equal(t, "zt-session", header, "session header") {
+		require.Equal(t, http.StatusOK, sessionStatus(t, st, pool, value), "a fresh admin session token")
 	}
 	// Everything the stack listens on is on loopback, the router included.
 	for _, pid := range []int{st.ZitiPID, st.VaultPID} {
 		ports, err := netstat.Listening(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, p := range ports {
-			if !p.Addr().IsLoopback() {
-				t.Errorf("pid %d listens on %s, not on loopback", pid, p)
-			}
+			assert.True(t, p.Addr().IsLoopback(), "pid %d listens on %s, not on loopback", pid, p)
 		}
 	}
 	argv := cmdline(t, st.ZitiPID)
-	if strings.Contains(strings.Join(argv, " "), password) {
-		t.Fatalf("the admin password is visible in the ziti command line")
-	}
-	if bootstrap := flagValue(argv, "--password"); bootstrap == "" {
-		t.Errorf("no --password in the ziti command line %q", argv)
-	} else if _, err := zitiLogin(st, pool, st.ZitiUsername, bootstrap); err == nil {
-		t.Fatalf("the bootstrap password from the command line still logs in")
+	// Secrets are checked with False, not NotContains, so that a failure
+	// does not print them.
+	require.False(t, strings.Contains(strings.Join(argv, " "), password), "the admin password is visible in the ziti command line")
+	if bootstrap := flagValue(argv, "--password"); assert.NotEmpty(t, bootstrap, "no --password in the ziti command line %q", argv) {
+		_, err := zitiLogin(st, pool, st.ZitiUsername, bootstrap)
+		require.Error(t, err, "the bootstrap password from the command line still logs in")
 	}
 	// The quickstart prints the token of the session it opened with the
 	// bootstrap password; Up revoked that session.
 	// Up restarts the quickstart once (to bind the router to loopback): the
 	// first run's log, where the token is, is kept as ziti.log.1.
 	firstLog := st.ZitiLogFile() + ".1"
-	if qsToken := loggedSessionToken(t, firstLog); qsToken == "" {
-		t.Errorf("no session token found in %s (has the quickstart's output changed?)", firstLog)
-	} else if code := sessionStatus(t, st, pool, qsToken); code != http.StatusUnauthorized {
-		t.Fatalf("the quickstart's logged session token still works: HTTP %d, want 401", code)
+	if qsToken := loggedSessionToken(t, firstLog); assert.NotEmpty(t, qsToken, "no session token found in %s (has the quickstart's output changed?)", firstLog) {
+		require.Equal(t, http.StatusUnauthorized, sessionStatus(t, st, pool, qsToken), "the quickstart's logged session token still works")
 	}
 	// The dev server's own root token (in its environment and its log) was
 	// revoked and replaced.
-	if boot := environValue(t, st.VaultPID, "VAULT_DEV_ROOT_TOKEN_ID"); boot == "" || boot == token {
-		t.Errorf("vault's VAULT_DEV_ROOT_TOKEN_ID is %q; want a separate bootstrap token", boot)
-	} else if code := vaultGet(t, st.VaultAddress+"/v1/auth/token/lookup-self", boot); code != http.StatusForbidden {
-		t.Fatalf("the vault bootstrap token still works: HTTP %d, want 403", code)
+	boot := environValue(t, st.VaultPID, "VAULT_DEV_ROOT_TOKEN_ID")
+	if assert.NotEmpty(t, boot, "vault has no VAULT_DEV_ROOT_TOKEN_ID") &&
+		assert.False(t, boot == token, "vault's VAULT_DEV_ROOT_TOKEN_ID is the stack's token; want a separate bootstrap token") {
+		require.Equal(t, http.StatusForbidden, vaultGet(t, st.VaultAddress+"/v1/auth/token/lookup-self", boot), "the vault bootstrap token still works")
 	}
-	if logData, err := os.ReadFile(st.VaultLogFile()); err != nil {
-		t.Fatal(err)
-	} else if bytes.Contains(logData, []byte(token)) {
-		t.Fatalf("the Vault root token appears in %s", st.VaultLogFile())
-	}
-	if strings.Contains(strings.Join(cmdline(t, st.VaultPID), " "), token) {
-		t.Fatalf("the Vault token is visible in the vault command line")
-	}
+	logData, err := os.ReadFile(st.VaultLogFile())
+	require.NoError(t, err)
+	require.False(t, bytes.Contains(logData, []byte(token)), "the Vault root token appears in %s", st.VaultLogFile())
+	require.False(t, strings.Contains(strings.Join(cmdline(t, st.VaultPID), " "), token), "the Vault token is visible in the vault command line")
 
 	// stack.env works in a shell.
 	out, err := exec.Command("sh", "-c", `. "$1" && printf '%s %s' "$VAULT_ADDR" "$ZITI_CTRL_URL"`, "sh", st.EnvFile()).CombinedOutput()
-	if err != nil || string(out) != st.VaultAddress+" "+st.ControllerURL {
-		t.Fatalf("source stack.env: %q, %v", out, err)
-	}
+	require.NoError(t, err, "source stack.env: %q", out)
+	require.Equal(t, st.VaultAddress+" "+st.ControllerURL, string(out), "source stack.env")
 
 	// Down stops exactly the stack's processes.
 	bystander := exec.Command("sleep", "300")
-	if err := bystander.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, bystander.Start())
 	defer func() { _ = bystander.Process.Kill(); _ = bystander.Wait() }()
 
 	downStart := time.Now()
-	if err := stack.Down(ctx, cfg); err != nil {
-		t.Fatalf("Down: %v", err)
-	}
+	require.NoError(t, stack.Down(ctx, cfg), "Down")
 	t.Logf("down in %s", time.Since(downStart).Round(100*time.Millisecond))
 	for _, pid := range []int{st.VaultPID, st.ZitiPID} {
 		waitGone(t, pid)
 	}
-	if !running(bystander.Process.Pid) {
-		t.Fatalf("Down stopped an unrelated process")
-	}
-	if _, err := os.Stat(filepath.Join(st.StateDir, "stack.json")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("stack.json still exists after Down: %v", err)
-	}
-	if got, health, err := stack.Status(ctx, cfg); err != nil || got != nil || health.Vault.Up {
-		t.Fatalf("Status after Down = %v, %+v, %v", got, health, err)
-	}
+	require.True(t, running(bystander.Process.Pid), "Down stopped an unrelated process")
+	_, err = os.Stat(filepath.Join(st.StateDir, "stack.json"))
+	require.ErrorIs(t, err, os.ErrNotExist, "stack.json still exists after Down")
+	got, health, err = stack.Status(ctx, cfg)
+	require.NoError(t, err, "Status after Down")
+	require.Nil(t, got, "Status after Down: state")
+	require.False(t, health.Vault.Up, "Status after Down: Vault up")
 	for _, port := range []int{cfg.VaultPort, cfg.ControllerPort, cfg.RouterPort} {
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			t.Errorf("port %d still in use after Down: %v", port, err)
-			continue
+		if assert.NoError(t, err, "port %d still in use after Down", port) {
+			l.Close()
 		}
-		l.Close()
 	}
 
 	// Down again is harmless.
-	if err := stack.Down(ctx, cfg); err != nil {
-		t.Fatalf("second Down: %v", err)
-	}
+	require.NoError(t, stack.Down(ctx, cfg), "second Down")
 }
 
 // configOf rebuilds the Config a state was started with.
@@ -217,9 +168,7 @@ func configOf(t *testing.T, st *stack.State) stack.Config {
 			addr = u.Host
 		}
 		_, p, err := net.SplitHostPort(addr)
-		if err != nil {
-			t.Fatalf("address %q: %v", addr, err)
-		}
+		require.NoError(t, err, "address %q", addr)
 		n, _ := strconv.Atoi(p)
 		return n
 	}
@@ -239,9 +188,7 @@ func vaultGet(t *testing.T, u, token string) int {
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 	req.Header.Set("X-Vault-Token", token)
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
+	require.NoError(t, err, "GET %s", u)
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -249,13 +196,9 @@ func vaultGet(t *testing.T, u, token string) int {
 func caPool(t *testing.T, path string) *x509.CertPool {
 	t.Helper()
 	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		t.Fatalf("%s holds no certificates", path)
-	}
+	require.True(t, pool.AppendCertsFromPEM(data), "%s holds no certificates", path)
 	return pool
 }
 
@@ -273,9 +216,7 @@ func zitiLogin(st *stack.State, pool *x509.CertPool, user, password string) (edg
 func cmdline(t *testing.T, pid int) []string {
 	t.Helper()
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		t.Fatalf("read cmdline of %d: %v", pid, err)
-	}
+	require.NoError(t, err, "read cmdline of %d", pid)
 	return strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
 }
 
@@ -283,9 +224,7 @@ func cmdline(t *testing.T, pid int) []string {
 func environValue(t *testing.T, pid int, name string) string {
 	t.Helper()
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
-		t.Fatalf("read environment of %d: %v", pid, err)
-	}
+	require.NoError(t, err, "read environment of %d", pid)
 	for _, kv := range strings.Split(string(data), "\x00") {
 		if v, ok := strings.CutPrefix(kv, name+"="); ok {
 			return v
@@ -310,9 +249,7 @@ func flagValue(argv []string, name string) string {
 func loggedSessionToken(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	token := ""
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "Token: "); ok {
@@ -330,9 +267,7 @@ func sessionStatus(t *testing.T, st *stack.State, pool *x509.CertPool, token str
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, st.ManagementURL()+"/current-api-session", nil)
 	req.Header.Set("zt-session", token)
 	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET current-api-session: %v", err)
-	}
+	require.NoError(t, err, "GET current-api-session")
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -351,9 +286,7 @@ func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for running(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs after Down", pid)
-		}
+		require.False(t, time.Now().After(deadline), "process %d still runs after Down", pid)
 		time.Sleep(50 * time.Millisecond)
 	}
 }

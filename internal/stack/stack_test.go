@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -22,173 +25,122 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv(EnvRouterPort, "")
 	t.Setenv("XDG_STATE_HOME", "/xdg-state")
 	cfg := ConfigFromEnv()
-	if cfg.StateDir != "/xdg-state/ztedge/stack" || cfg.VaultPort != 18200 || cfg.ControllerPort != 18280 || cfg.RouterPort != 18281 {
-		t.Fatalf("defaults: %+v", cfg)
-	}
-	if err := cfg.validatePorts(); err != nil {
-		t.Fatalf("default ports clash: %v", err)
-	}
+	require.Equal(t, "/xdg-state/ztedge/stack", cfg.StateDir, "default state dir")
+	require.Equal(t, 18200, cfg.VaultPort, "default Vault port")
+	require.Equal(t, 18280, cfg.ControllerPort, "default controller port")
+	require.Equal(t, 18281, cfg.RouterPort, "default router port")
+	require.NoError(t, cfg.validatePorts(), "default ports clash")
 
 	t.Setenv(EnvStateDir, "/somewhere")
 	t.Setenv(EnvVaultPort, "28200")
 	t.Setenv(EnvCtrlPort, "28280")
 	t.Setenv(EnvRouterPort, "nope")
 	cfg = ConfigFromEnv()
-	if cfg.StateDir != "/somewhere" || cfg.VaultPort != 28200 || cfg.ControllerPort != 28280 {
-		t.Fatalf("overrides: %+v", cfg)
-	}
-	if err := cfg.validatePorts(); err == nil || !strings.Contains(err.Error(), EnvRouterPort) {
-		t.Fatalf("a non-numeric router port should be reported naming %s, got %v", EnvRouterPort, err)
-	}
+	require.Equal(t, "/somewhere", cfg.StateDir, "state dir override")
+	require.Equal(t, 28200, cfg.VaultPort, "Vault port override")
+	require.Equal(t, 28280, cfg.ControllerPort, "controller port override")
+	require.ErrorContains(t, cfg.validatePorts(), EnvRouterPort, "a non-numeric router port should be reported naming the variable")
 }
 
 func TestValidatePortsCatchesVaultClusterClash(t *testing.T) {
 	cfg := Config{VaultPort: 18200, ControllerPort: 18201, RouterPort: 18281}
 	err := cfg.validatePorts()
-	if err == nil || !strings.Contains(err.Error(), "vault cluster") || !strings.Contains(err.Error(), "18201") {
-		t.Fatalf("want a clash with Vault's cluster port, got %v", err)
-	}
+	require.ErrorContains(t, err, "vault cluster", "want a clash with Vault's cluster port")
+	require.ErrorContains(t, err, "18201", "want a clash with Vault's cluster port")
 }
 
 func TestCheckPortsFreeNamesTheBusyPort(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
 
 	err = checkPortsFree([]namedPort{{busy, "vault"}})
 	want := "port " + strconv.Itoa(busy) + " (vault) is already in use by another process"
-	if err == nil || err.Error() != want {
-		t.Fatalf("got %v, want %q", err, want)
-	}
+	require.EqualError(t, err, want)
 
 	l2, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	free := l2.Addr().(*net.TCPAddr).Port
 	l2.Close()
-	if err := checkPortsFree([]namedPort{{free, "ziti router"}}); err != nil {
-		t.Fatalf("free port reported busy: %v", err)
-	}
+	require.NoError(t, checkPortsFree([]namedPort{{free, "ziti router"}}), "free port reported busy")
 }
 
 func TestCheckPortsFreeSeesWildcardListener(t *testing.T) {
 	l, err := net.Listen("tcp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	if err := checkPortsFree([]namedPort{{port, "ziti router"}}); err == nil {
-		t.Fatalf("port %d held on 0.0.0.0 was reported free", port)
-	}
+	require.Error(t, checkPortsFree([]namedPort{{port, "ziti router"}}), "port %d held on 0.0.0.0 was reported free", port)
 }
 
 func mode(t *testing.T, path string) os.FileMode {
 	t.Helper()
 	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return fi.Mode().Perm()
 }
 
 func TestStateFilesArePrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := ensureStateDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	if m := mode(t, dir); m != 0o700 {
-		t.Fatalf("state dir mode %v, want 0700", m)
-	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, ensureStateDir(dir))
+	require.Equal(t, os.FileMode(0o700), mode(t, dir), "state dir mode")
 	st := &State{
 		VaultAddress: "http://127.0.0.1:1", ControllerURL: "https://127.0.0.1:2", RouterAddress: "127.0.0.1:3",
 		VaultTokenFile: filepath.Join(dir, vaultTokenName), ZitiPasswordFile: filepath.Join(dir, zitiPasswordName),
 		ZitiUsername: "admin", StateDir: dir, VaultPID: 11, ZitiPID: 12,
 	}
-	if err := writePrivate(st.VaultTokenFile, []byte("tok-123\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := writePrivate(st.ZitiPasswordFile, []byte("pw'456\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := saveState(st); err != nil {
-		t.Fatal(err)
-	}
-	if err := writePrivate(st.EnvFile(), []byte(envFileContent(st, "tok-123", "pw'456"))); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, writePrivate(st.VaultTokenFile, []byte("tok-123\n")))
+	require.NoError(t, writePrivate(st.ZitiPasswordFile, []byte("pw'456\n")))
+	require.NoError(t, saveState(st))
+	require.NoError(t, writePrivate(st.EnvFile(), []byte(envFileContent(st, "tok-123", "pw'456"))))
 	for _, name := range []string{stateFileName, vaultTokenName, zitiPasswordName, envFileName} {
-		if m := mode(t, filepath.Join(dir, name)); m != 0o600 {
-			t.Errorf("%s mode %v, want 0600", name, m)
-		}
+		assert.Equal(t, os.FileMode(0o600), mode(t, filepath.Join(dir, name)), "%s mode", name)
 	}
 
 	data, _ := os.ReadFile(filepath.Join(dir, stateFileName))
-	if bytes.Contains(data, []byte("tok-123")) || bytes.Contains(data, []byte("456")) {
-		t.Errorf("stack.json contains a secret:\n%s", data)
-	}
+	assert.NotContains(t, string(data), "tok-123", "stack.json contains a secret")
+	assert.NotContains(t, string(data), "456", "stack.json contains a secret")
 	got, err := loadState(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *got != *st {
-		t.Fatalf("state round trip: got %+v, want %+v", got, st)
-	}
-	if tok, err := got.VaultToken(); err != nil || tok != "tok-123" {
-		t.Fatalf("VaultToken = %q, %v", tok, err)
-	}
-	if pw, err := got.ZitiPassword(); err != nil || pw != "pw'456" {
-		t.Fatalf("ZitiPassword = %q, %v", pw, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, *st, *got, "state round trip")
+	tok, err := got.VaultToken()
+	require.NoError(t, err, "VaultToken")
+	require.Equal(t, "tok-123", tok, "VaultToken")
+	pw, err := got.ZitiPassword()
+	require.NoError(t, err, "ZitiPassword")
+	require.Equal(t, "pw'456", pw, "ZitiPassword")
 
 	// stack.env must survive a shell: source it and print the values back.
 	out, err := exec.Command("sh", "-c", `. "$1" && printf '%s|%s|%s' "$VAULT_ADDR" "$VAULT_TOKEN" "$ZITI_PWD"`, "sh", st.EnvFile()).CombinedOutput()
-	if err != nil {
-		t.Fatalf("source stack.env: %v\n%s", err, out)
-	}
-	if string(out) != "http://127.0.0.1:1|tok-123|pw'456" {
-		t.Fatalf("stack.env values via sh: %q", out)
-	}
+	require.NoError(t, err, "source stack.env:\n%s", out)
+	require.Equal(t, "http://127.0.0.1:1|tok-123|pw'456", string(out), "stack.env values via sh")
 }
 
 func TestLoadStateMissingAndCorrupt(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := loadState(dir); !errors.Is(err, errNoState) {
-		t.Fatalf("missing state: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, stateFileName), []byte("{"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loadState(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Fatalf("corrupt state: %v", err)
-	}
+	_, err := loadState(dir)
+	require.ErrorIs(t, err, errNoState, "missing state")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, stateFileName), []byte("{"), 0o600))
+	_, err = loadState(dir)
+	require.ErrorContains(t, err, "corrupt", "corrupt state")
 }
 
 func TestRandomSecretsDiffer(t *testing.T) {
 	a, _ := randomSecret("p-", 24)
 	b, _ := randomSecret("p-", 24)
-	if a == b || !strings.HasPrefix(a, "p-") || len(a) != 2+48 {
-		t.Fatalf("secrets %q, %q", a, b)
-	}
+	require.NotEqual(t, a, b, "two secrets are the same")
+	require.True(t, strings.HasPrefix(a, "p-"), "secret %q lacks its prefix", a)
+	require.Len(t, a, 2+48, "secret %q", a)
 }
 
 func startSleep(t *testing.T) *exec.Cmd {
 	t.Helper()
 	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cmd := exec.Command(sleep, "300")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	return cmd
 }
@@ -201,28 +153,17 @@ func alive(pid int) bool {
 func TestProcessMatchesChecksBinaryAndArgs(t *testing.T) {
 	cmd := startSleep(t)
 	pid := cmd.Process.Pid
-	if !processMatches(pid, cmd.Path, "300") {
-		t.Fatalf("pid %d running %s 300 should match", pid, cmd.Path)
-	}
-	if !processMatches(pid, cmd.Path, "") {
-		t.Fatalf("an empty marker should match any arguments")
-	}
-	if processMatches(pid, "/opt/ztedge/vault", "300") {
-		t.Fatalf("a different binary must not match (pid reuse safety)")
-	}
-	if processMatches(pid, cmd.Path, "server") {
-		t.Fatalf("different arguments must not match")
-	}
-	if processMatches(0, cmd.Path, "") || processMatches(-1, cmd.Path, "") {
-		t.Fatalf("non-positive pids must not match")
-	}
+	require.True(t, processMatches(pid, cmd.Path, "300"), "pid %d running %s 300 should match", pid, cmd.Path)
+	require.True(t, processMatches(pid, cmd.Path, ""), "an empty marker should match any arguments")
+	require.False(t, processMatches(pid, "/opt/ztedge/vault", "300"), "a different binary must not match (pid reuse safety)")
+	require.False(t, processMatches(pid, cmd.Path, "server"), "different arguments must not match")
+	require.False(t, processMatches(0, cmd.Path, ""), "non-positive pids must not match")
+	require.False(t, processMatches(-1, cmd.Path, ""), "non-positive pids must not match")
 	// A killed but not yet reaped child is a zombie: not a match.
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	deadline := time.Now().Add(5 * time.Second)
 	for processMatches(pid, cmd.Path, "300") {
-		if time.Now().After(deadline) {
-			t.Fatalf("killed process %d still matches", pid)
-		}
+		require.False(t, time.Now().After(deadline), "killed process %d still matches", pid)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -231,23 +172,17 @@ func TestStartDetachedAndStopProcessGroup(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "p.log")
 	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// The shell starts a child in its group and reports the child's pid.
 	p, err := startDetached("test", sh, []string{"-c", "sleep 300 & echo child=$!; wait"}, os.Environ(), dir, logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := mode(t, logPath); m != 0o600 {
-		t.Errorf("log mode %v, want 0600", m)
-	}
-	if pgid, err := syscall.Getpgid(p.pid); err != nil || pgid != p.pid {
-		t.Fatalf("detached process %d has pgid %d (%v), want its own group", p.pid, pgid, err)
-	}
-	if sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, uintptr(p.pid), 0, 0); errno != 0 || int(sid) != p.pid {
-		t.Fatalf("detached process %d is in session %d, want its own session", p.pid, sid)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), mode(t, logPath), "log mode")
+	pgid, err := syscall.Getpgid(p.pid)
+	require.NoError(t, err, "getpgid")
+	require.Equal(t, p.pid, pgid, "process group of detached process %d: want its own", p.pid)
+	sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, uintptr(p.pid), 0, 0)
+	require.Zero(t, errno, "getsid")
+	require.Equal(t, p.pid, int(sid), "session of detached process %d: want its own", p.pid)
 	child := 0
 	deadline := time.Now().Add(5 * time.Second)
 	for child == 0 {
@@ -255,43 +190,33 @@ func TestStartDetachedAndStopProcessGroup(t *testing.T) {
 		if _, v, ok := strings.Cut(string(data), "child="); ok {
 			child, _ = strconv.Atoi(strings.TrimSpace(v))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no child pid in log: %q", data)
-		}
+		require.False(t, time.Now().After(deadline), "no child pid in log: %q", data)
 		time.Sleep(20 * time.Millisecond)
 	}
 	bystander := startSleep(t)
 
 	found, err := stopProcess(t.Context(), p.pid, sh, "-c", 5*time.Second)
-	if err != nil || !found {
-		t.Fatalf("stopProcess = %v, %v", found, err)
-	}
+	require.NoError(t, err, "stopProcess")
+	require.True(t, found, "stopProcess found no process")
 	select {
 	case <-p.exited:
 	case <-time.After(5 * time.Second):
-		t.Fatal("process did not exit")
+		require.FailNow(t, "process did not exit")
 	}
 	deadline = time.Now().Add(5 * time.Second)
 	for alive(child) {
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d of the stopped process group is still alive", child)
-		}
+		require.False(t, time.Now().After(deadline), "child %d of the stopped process group is still alive", child)
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !alive(bystander.Process.Pid) {
-		t.Fatalf("an unrelated process was stopped")
-	}
+	require.True(t, alive(bystander.Process.Pid), "an unrelated process was stopped")
 }
 
 func TestStopProcessIgnoresMismatchedPid(t *testing.T) {
 	cmd := startSleep(t)
 	found, err := stopProcess(t.Context(), cmd.Process.Pid, "/opt/ztedge/ziti", zitiMarker, time.Second)
-	if err != nil || found {
-		t.Fatalf("stopProcess on a mismatched pid = %v, %v; want not found", found, err)
-	}
-	if !alive(cmd.Process.Pid) {
-		t.Fatalf("mismatched process was signalled")
-	}
+	require.NoError(t, err, "stopProcess on a mismatched pid")
+	require.False(t, found, "stopProcess on a mismatched pid: want not found")
+	require.True(t, alive(cmd.Process.Pid), "mismatched process was signalled")
 }
 
 func TestDownWithReusedPidsLeavesThemAlone(t *testing.T) {
@@ -301,49 +226,33 @@ func TestDownWithReusedPidsLeavesThemAlone(t *testing.T) {
 	st := &State{StateDir: dir, VaultPID: a.Process.Pid, ZitiPID: b.Process.Pid,
 		VaultBin: "/opt/ztedge/vault", ZitiBin: "/opt/ztedge/ziti",
 		VaultTokenFile: filepath.Join(dir, vaultTokenName), ZitiPasswordFile: filepath.Join(dir, zitiPasswordName)}
-	if err := saveState(st); err != nil {
-		t.Fatal(err)
-	}
-	if err := writePrivate(st.VaultTokenFile, []byte("t\n")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, saveState(st))
+	require.NoError(t, writePrivate(st.VaultTokenFile, []byte("t\n")))
 	var out bytes.Buffer
-	if err := Down(t.Context(), Config{StateDir: dir, Progress: &out}); err != nil {
-		t.Fatalf("Down: %v", err)
-	}
-	if !alive(a.Process.Pid) || !alive(b.Process.Pid) {
-		t.Fatalf("Down signalled processes it did not start")
-	}
-	if !strings.Contains(out.String(), "was not running") {
-		t.Errorf("Down should say the recorded processes were not running:\n%s", out.String())
-	}
+	require.NoError(t, Down(t.Context(), Config{StateDir: dir, Progress: &out}), "Down")
+	require.True(t, alive(a.Process.Pid), "Down signalled processes it did not start")
+	require.True(t, alive(b.Process.Pid), "Down signalled processes it did not start")
+	assert.Contains(t, out.String(), "was not running", "Down should say the recorded processes were not running")
 	for _, name := range []string{stateFileName, vaultTokenName} {
-		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("Down left %s behind", name)
-		}
+		_, err := os.Stat(filepath.Join(dir, name))
+		assert.ErrorIs(t, err, os.ErrNotExist, "Down left %s behind", name)
 	}
 }
 
 func TestDownAndStatusWhenNotUp(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
-	if err := Down(t.Context(), Config{StateDir: dir, Progress: &out}); err != nil {
-		t.Fatalf("Down on an empty state dir: %v", err)
-	}
-	if !strings.Contains(out.String(), "nothing to stop") {
-		t.Errorf("Down should say there is nothing to stop:\n%s", out.String())
-	}
+	require.NoError(t, Down(t.Context(), Config{StateDir: dir, Progress: &out}), "Down on an empty state dir")
+	assert.Contains(t, out.String(), "nothing to stop", "Down should say there is nothing to stop")
 	out.Reset()
-	if err := Down(t.Context(), Config{StateDir: filepath.Join(dir, "missing"), Progress: &out}); err != nil {
-		t.Fatalf("Down on a missing state dir: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Down created the missing state dir")
-	}
+	require.NoError(t, Down(t.Context(), Config{StateDir: filepath.Join(dir, "missing"), Progress: &out}), "Down on a missing state dir")
+	_, err := os.Stat(filepath.Join(dir, "missing"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "Down created the missing state dir")
 	st, h, err := Status(t.Context(), Config{StateDir: dir})
-	if err != nil || st != nil || h.Healthy() || h.Vault.Up {
-		t.Fatalf("Status when not up = %v, %+v, %v", st, h, err)
-	}
+	require.NoError(t, err, "Status when not up")
+	require.Nil(t, st, "Status when not up: state")
+	require.False(t, h.Healthy(), "Status when not up: healthy %+v", h)
+	require.False(t, h.Vault.Up, "Status when not up: Vault up")
 }
 
 func TestWaitForReportsExitWithRedactedLogTail(t *testing.T) {
@@ -352,33 +261,23 @@ func TestWaitForReportsExitWithRedactedLogTail(t *testing.T) {
 	sh, _ := exec.LookPath("sh")
 	p, err := startDetached("vault", sh, []string{"-c", "echo starting; echo 'Root Token: s3cr3t-root'; echo 'using pw hunter2'; exit 3"},
 		os.Environ(), dir, logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	err = waitFor(ctx, p, "vault to answer", []string{"hunter2"}, func(context.Context) error {
 		return errors.New("connection refused")
 	})
-	if err == nil {
-		t.Fatal("waitFor succeeded on a dead process")
-	}
+	require.Error(t, err, "waitFor succeeded on a dead process")
 	msg := err.Error()
 	for _, want := range []string{"vault exited while waiting for vault to answer", "exit status 3", "starting", "v.log"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error lacks %q:\n%s", want, msg)
-		}
+		assert.Contains(t, msg, want, "error")
 	}
 	for _, secret := range []string{"s3cr3t-root", "hunter2"} {
-		if strings.Contains(msg, secret) {
-			t.Errorf("error leaks secret %q:\n%s", secret, msg)
-		}
+		assert.NotContains(t, msg, secret, "error leaks a secret")
 	}
 }
 
 func TestChildEnvDropsVaultAndZitiSettings(t *testing.T) {
 	env := childEnv([]string{"PATH=/bin", "VAULT_TOKEN=x", "ZITI_HOME=/y", "HOME=/h"})
-	if strings.Join(env, " ") != "PATH=/bin HOME=/h" {
-		t.Fatalf("childEnv = %v", env)
-	}
+	require.Equal(t, []string{"PATH=/bin", "HOME=/h"}, env, "childEnv")
 }

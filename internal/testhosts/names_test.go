@@ -17,9 +17,8 @@ func TestEveryRunHasItsOwnSubnetInTheBenchmarkRange(t *testing.T) {
 		s := r.subnet()
 		require.Equal(t, 24, s.Bits())
 		require.True(t, benchmarkRange.Contains(s.Addr()), "run %d: %s", r, s)
-		if other, dup := seen[s]; dup {
-			t.Fatalf("runs %d and %d share %s", other, r, s)
-		}
+		other, dup := seen[s]
+		require.False(t, dup, "runs %d and %d share %s", other, r, s)
 		seen[s] = r
 		assert.True(t, s.Contains(r.hostIP(0)) && s.Contains(r.hostIP(MaxHosts-1)), "run %d: hosts outside %s", r, s)
 	}

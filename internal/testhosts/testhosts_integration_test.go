@@ -85,8 +85,8 @@ func dialFails(t *testing.T, from *testhosts.Host, addr string) {
 	c, err := from.Dial(ctx, "tcp", addr)
 	if err == nil {
 		c.Close()
-		t.Fatalf("%s reached %s", from.Name, addr)
 	}
+	require.Error(t, err, "%s reached %s", from.Name, addr)
 }
 
 // dialWorks checks that from connects to addr and gets an echo, retrying
@@ -105,7 +105,7 @@ func dialWorks(t *testing.T, from *testhosts.Host, addr string) {
 		last = err
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s cannot reach %s: %v", from.Name, addr, last)
+	require.NoError(t, last, "%s cannot reach %s", from.Name, addr)
 }
 
 func TestIntegrationHostsReachEachOther(t *testing.T) {
@@ -227,7 +227,7 @@ func gone(t *testing.T, pid int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Errorf("process %d still runs", pid)
+	assert.Fail(t, "process still runs", "pid %d", pid)
 }
 
 func TestIntegrationCleanupRemovesEverything(t *testing.T) {
@@ -283,7 +283,7 @@ func TestIntegrationChildHelper(t *testing.T) {
 	require.NoError(t, os.WriteFile(os.Getenv("TESTHOSTS_REPORT"), data, 0o600))
 	switch mode {
 	case "fatal":
-		t.Fatal("failing on purpose")
+		require.FailNow(t, "failing on purpose")
 	case "panic":
 		panic("panicking on purpose")
 	case "exit":

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ztedge/ztedge/internal/filelock"
 )
 
@@ -21,9 +24,7 @@ func fakeTool(t *testing.T, mainSrc string) (Tool, string) {
 	src := t.TempDir()
 	cache := t.TempDir()
 	modDir := filepath.Join(src, "tools", "fake")
-	if err := os.MkdirAll(modDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(modDir, 0o755))
 	writeFile(t, filepath.Join(modDir, "go.mod"), "module example.com/fake\n\ngo 1.26\n")
 	writeFile(t, filepath.Join(modDir, "main.go"), mainSrc)
 	t.Setenv(EnvSourceDir, src)
@@ -48,53 +49,39 @@ func main() { fmt.Println("fake tool") }
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
 }
 
 func TestBinaryPathLayout(t *testing.T) {
 	cache := t.TempDir()
 	t.Setenv(EnvToolsDir, cache)
 	got, err := Ziti.BinaryPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := filepath.Join(cache, "ziti-v1.6.0", "ziti"); got != want {
-		t.Fatalf("BinaryPath = %s, want %s", got, want)
-	}
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(cache, "ziti-v1.6.0", "ziti"), got, "BinaryPath")
 }
 
 func TestCacheDirDefaults(t *testing.T) {
 	t.Setenv(EnvToolsDir, "")
 	t.Setenv("XDG_CACHE_HOME", "/xdg")
-	if got, _ := CacheDir(); got != "/xdg/ztedge/tools" {
-		t.Fatalf("with XDG_CACHE_HOME: CacheDir = %s", got)
-	}
+	got, _ := CacheDir()
+	require.Equal(t, "/xdg/ztedge/tools", got, "with XDG_CACHE_HOME: CacheDir")
 	t.Setenv("XDG_CACHE_HOME", "")
 	t.Setenv("HOME", "/home/someone")
-	if got, _ := CacheDir(); got != "/home/someone/.cache/ztedge/tools" {
-		t.Fatalf("with HOME: CacheDir = %s", got)
-	}
+	got, _ = CacheDir()
+	require.Equal(t, "/home/someone/.cache/ztedge/tools", got, "with HOME: CacheDir")
 }
 
 func TestFindRootWalksUp(t *testing.T) {
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "tools", "ziti"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "tools", "ziti"), 0o755))
 	writeFile(t, filepath.Join(root, "tools", "ziti", "go.mod"), "module x\n")
 	deep := filepath.Join(root, "a", "b", "c")
-	if err := os.MkdirAll(deep, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(deep, 0o755))
 	got, err := findRoot(deep, "tools/ziti")
-	if err != nil || got != root {
-		t.Fatalf("findRoot = %q, %v; want %q", got, err, root)
-	}
-	if _, err := findRoot(t.TempDir(), "tools/ziti"); err == nil || !strings.Contains(err.Error(), EnvSourceDir) {
-		t.Fatalf("findRoot outside a checkout: err = %v, want a hint about %s", err, EnvSourceDir)
-	}
+	require.NoError(t, err, "findRoot")
+	require.Equal(t, root, got, "findRoot")
+	_, err = findRoot(t.TempDir(), "tools/ziti")
+	require.ErrorContains(t, err, EnvSourceDir, "findRoot outside a checkout: want a hint about the variable")
 }
 
 func TestEnsureBuildsOnceThenHitsCache(t *testing.T) {
@@ -105,154 +92,99 @@ func TestEnsureBuildsOnceThenHitsCache(t *testing.T) {
 
 	var out bytes.Buffer
 	bin, err := Ensure(t.Context(), tool, &out)
-	if err != nil {
-		t.Fatalf("first Ensure: %v", err)
-	}
+	require.NoError(t, err, "first Ensure")
 	for _, want := range []string{
 		"[tools] fake v0.0.1: downloading modules…",
 		"[tools] fake v0.0.1: compiling (a moment)…",
 		"[tools] fake v0.0.1: still compiling (",
 		"[tools] fake v0.0.1: ready at " + bin,
 	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("progress lacks %q:\n%s", want, out.String())
-		}
+		assert.Contains(t, out.String(), want, "progress")
 	}
 	fi1, err := os.Stat(bin)
-	if err != nil {
-		t.Fatalf("binary missing after build: %v", err)
-	}
-	if fi1.Mode()&0o111 == 0 {
-		t.Fatalf("binary %s is not executable: %v", bin, fi1.Mode())
-	}
+	require.NoError(t, err, "binary missing after build")
+	require.NotZero(t, fi1.Mode()&0o111, "binary %s is not executable: %v", bin, fi1.Mode())
 
 	out.Reset()
 	bin2, err := Ensure(t.Context(), tool, &out)
-	if err != nil {
-		t.Fatalf("second Ensure: %v", err)
-	}
-	if bin2 != bin {
-		t.Fatalf("second Ensure path %s != %s", bin2, bin)
-	}
-	if strings.Contains(out.String(), "compiling") || !strings.Contains(out.String(), "already built at "+bin) {
-		t.Fatalf("second Ensure should hit the cache, progress:\n%s", out.String())
-	}
+	require.NoError(t, err, "second Ensure")
+	require.Equal(t, bin, bin2, "second Ensure path")
+	require.NotContains(t, out.String(), "compiling", "second Ensure should hit the cache")
+	require.Contains(t, out.String(), "already built at "+bin, "second Ensure should hit the cache")
 	fi2, _ := os.Stat(bin)
-	if !fi2.ModTime().Equal(fi1.ModTime()) {
-		t.Fatalf("binary was rewritten on a cache hit")
-	}
+	require.True(t, fi2.ModTime().Equal(fi1.ModTime()), "binary was rewritten on a cache hit")
 
 	// Changing the pin (go.mod) invalidates the stamp.
 	writeFile(t, filepath.Join(modDir, "go.mod"), "module example.com/fake\n\ngo 1.26\n\n// bumped\n")
 	out.Reset()
-	if _, err := Ensure(t.Context(), tool, &out); err != nil {
-		t.Fatalf("Ensure after go.mod change: %v", err)
-	}
-	if !strings.Contains(out.String(), "compiling") {
-		t.Fatalf("a changed go.mod should trigger a rebuild, progress:\n%s", out.String())
-	}
+	_, err = Ensure(t.Context(), tool, &out)
+	require.NoError(t, err, "Ensure after go.mod change")
+	require.Contains(t, out.String(), "compiling", "a changed go.mod should trigger a rebuild")
 
 	// So does a go.sum appearing.
 	writeFile(t, filepath.Join(modDir, "go.sum"), "")
 	writeFile(t, filepath.Join(modDir, "go.sum"), "example.org/x v1.0.0 h1:AAAA=\n")
 	out.Reset()
-	if _, err := Ensure(t.Context(), tool, &out); err != nil {
-		t.Fatalf("Ensure after go.sum change: %v", err)
-	}
-	if !strings.Contains(out.String(), "compiling") {
-		t.Fatalf("a changed go.sum should trigger a rebuild, progress:\n%s", out.String())
-	}
+	_, err = Ensure(t.Context(), tool, &out)
+	require.NoError(t, err, "Ensure after go.sum change")
+	require.Contains(t, out.String(), "compiling", "a changed go.sum should trigger a rebuild")
 }
 
 func TestEnsureAdoptsWorkingBinaryWithoutStamp(t *testing.T) {
 	tool, _ := fakeTool(t, fakeMain)
 	bin, err := tool.BinaryPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(bin), 0o755))
 	// Stands in for a binary built by hand (or by a build still finishing).
 	script := "#!/bin/sh\n[ \"$1\" = --help ] && exit 0\nexit 3\n"
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(bin, []byte(script), 0o755))
 
 	var out bytes.Buffer
 	got, err := Ensure(t.Context(), tool, &out)
-	if err != nil {
-		t.Fatalf("Ensure: %v", err)
-	}
-	if got != bin {
-		t.Fatalf("Ensure path %s != %s", got, bin)
-	}
-	if strings.Contains(out.String(), "compiling") {
-		t.Fatalf("a working binary without a stamp should be adopted, not rebuilt:\n%s", out.String())
-	}
-	if !strings.Contains(out.String(), "verified existing binary") {
-		t.Fatalf("progress should say the binary was verified:\n%s", out.String())
-	}
+	require.NoError(t, err, "Ensure")
+	require.Equal(t, bin, got, "Ensure path")
+	require.NotContains(t, out.String(), "compiling", "a working binary without a stamp should be adopted, not rebuilt")
+	require.Contains(t, out.String(), "verified existing binary", "progress should say the binary was verified")
 	data, err := os.ReadFile(stampPath(bin))
-	if err != nil {
-		t.Fatalf("no stamp written after adopting: %v", err)
-	}
+	require.NoError(t, err, "no stamp written after adopting")
 	var s stamp
-	if err := json.Unmarshal(data, &s); err != nil || !s.Adopted || s.Hash == "" {
-		t.Fatalf("stamp = %+v (%v), want adopted with a hash", s, err)
-	}
+	require.NoError(t, json.Unmarshal(data, &s), "stamp")
+	require.True(t, s.Adopted, "stamp %+v: want adopted", s)
+	require.NotEmpty(t, s.Hash, "stamp %+v: want a hash", s)
 	content, _ := os.ReadFile(bin)
-	if string(content) != script {
-		t.Fatalf("adopted binary was replaced")
-	}
+	require.Equal(t, script, string(content), "adopted binary was replaced")
 
 	out.Reset()
-	if _, err := Ensure(t.Context(), tool, &out); err != nil || !strings.Contains(out.String(), "already built") {
-		t.Fatalf("after adopting, Ensure should hit the cache: %v\n%s", err, out.String())
-	}
+	_, err = Ensure(t.Context(), tool, &out)
+	require.NoError(t, err, "Ensure after adopting")
+	require.Contains(t, out.String(), "already built", "after adopting, Ensure should hit the cache")
 }
 
 func TestEnsureRebuildsBrokenBinaryWithoutStamp(t *testing.T) {
 	tool, _ := fakeTool(t, fakeMain)
 	bin, _ := tool.BinaryPath()
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(bin), 0o755))
 	// A truncated, half-written binary.
-	if err := os.WriteFile(bin, []byte("\x7fELF\x02\x01"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(bin, []byte("\x7fELF\x02\x01"), 0o755))
 	var out bytes.Buffer
-	if _, err := Ensure(t.Context(), tool, &out); err != nil {
-		t.Fatalf("Ensure: %v", err)
-	}
-	if !strings.Contains(out.String(), "does not run") || !strings.Contains(out.String(), "compiling") {
-		t.Fatalf("a broken binary without a stamp should be rebuilt:\n%s", out.String())
-	}
-	if got, _ := os.ReadFile(bin); bytes.HasPrefix(got, []byte("\x7fELF\x02\x01")) && len(got) < 100 {
-		t.Fatalf("broken binary was not replaced")
-	}
+	_, err := Ensure(t.Context(), tool, &out)
+	require.NoError(t, err, "Ensure")
+	require.Contains(t, out.String(), "does not run", "a broken binary without a stamp should be rebuilt")
+	require.Contains(t, out.String(), "compiling", "a broken binary without a stamp should be rebuilt")
+	got, _ := os.ReadFile(bin)
+	require.False(t, bytes.HasPrefix(got, []byte("\x7fELF\x02\x01")) && len(got) < 100, "broken binary was not replaced")
 }
 
 func TestEnsureStampMismatchRebuilds(t *testing.T) {
 	tool, _ := fakeTool(t, fakeMain)
 	bin, _ := tool.BinaryPath()
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeStamp(bin, stamp{Hash: "stale"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(bin), 0o755))
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\nexit 0\n"), 0o755))
+	require.NoError(t, writeStamp(bin, stamp{Hash: "stale"}))
 	var out bytes.Buffer
-	if _, err := Ensure(t.Context(), tool, &out); err != nil {
-		t.Fatalf("Ensure: %v", err)
-	}
-	if !strings.Contains(out.String(), "compiling") {
-		t.Fatalf("a stale stamp should trigger a rebuild, even if the binary runs:\n%s", out.String())
-	}
+	_, err := Ensure(t.Context(), tool, &out)
+	require.NoError(t, err, "Ensure")
+	require.Contains(t, out.String(), "compiling", "a stale stamp should trigger a rebuild, even if the binary runs")
 }
 
 func TestEnsureConcurrentCallsBuildOnce(t *testing.T) {
@@ -267,61 +199,44 @@ func TestEnsureConcurrentCallsBuildOnce(t *testing.T) {
 	wg.Wait()
 	builds := 0
 	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("Ensure %d: %v", i, errs[i])
-		}
+		require.NoError(t, errs[i], "Ensure %d", i)
 		builds += strings.Count(outs[i].String(), "compiling (")
 	}
 	if builds != 1 {
 		for i := range n {
 			t.Logf("progress %d:\n%s", i, outs[i].String())
 		}
-		t.Fatalf("%d builds for %d concurrent Ensure calls, want 1", builds, n)
 	}
+	require.Equal(t, 1, builds, "builds for %d concurrent Ensure calls", n)
 }
 
 func TestEnsureBuildFailureShowsGoOutput(t *testing.T) {
 	tool, _ := fakeTool(t, "package main\n\nfunc main() { undefinedThing() }\n")
 	_, err := Ensure(t.Context(), tool, nil)
-	if err == nil {
-		t.Fatal("Ensure succeeded on a broken tool module")
-	}
+	require.Error(t, err, "Ensure succeeded on a broken tool module")
 	for _, want := range []string{"go build example.com/fake", "undefined: undefinedThing"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q: %v", want, err)
-		}
+		assert.ErrorContains(t, err, want)
 	}
 	bin, _ := tool.BinaryPath()
-	if _, statErr := os.Stat(bin); statErr == nil {
-		t.Errorf("a failed build left a binary at %s", bin)
-	}
+	_, statErr := os.Stat(bin)
+	assert.Error(t, statErr, "a failed build left a binary at %s", bin)
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".fake.build-*"))
-	if len(leftovers) > 0 {
-		t.Errorf("a failed build left temporary files: %v", leftovers)
-	}
+	assert.Empty(t, leftovers, "a failed build left temporary files")
 }
 
 func TestEnsureCancelledWhileWaitingForLock(t *testing.T) {
 	tool, _ := fakeTool(t, fakeMain)
 	bin, _ := tool.BinaryPath()
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(bin), 0o755))
 	unlock, err := filelock.Lock(t.Context(), filepath.Join(filepath.Dir(bin), ".lock"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer unlock()
 	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
 	defer cancel()
 	var out bytes.Buffer
 	_, err = Ensure(ctx, tool, &out)
-	if err == nil {
-		t.Fatal("Ensure should fail when its context ends while waiting for the lock")
-	}
-	if !strings.Contains(out.String(), "waiting for another build") {
-		t.Errorf("progress should say it is waiting:\n%s", out.String())
-	}
+	require.Error(t, err, "Ensure should fail when its context ends while waiting for the lock")
+	assert.Contains(t, out.String(), "waiting for another build", "progress should say it is waiting")
 }
 
 func TestBuildEnv(t *testing.T) {
@@ -333,20 +248,16 @@ func TestBuildEnv(t *testing.T) {
 		"GONOSUMDB=example.com," + noSumDBPatterns,
 		"GOWORK=off",
 	} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("build env lacks %q:\n%s", want, joined)
-		}
+		assert.Contains(t, joined, want, "build env")
 	}
-	if strings.Contains(joined, "/x/go.work") {
-		t.Errorf("build env kept the caller's GOWORK:\n%s", joined)
-	}
+	assert.NotContains(t, joined, "/x/go.work", "build env kept the caller's GOWORK")
 }
 
 func TestLookup(t *testing.T) {
-	if tool, err := Lookup("vault"); err != nil || tool.Package != "github.com/hashicorp/vault" || tool.Version != "v1.21.0" {
-		t.Fatalf("Lookup(vault) = %+v, %v", tool, err)
-	}
-	if _, err := Lookup("consul"); err == nil {
-		t.Fatal("Lookup(consul) should fail")
-	}
+	tool, err := Lookup("vault")
+	require.NoError(t, err, "Lookup(vault)")
+	require.Equal(t, "github.com/hashicorp/vault", tool.Package, "Lookup(vault)")
+	require.Equal(t, "v1.21.0", tool.Version, "Lookup(vault)")
+	_, err = Lookup("consul")
+	require.Error(t, err, "Lookup(consul) should fail")
 }
