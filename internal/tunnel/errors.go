@@ -36,7 +36,7 @@ func (e *DialError) Error() string {
 	if e.Refused {
 		return fmt.Sprintf("identity %q may not dial the ziti service %q: %s", e.Identity, e.Service, e.Reason)
 	}
-	if e.Err != nil {
+	if e.Err != nil && e.Reason != reasonNoServer { // the SDK's words add nothing to that one
 		return fmt.Sprintf("ziti service %q: %s: %v", e.Service, e.Reason, e.Err)
 	}
 	return fmt.Sprintf("ziti service %q: %s", e.Service, e.Reason)

@@ -45,6 +45,10 @@ func (f *fakeOverlay) dial(ctx context.Context, s string, _ []byte) (net.Conn, e
 	case bindOnly:
 		return nil, &DialError{Service: s, Identity: f.name, Refused: true, Reason: reasonBindOnly}
 	}
+	if s == "edgex.hang" { // a dial that never completes
+		<-ctx.Done()
+		return nil, &DialError{Service: s, Identity: f.name, Reason: "timeout", Err: ctx.Err()}
+	}
 	addr, ok := f.servers[s]
 	if !ok {
 		return nil, &DialError{Service: s, Identity: f.name, Reason: reasonNoServer}
@@ -112,7 +116,7 @@ func standardFake(t *testing.T) *fakeOverlay {
 		name: "operator",
 		perms: map[string]permission{
 			"edgex.core-data": dialable, "edgex.core-metadata": dialable,
-			"edgex.device-virtual": bindOnly, "edgex.echo": dialable, "legacy": dialable, "edgex.headers": dialable,
+			"edgex.device-virtual": bindOnly, "edgex.echo": dialable, "legacy": dialable, "edgex.headers": dialable, "edgex.hang": dialable,
 		},
 		intercepts: map[string]string{
 			"core-data.edgex.ziti:80": "edgex.core-data", "core-metadata.edgex.ziti:80": "edgex.core-metadata",

@@ -49,6 +49,7 @@ func (t *Tunnel) newHTTPServer() *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(logWriter{t.log}, "HTTP proxy: ", 0),
+		BaseContext:       func(net.Listener) context.Context { return t.ctx },
 	}
 }
 

@@ -71,7 +71,7 @@ type zitiOverlay struct {
 	stopEvents []func()
 
 	mu          sync.Mutex
-	lastRefresh time.Time
+	lastRefresh map[string]time.Time // service -> when a refused dial last asked
 	closed      bool
 }
 
@@ -219,14 +219,16 @@ func (o *zitiOverlay) serviceFor(host string, port uint16) (string, bool) {
 	return *svc.Name, true
 }
 
-// dial connects to service. A service the identity cannot see is looked up
-// once more at the controller (at most every refusedRefreshEvery), so a
-// policy granted while the tunnel runs takes effect at once.
+// dial connects to service. A service the identity may not dial as far as
+// the SDK knows is looked up once more at the controller (at most every
+// refusedRefreshEvery), so a policy granted while the tunnel runs takes
+// effect at once.
 func (o *zitiOverlay) dial(ctx context.Context, service string, appData []byte) (net.Conn, error) {
 	svc, ok := o.zctx.GetService(service)
-	if !ok && o.mayRefresh() {
-		if s, err := o.zctx.RefreshService(service); err == nil && s != nil {
-			svc, ok = s, true
+	if (!ok || permissionOf(svc) != dialable) && o.mayRefresh(service) {
+		s, err := o.zctx.RefreshService(service)
+		if err == nil {
+			svc, ok = s, s != nil
 		}
 	}
 	switch {
@@ -242,14 +244,19 @@ func (o *zitiOverlay) dial(ctx context.Context, service string, appData []byte) 
 	return conn, nil
 }
 
-// mayRefresh reports whether a refused dial may ask the controller again.
-func (o *zitiOverlay) mayRefresh() bool {
+// mayRefresh reports whether a refused dial to service may ask the
+// controller again.
+func (o *zitiOverlay) mayRefresh(service string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if time.Since(o.lastRefresh) < refusedRefreshEvery {
+	now := time.Now()
+	if now.Sub(o.lastRefresh[service]) < refusedRefreshEvery {
 		return false
 	}
-	o.lastRefresh = time.Now()
+	if o.lastRefresh == nil || len(o.lastRefresh) > 1000 {
+		o.lastRefresh = map[string]time.Time{}
+	}
+	o.lastRefresh[service] = now
 	return true
 }
 
@@ -272,7 +279,7 @@ func dialFailed(service, id string, err error) *DialError {
 	msg := err.Error()
 	reason := "could not reach it over the overlay"
 	switch {
-	case strings.Contains(msg, "no terminators"), strings.Contains(msg, "has no terminators"):
+	case strings.Contains(msg, "has no terminators"):
 		reason = reasonNoServer
 	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "timeout"):
 		reason = "no answer over the overlay in time (is an edge router reachable?)"

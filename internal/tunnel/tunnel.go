@@ -56,6 +56,9 @@ type Tunnel struct {
 	lns         []net.Listener
 	httpLn      net.Listener
 	httpSrv     *http.Server
+	// ctx ends when the tunnel closes, cancelling dials in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -89,9 +92,11 @@ func open(ctx context.Context, o Options, dialOverlay func(context.Context, func
 		return nil, err
 	}
 	t := &Tunnel{log: &logger{w: o.Log}, dialTimeout: o.DialTimeout, conns: map[net.Conn]struct{}{}}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
 		if !ok {
+			t.cancel()
 			t.closeListeners()
 		}
 	}()
@@ -173,7 +178,7 @@ func (t *Tunnel) resolve(r *Route) {
 	if t.ov.permission(r.Service) == bindOnly {
 		reason = reasonBindOnly
 	}
-	t.log.printf("warning: identity %q may not dial the ziti service %q (%s); connections to %s are refused until a policy allows it",
+	t.log.printf("warning: identity %q may not dial the ziti service %q: %s; connections to %s are refused until a policy allows it",
 		t.ov.identity(), r.Service, reason, r.Addr)
 }
 
@@ -255,10 +260,13 @@ func (t *Tunnel) acceptLoop(ln net.Listener, r Route) error {
 // forward connects one local connection to the route's service.
 func (t *Tunnel) forward(c net.Conn, r Route) {
 	defer t.untrack(c)
-	ctx, cancel := context.WithTimeout(context.Background(), t.dialTimeout)
+	ctx, cancel := context.WithTimeout(t.ctx, t.dialTimeout)
 	zc, err := t.ov.dial(ctx, r.Service, nil)
 	cancel()
 	if err != nil {
+		if t.ctx.Err() != nil {
+			return // closing
+		}
 		t.log.printf("%s -> %s (%s): %v", c.RemoteAddr(), r.Addr, r.Name, err)
 		refuse(c, err)
 		return
@@ -326,6 +334,7 @@ func (t *Tunnel) Close() error {
 	conns := t.conns
 	t.conns = map[net.Conn]struct{}{}
 	t.mu.Unlock()
+	t.cancel()
 	t.closeListeners()
 	if t.httpSrv != nil {
 		_ = t.httpSrv.Close()

@@ -92,7 +92,8 @@ func TestRefusedDialsSayWhy(t *testing.T) {
 func TestCloseEndsEveryConnection(t *testing.T) {
 	f := standardFake(t)
 	log := &syncBuffer{}
-	tn, err := open(t.Context(), Options{Log: log, Forwards: []Forward{{Name: "echo", Listen: loopback0}}},
+	tn, err := open(t.Context(), Options{Log: log, DialTimeout: time.Hour,
+		Forwards: []Forward{{Name: "echo", Listen: loopback0}, {Name: "hang", Listen: loopback0}}},
 		func(context.Context, func(string, ...any)) (overlay, error) { return f, nil })
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,7 +106,10 @@ func TestCloseEndsEveryConnection(t *testing.T) {
 	defer c.Close()
 	_, err = io.WriteString(c, "half a request, never ended")
 	require.NoError(t, err)
-	waitFor(t, "the dial", func() bool { return f.dials.Load() == 1 })
+	hung, err := net.Dial("tcp", tn.Routes()[1].Addr.String())
+	require.NoError(t, err)
+	defer hung.Close()
+	waitFor(t, "both dials", func() bool { return f.dials.Load() == 2 })
 
 	began := time.Now()
 	cancel()
@@ -115,7 +119,8 @@ func TestCloseEndsEveryConnection(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return")
 	}
-	assert.Less(t, time.Since(began), shutdownGrace, "open connections must not hold the shutdown")
+	assert.Less(t, time.Since(began), shutdownGrace, "open connections and dials in progress must not hold the shutdown")
+	assert.NotContains(t, log.String(), "did not end", "every goroutine ended")
 	assert.True(t, f.closed.Load(), "the overlay is closed")
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 	_, err = bufio.NewReader(c).ReadByte()
