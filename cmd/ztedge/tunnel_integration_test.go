@@ -36,7 +36,6 @@ import (
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
-
 // tunnelProcess is "ztedge tunnel" running as a child of the test.
 type tunnelProcess struct {
 	cmd    *exec.Cmd

@@ -2,7 +2,6 @@ package tunnel
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -95,9 +94,4 @@ func refusal(cause error) []byte {
 	b.WriteString("Connection: close\r\n\r\n")
 	b.WriteString(body)
 	return b.Bytes()
-}
-
-// isClosedConn reports errors that only say a connection was closed.
-func isClosedConn(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
 }
