@@ -2,11 +2,9 @@ package tunnel
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -14,11 +12,8 @@ import (
 	"time"
 
 	"github.com/openziti/edge-api/rest_model"
-	"github.com/openziti/identity"
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 	"github.com/openziti/sdk-golang/ziti"
-
-	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
 // overlay is what a tunnel needs of a Ziti context; tests give a fake.
@@ -59,8 +54,6 @@ const (
 	refusedRefreshEvery = 2 * time.Second
 	// authTimeout bounds the first authentication.
 	authTimeout = 30 * time.Second
-	// maxIdentityFile bounds the identity file read.
-	maxIdentityFile = 1 << 20
 )
 
 // zitiOverlay is an SDK context authenticated with an identity file.
@@ -73,47 +66,6 @@ type zitiOverlay struct {
 	mu          sync.Mutex
 	lastRefresh map[string]time.Time // service -> when a refused dial last asked
 	closed      bool
-}
-
-// loadIdentity reads and checks an enrolled identity file, and loads its
-// certificate and key, so that a bad file is an error here rather than a
-// fatal log line inside the SDK later.
-func loadIdentity(file string) (*ziti.Config, identity.Identity, error) {
-	data, err := secretfile.Read(file, "ziti identity file", maxIdentityFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tunnel: %w", err)
-	}
-	var cfg ziti.Config
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, nil, fmt.Errorf("tunnel: ziti identity file %s is not an enrolled identity (JSON with ztAPI and id): %v", file, err)
-	}
-	apis := cfg.ZtAPIs
-	if len(apis) == 0 && cfg.ZtAPI != "" {
-		apis = []string{cfg.ZtAPI}
-	}
-	var problems []string
-	if len(apis) == 0 {
-		problems = append(problems, "no controller address (ztAPI)")
-	}
-	for _, a := range apis {
-		if u, err := url.Parse(a); err != nil || u.Scheme != "https" || u.Host == "" {
-			problems = append(problems, fmt.Sprintf("controller address %q is not an https URL", a))
-		}
-	}
-	for _, f := range []struct{ name, value string }{{"id.cert", cfg.ID.Cert}, {"id.key", cfg.ID.Key}, {"id.ca", cfg.ID.CA}} {
-		if f.value == "" {
-			problems = append(problems, "no "+f.name)
-		}
-	}
-	if len(problems) > 0 {
-		return nil, nil, fmt.Errorf("tunnel: ziti identity file %s: %s (is it an enrolled identity, as \"ztedge provision apply\" writes to <output>/clients/<name>.json?)",
-			file, strings.Join(problems, "; "))
-	}
-	id, err := identity.LoadIdentity(cfg.ID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tunnel: ziti identity file %s: loading its certificate, key and CA bundle: %v", file, err)
-	}
-	return &cfg, id, nil
 }
 
 // connect authenticates to the controller named in an identity file, with
@@ -132,6 +84,11 @@ func connect(ctx context.Context, file string, logf func(string, ...any)) (*ziti
 	if err != nil {
 		return nil, err
 	}
+	// The SDK retries an unreachable or untrusted controller quietly until
+	// the timeout: say what is wrong at once instead.
+	if err := probeController(ctx, controllers(cfg)[0], id.CA()); err != nil {
+		return nil, err
+	}
 	creds := edgeapis.NewIdentityCredentials(id)
 	creds.ConfigTypes = []string{ziti.InterceptV1}
 	cfg.Credentials = creds
@@ -144,11 +101,7 @@ func connect(ctx context.Context, file string, logf func(string, ...any)) (*ziti
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: ziti context from %s: %w", file, err)
 	}
-	o := &zitiOverlay{zctx: zctx, controller: cfg.ZtAPI}
-	if o.controller == "" {
-		o.controller = cfg.ZtAPIs[0]
-	}
-	o.controller = strings.TrimSuffix(o.controller, "/edge/client/v1")
+	o := &zitiOverlay{zctx: zctx, controller: strings.TrimSuffix(controllers(cfg)[0], "/edge/client/v1")}
 	if err := o.authenticate(ctx); err != nil {
 		zctx.Close()
 		return nil, err
