@@ -2,13 +2,11 @@ package tunnel
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/openziti/identity"
 	"github.com/openziti/sdk-golang/ziti"
 
+	"github.com/ztedge/ztedge/internal/ctrlca"
 	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
@@ -98,28 +97,14 @@ func safeLoadIdentity(cfg identity.Config) (id identity.Identity, err error) {
 // only pool (the identity file's CA bundle), so that an unreachable or
 // untrusted controller is reported at once and plainly.
 func probeController(ctx context.Context, ztAPI string, pool *x509.CertPool) error {
-	u, err := url.Parse(ztAPI)
-	if err != nil {
-		return fmt.Errorf("tunnel: controller address %q: %w", ztAPI, err)
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "443")
-	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		c.Close()
+	controller := strings.TrimSuffix(ztAPI, "/edge/client/v1")
+	err := ctrlca.Handshake(ctx, controller, pool, probeTimeout)
+	var untrusted *ctrlca.UntrustedError
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &untrusted):
+		return fmt.Errorf("tunnel: the ziti controller at %s is not trusted by the CA bundle in the identity file (%v): is the file enrolled with this controller?", controller, untrusted.Err)
 	}
-	var unknown x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	var hostname x509.HostnameError
-	var verify *tls.CertificateVerificationError
-	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
-		return fmt.Errorf("tunnel: the ziti controller at %s is not trusted by the CA bundle in the identity file (%v): is the file enrolled with this controller?", addr, err)
-	}
-	return fmt.Errorf("tunnel: cannot reach the ziti controller at %s: %v", addr, err)
+	return fmt.Errorf("tunnel: cannot reach the ziti controller at %s: %v", controller, err)
 }

@@ -87,5 +87,5 @@ func TestProbeControllerSaysWhatIsWrong(t *testing.T) {
 	ln.Close()
 	err = probeController(t.Context(), "https://"+closed+"/edge/client/v1", trusted)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "tunnel: cannot reach the ziti controller at "+closed)
+	assert.Contains(t, err.Error(), "tunnel: cannot reach the ziti controller at https://"+closed)
 }
