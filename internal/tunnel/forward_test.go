@@ -104,6 +104,10 @@ func TestOptionsNeedAListenerAndDistinctAddresses(t *testing.T) {
 	a := netip.MustParseAddrPort("127.0.0.1:18080")
 	_, err = open(t.Context(), Options{Forwards: []Forward{{Name: "a", Listen: a}}, HTTP: a, Log: &syncBuffer{}}, noOverlay)
 	require.ErrorContains(t, err, "127.0.0.1:18080 is given twice")
+	_, err = open(t.Context(), Options{Forwards: []Forward{{Name: "", Listen: a}}, Log: &syncBuffer{}}, noOverlay)
+	require.ErrorContains(t, err, `tunnel: forward to "": no service name`)
+	_, err = open(t.Context(), Options{Forwards: []Forward{{Name: "core-data"}}, Log: &syncBuffer{}}, noOverlay)
+	require.ErrorContains(t, err, `tunnel: forward to "core-data" has no address to listen on`)
 }
 
 func TestPortInUseIsReportedBeforeConnecting(t *testing.T) {

@@ -146,6 +146,12 @@ func checkOptions(o Options) error {
 	seen := map[netip.AddrPort]bool{}
 	all := make([]netip.AddrPort, 0, len(o.Forwards)+1)
 	for _, f := range o.Forwards {
+		if err := checkServiceName(f.Name); err != nil {
+			return fmt.Errorf("tunnel: forward to %q: %w", f.Name, err)
+		}
+		if !f.Listen.IsValid() {
+			return fmt.Errorf("tunnel: forward to %q has no address to listen on", f.Name)
+		}
 		all = append(all, f.Listen)
 	}
 	if o.HTTP.IsValid() {
