@@ -9,8 +9,7 @@
 //	ztedge gateway render|run -config GATEWAY.yaml
 //	ztedge user add|remove NAME
 //	ztedge up [-once]
-//	ztedge gateway render|run -config FILE
-//	ztedge user add|remove NAME [flags]
+//	ztedge tunnel -i IDENTITY.json [-http [ADDRESS:]PORT] SERVICE=[ADDRESS:]PORT ...
 package main
 
 import (
@@ -38,6 +37,7 @@ Commands:
   up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
   gateway render|run ...     render or run the NGINX gateway (token-based mode)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
+  tunnel -i ID.json SVC=PORT forward loopback ports (or an HTTP proxy) to Ziti services, for curl and Postman
 
 Run "ztedge <command> -h" for a command's flags.
 `
@@ -105,6 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGateway(ctx, args[1:], stdout, stderr)
 	case "user":
 		return runUser(ctx, args[1:], stdout, stderr)
+	case "tunnel":
+		return runTunnel(ctx, args[1:], stdout, stderr)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}

@@ -2,9 +2,26 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/ztedge/ztedge/internal/stacktest"
 )
+
+// cliEnv makes this test binary run the ztedge command line instead of
+// the tests, so tests can start "ztedge tunnel" as a process of its own
+// without building the command first.
+const cliEnv = "ZTEDGE_TEST_RUN_CLI"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(cliEnv) == "1" {
+		main() // exits
+	}
+	code := m.Run()
+	stacktest.StopShared()
+	os.Exit(code)
+}
 
 func TestUsageErrorsExitTwo(t *testing.T) {
 	for _, args := range [][]string{

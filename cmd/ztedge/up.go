@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,8 +29,8 @@ const upUsage = `usage: ztedge up [flags]
 Builds the pinned tools if needed, brings up the local stack, provisions the
 example topology, starts the core-data and device-virtual example services in
 zerotrust mode, shows readings flowing over Ziti with their sender, reaches
-core-data with curl through "ziti tunnel proxy", and shows that no API port is
-open on the host. It runs until interrupted (or once, with -once), then stops
+core-data with curl through "ztedge tunnel" (loopback only) as the operator
+identity, and shows that no API port is open on the host. It runs until interrupted (or once, with -once), then stops
 what it started.
 `
 
@@ -42,6 +41,7 @@ type upOptions struct {
 	coreDataPing   int
 	devicePing     int
 	tunnelPort     int
+	proxyPort      int
 	readingsPeriod time.Duration
 }
 
@@ -53,7 +53,8 @@ func runUp(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.once, "once", false, "show the demo once and stop instead of running until interrupted")
 	fs.IntVar(&o.coreDataPing, "core-data-ping-port", 59980, "underlay ping port of core-data")
 	fs.IntVar(&o.devicePing, "device-ping-port", 59990, "underlay ping port of device-virtual")
-	fs.IntVar(&o.tunnelPort, "tunnel-port", 18080, "local port of the ziti tunnel proxy to core-data")
+	fs.IntVar(&o.tunnelPort, "tunnel-port", 18080, "loopback port \"ztedge tunnel\" forwards to core-data")
+	fs.IntVar(&o.proxyPort, "proxy-port", 18099, "loopback port of the tunnel's HTTP proxy for http://<service>.edgex.ziti")
 	fs.DurationVar(&o.readingsPeriod, "every", 3*time.Second, "how often device-virtual posts a reading")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), upUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -135,15 +136,15 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 		fmt.Fprintf(out, "    Applied: %s.\n", plan.Summary())
 	}
 	fmt.Fprintf(out, "    Service credentials: %s/services/<name>/credentials.json\n", output)
-	fmt.Fprintf(out, "    Tunneler identities: %s/clients/<name>.json\n", output)
+	fmt.Fprintf(out, "    Client identities: %s/clients/<name>.json (for ztedge tunnel)\n", output)
 	for _, s := range top.Services {
 		fmt.Fprintf(out, "    %-18s Ziti service %-24s intercept http://%s:%d\n", s.Name, provisioning.ZitiServiceName(s.Name), s.Host, s.Port)
 	}
 
 	step("Starting core-data and device-virtual in Mode=zerotrust")
 	binDir := filepath.Join(st.StateDir, "bin")
-	for _, name := range []string{"core-data", "device-virtual"} {
-		if err := goBuild(ctx, src, binDir, "./examples/"+name); err != nil {
+	for _, pkg := range []string{"./examples/core-data", "./examples/device-virtual", "./cmd/ztedge"} {
+		if err := goBuild(ctx, src, binDir, pkg); err != nil {
 			return err
 		}
 	}
@@ -184,20 +185,9 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 	}
 	fmt.Fprintf(out, "    curl http://127.0.0.1:%d/api/v3/ping answers; every other path there is 404.\n", o.coreDataPing)
 
-	step("Reaching core-data from curl through a Ziti tunneler (identity \"operator\")")
-	tunnel, err := d.start(ctx, st, st.ZitiBin, demoEnv(), "tunnel", "proxy",
-		fmt.Sprintf("%s:%d", provisioning.ZitiServiceName("core-data"), o.tunnelPort),
-		"-i", credentials.IdentityPath(output, "operator"))
+	step("Reaching core-data from curl through \"ztedge tunnel\" as identity \"operator\", on loopback only")
+	url, err := d.tunnel(ctx, st, filepath.Join(binDir, "ztedge"), credentials.IdentityPath(output, "operator"), o)
 	if err != nil {
-		return err
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/v3/reading", o.tunnelPort)
-	fmt.Fprintf(out, "    $ curl -s %s\n", url)
-	body, err := fetchWhenReady(ctx, tunnel, url, 90*time.Second)
-	if err != nil {
-		return err
-	}
-	if err := showReadings(out, body); err != nil {
 		return err
 	}
 
@@ -330,33 +320,6 @@ func fetch(ctx context.Context, url string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return body, nil
-}
-
-// fetchWhenReady retries url with curl (or Go's client when curl is
-// missing) until it returns readings, the tunneler exits or time runs out.
-func fetchWhenReady(ctx context.Context, tunnel *exec.Cmd, url string, within time.Duration) ([]byte, error) {
-	deadline := time.Now().Add(within)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		if exited(tunnel) {
-			return nil, fmt.Errorf("ziti tunnel proxy exited; the end of its log:%s", logTail(tunnel))
-		}
-		var body []byte
-		if curl, err := exec.LookPath("curl"); err == nil {
-			body, lastErr = exec.CommandContext(ctx, curl, "-sf", "--max-time", "5", url).Output()
-		} else {
-			body, lastErr = fetch(ctx, url)
-		}
-		if lastErr == nil && bytes.Contains(body, []byte(`"sender"`)) {
-			return body, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-	return nil, fmt.Errorf("no readings through the tunneler at %s: %v; the end of its log:%s", url, lastErr, logTail(tunnel))
 }
 
 // showReadings prints how many readings core-data holds and the last few, with their sender.

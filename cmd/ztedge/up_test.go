@@ -24,7 +24,7 @@ func freeTCPPort(t *testing.T) int {
 
 // TestIntegrationUpOnce runs the main job, "ztedge up -once", on private
 // ports and state: tools, stack, provisioning, the example services in
-// zerotrust mode, the port check and curl through the tunneler.
+// zerotrust mode, the port check and curl through "ztedge tunnel".
 func TestIntegrationUpOnce(t *testing.T) {
 	stacktest.Integration(t)
 	ports, err := stacktest.FreePorts()
@@ -43,7 +43,7 @@ func TestIntegrationUpOnce(t *testing.T) {
 	var out strings.Builder
 	err = up(ctx, &out, upOptions{
 		topology: "examples/topology.yaml", once: true,
-		coreDataPing: freeTCPPort(t), devicePing: freeTCPPort(t), tunnelPort: freeTCPPort(t),
+		coreDataPing: freeTCPPort(t), devicePing: freeTCPPort(t), tunnelPort: freeTCPPort(t), proxyPort: freeTCPPort(t),
 		readingsPeriod: time.Second,
 	})
 	require.NoError(t, err, out.String())
@@ -52,4 +52,8 @@ func TestIntegrationUpOnce(t *testing.T) {
 	assert.Regexp(t, `core-data\s+pid \d+\s+listens on 127\.0\.0\.1:\d+ \(ping only\)`, got)
 	assert.Regexp(t, `device-virtual\s+pid \d+\s+listens on 127\.0\.0\.1:\d+ \(ping only\)`, got)
 	assert.Contains(t, got, `sent by "device-virtual" over Ziti`)
+	assert.Regexp(t, `ztedge tunnel\s+pid \d+\s+listens on 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+ \(loopback only\)`, got)
+	assert.Regexp(t, `curl -s -x http://127\.0\.0\.1:\d+ http://core-data\.edgex\.ziti/api/v3/ping\n\s+200 `, got)
+	assert.Contains(t, got, `403 ztedge tunnel: identity "operator" may not dial the ziti service "edgex.device-virtual"`)
+	assert.NotContains(t, got, "ziti tunnel proxy")
 }

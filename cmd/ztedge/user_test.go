@@ -12,12 +12,6 @@ import (
 	"github.com/ztedge/ztedge/internal/stacktest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	stacktest.StopShared()
-	os.Exit(code)
-}
-
 func TestGatewayRenderCommand(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "gateway.yaml")

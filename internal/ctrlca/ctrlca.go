@@ -131,21 +131,33 @@ func fetch(ctx context.Context, o Options) ([]*x509.Certificate, error) {
 	}
 }
 
-// check does a TLS handshake with the controller, trusting only pool. A
-// controller that cannot be reached is not an error here: connecting
-// reports it later, with retries.
-func check(ctx context.Context, o Options, pool *x509.CertPool) error {
-	u, err := url.Parse(o.Controller)
+// UntrustedError is the error of [Handshake] when the controller presented
+// a certificate the pool does not trust.
+type UntrustedError struct{ Err error }
+
+func (e *UntrustedError) Error() string {
+	return "the ziti controller's certificate is not trusted: " + e.Err.Error()
+}
+
+// Unwrap returns the TLS error.
+func (e *UntrustedError) Unwrap() error { return e.Err }
+
+// Handshake does one TLS handshake with the controller at its https base
+// URL, trusting only pool. A certificate the pool does not trust is an
+// [*UntrustedError]; any other error means the controller could not be
+// reached.
+func Handshake(ctx context.Context, controller string, pool *x509.CertPool, timeout time.Duration) error {
+	u, err := url.Parse(controller)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("ziti controller %q is not a URL", o.Controller)
+		return fmt.Errorf("ziti controller %q is not a URL", controller)
 	}
 	addr := u.Host
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: o.Timeout},
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout},
 		Config: &tls.Config{RootCAs: pool, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err == nil {
@@ -156,13 +168,30 @@ func check(ctx context.Context, o Options, pool *x509.CertPool) error {
 	var invalid x509.CertificateInvalidError
 	var hostname x509.HostnameError
 	var verify *tls.CertificateVerificationError
-	if !errors.As(err, &unknown) && !errors.As(err, &invalid) && !errors.As(err, &hostname) && !errors.As(err, &verify) {
+	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
+		return &UntrustedError{Err: err}
+	}
+	return err
+}
+
+// check does a TLS handshake with the controller, trusting only pool. A
+// controller that cannot be reached is not an error here: connecting
+// reports it later, with retries.
+func check(ctx context.Context, o Options, pool *x509.CertPool) error {
+	if u, err := url.Parse(o.Controller); err != nil || u.Host == "" {
+		return fmt.Errorf("ziti controller %q is not a URL", o.Controller)
+	}
+	err := Handshake(ctx, o.Controller, pool, o.Timeout)
+	var untrusted *UntrustedError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &untrusted):
 		o.Logger.Debug("could not reach the ziti controller to check its CA bundle", "controller", o.Controller, "err", err)
 		return nil
-	}
-	if o.PinFile == "" {
-		return err
+	case o.PinFile == "":
+		return untrusted.Err
 	}
 	return fmt.Errorf("%w (pinned in %s on first use): %v; if the controller's CA was replaced on purpose, delete %s to trust the new bundle on the next start, or give the bundle explicitly (OpenZitiCAFile, ziti.caCert)",
-		ErrChanged, o.PinFile, err, o.PinFile)
+		ErrChanged, o.PinFile, untrusted.Err, o.PinFile)
 }

@@ -117,3 +117,24 @@ func TestUnreachableController(t *testing.T) {
 	_, err := Load(context.Background(), Options{Controller: url, PinFile: filepath.Join(t.TempDir(), "p.pem"), Logger: quiet()})
 	assert.ErrorContains(t, err, "fetching the CA bundle of the ziti controller")
 }
+
+func TestHandshakeTellsUntrustedFromUnreachable(t *testing.T) {
+	ctx := context.Background()
+	ctrl := controller(t)
+	trusted := x509.NewCertPool()
+	trusted.AddCert(ctrl.Certificate())
+	require.NoError(t, Handshake(ctx, ctrl.URL, trusted, 5*time.Second))
+
+	err := Handshake(ctx, ctrl.URL, x509.NewCertPool(), 5*time.Second)
+	var untrusted *UntrustedError
+	require.ErrorAs(t, err, &untrusted)
+	assert.Contains(t, err.Error(), "the ziti controller's certificate is not trusted: ")
+
+	url := ctrl.URL
+	ctrl.Close()
+	err = Handshake(ctx, url, trusted, 5*time.Second)
+	require.Error(t, err)
+	assert.False(t, errors.As(err, &untrusted), "a closed port is not a trust failure: %v", err)
+
+	assert.ErrorContains(t, Handshake(ctx, "ctrl:1280", trusted, time.Second), `ziti controller "ctrl:1280" is not a URL`)
+}
