@@ -55,34 +55,11 @@ func LoadFile(path string) (*Topology, error) {
 	return t, nil
 }
 
-// LoadDeclarations reads a topology file for what it declares (services,
-// clients, groups and dial rules) and validates only that, for pictures
-// of it: ${VAR} references to unset variables expand to nothing, and where
-// Vault and the controller are does not matter.
-func LoadDeclarations(path string) (*Topology, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading topology: %w", err)
-	}
-	t, err := parse(raw, false)
-	if err != nil {
-		return nil, fmt.Errorf("topology %s: %w", path, err)
-	}
-	if err := t.ValidateDeclarations(); err != nil {
-		return nil, fmt.Errorf("topology %s: %w", path, err)
-	}
-	return t, nil
-}
-
 // Parse decodes a topology from YAML, expanding ${VAR} references from the
 // environment and applying defaults. Unknown fields are errors. It does not
 // validate: call [Topology.Validate].
 func Parse(raw []byte) (*Topology, error) {
-	return parse(raw, true)
-}
-
-func parse(raw []byte, strictEnv bool) (*Topology, error) {
-	expanded, err := expandEnv(raw, strictEnv)
+	expanded, err := expandEnv(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -102,14 +79,13 @@ func parse(raw []byte, strictEnv bool) (*Topology, error) {
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expandEnv replaces ${NAME} with the value of environment variable NAME.
-// When strict, a reference to an unset variable is an error naming it;
-// otherwise it expands to nothing.
-func expandEnv(raw []byte, strict bool) ([]byte, error) {
+// A reference to an unset variable is an error naming it.
+func expandEnv(raw []byte) ([]byte, error) {
 	var missing []string
 	out := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
 		name := string(envRef.FindSubmatch(m)[1])
 		v, ok := os.LookupEnv(name)
-		if !ok && strict {
+		if !ok {
 			missing = append(missing, name)
 		}
 		return []byte(v)

@@ -80,27 +80,7 @@ func (t *Topology) Validate() error {
 			v.addf("ziti.edgeRouterRoles[%d]: %q must start with # (attribute) or @ (router)", i, r)
 		}
 	}
-	v.declarations(t)
-	if len(v.problems) > 0 {
-		return &ValidationError{Problems: v.problems}
-	}
-	return nil
-}
 
-// ValidateDeclarations checks only what the topology declares (services,
-// clients, groups and dial rules), not where Vault and the controller are:
-// enough to draw its picture. Call it after [Topology.SetDefaults].
-func (t *Topology) ValidateDeclarations() error {
-	v := &validator{}
-	v.declarations(t)
-	if len(v.problems) > 0 {
-		return &ValidationError{Problems: v.problems}
-	}
-	return nil
-}
-
-// declarations checks services, clients, groups and dial rules.
-func (v *validator) declarations(t *Topology) {
 	if len(t.Services) == 0 {
 		v.addf("services: at least one service is required")
 	}
@@ -172,6 +152,10 @@ func (v *validator) declarations(t *Topology) {
 			}
 		}
 	}
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
 }
 
 type groupMembers struct{ services, clients []string }

@@ -151,7 +151,7 @@ func (c *checkup) checkLogin(ctx context.Context) (string, error) {
 	login, err := vault.AppRoleLogin(ctx, c.vault, c.creds.AuthMount, c.creds.RoleID, c.creds.SecretID)
 	if err != nil {
 		switch code := vault.StatusOf(err); {
-		case code == http.StatusBadRequest && strings.Contains(err.Error(), "invalid") || code == http.StatusForbidden:
+		case code == http.StatusBadRequest || code == http.StatusForbidden:
 			return "", fmt.Errorf("vault refused the role ID or secret ID of %s (the secret ID was revoked, rotated or mistyped): %w", c.credsFile, err)
 		case code == http.StatusNotFound || strings.Contains(err.Error(), "no handler for route"):
 			return "", fail(genericApply+" enables the AppRole mount "+c.creds.AuthMount, "%v (is the AppRole mount %s enabled?)", err, c.creds.AuthMount)
