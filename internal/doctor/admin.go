@@ -353,4 +353,3 @@ func (c *checkup) checkDial(ctx context.Context) (string, error) {
 	}
 	return fmt.Sprintf("%s, over %s", why, strings.Join(online, ", ")), nil
 }
-
