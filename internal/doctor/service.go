@@ -132,9 +132,9 @@ func (c *checkup) checkVault(ctx context.Context) (string, error) {
 		var verr *tls.CertificateVerificationError
 		if errors.As(err, &uerr) || errors.As(err, &verr) {
 			return "", fail("give the CA of Vault's certificate in Service.SecurityOptions.VaultCAFile",
-				"Vault at %s: its TLS certificate is not trusted: %v", addr, vault.Sanitize(err))
+				"Vault at %s: its TLS certificate is not trusted: %v", addr, vault.WithoutQuery(vault.Sanitize(err)))
 		}
-		return "", fmt.Errorf("Vault at %s is unreachable: %w", addr, vault.Sanitize(err))
+		return "", fmt.Errorf("Vault at %s is unreachable: %w", addr, vault.WithoutQuery(vault.Sanitize(err)))
 	}
 	switch {
 	case !h.Initialized:

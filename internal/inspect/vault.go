@@ -17,6 +17,7 @@ func collectVault(ctx context.Context, top *provisioning.Topology, st *Status) {
 	vs := &st.Vault
 	vc, err := provisioning.VaultAdmin(ctx, top)
 	if err != nil {
+		err = vault.WithoutQuery(err)
 		vs.Error = err.Error()
 		st.problem("Vault cannot be read: %v", err)
 		return
