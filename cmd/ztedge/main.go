@@ -102,6 +102,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("unknown stack subcommand %q (want up, down or status)", args[1])}
 		}
 	case "provision":
+		if len(args) > 1 && args[1] == "graph" {
+			return runGraph(ctx, args[2:], stdout, stderr)
+		}
 		return runProvision(ctx, args[1:])
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
