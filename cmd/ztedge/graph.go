@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ztedge/ztedge/internal/inspect"
-	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/provisioning"
 )
 
@@ -84,7 +83,7 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // boundRouters asks the controller which edge router each service is
-// bound on (the first, when it is bound on several).
+// bound on.
 func boundRouters(ctx context.Context, top *provisioning.Topology, stderr io.Writer) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -92,25 +91,11 @@ func boundRouters(ctx context.Context, top *provisioning.Topology, stderr io.Wri
 	if err != nil {
 		return nil, err
 	}
-	c := inspect.NewController(api)
-	out := map[string]string{}
-	for _, s := range top.Services {
-		svc, err := c.Service(ctx, naming.ZitiService(s.Name))
-		if err != nil {
-			return nil, err
-		}
-		if svc == nil {
-			continue
-		}
-		terms, err := c.Terminators(ctx, svc.ID)
-		if err != nil {
-			return nil, err
-		}
-		if len(terms) > 0 {
-			out[s.Name] = terms[0].Router
-		}
+	names := make([]string, len(top.Services))
+	for i, s := range top.Services {
+		names[i] = s.Name
 	}
-	return out, nil
+	return inspect.NewController(api).BoundRouters(ctx, names)
 }
 
 // renderSVG renders the DOT picture with Graphviz's dot.

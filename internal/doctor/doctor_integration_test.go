@@ -45,7 +45,34 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stacktest.StopShared()
+	if shared != nil {
+		_ = os.RemoveAll(shared.dir)
+	}
 	os.Exit(code)
+}
+
+// shared is the provisioned topology every test of this package uses.
+var shared *env
+
+// provisioned starts the shared stack and provisions the tests' topology
+// on it, once per test binary.
+func provisioned(t *testing.T) *env {
+	t.Helper()
+	if shared != nil {
+		return shared
+	}
+	st := stacktest.Shared(t)
+	dir, err := os.MkdirTemp("", "ztedge-doctor-test-")
+	require.NoError(t, err)
+	e := &env{st: st, dir: dir, quietLog: slog.New(slog.DiscardHandler)}
+	e.topFile = filepath.Join(dir, "topology.yaml")
+	require.NoError(t, os.WriteFile(e.topFile, []byte(topologyYAML), 0o600))
+	e.top = topotest.ProvisionTo(t, st, e.topFile, filepath.Join(dir, "output"), nil)
+	api, err := provisioning.ZitiManagement(e.ctx(t), e.top, e.quietLog)
+	require.NoError(t, err)
+	e.api = api
+	shared = e
+	return e
 }
 
 // The topology of these tests: svc-a may dial svc-b and svc-c; svc-b runs,
@@ -80,6 +107,7 @@ type env struct {
 	quietLog *slog.Logger
 }
 
+// ctx is a context for one call, ended with the (sub)test.
 func (e *env) ctx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -246,14 +274,7 @@ func closedPort(t *testing.T) int {
 func ptr[T any](v T) *T { return &v }
 
 func TestIntegrationDoctor(t *testing.T) {
-	st := stacktest.Shared(t)
-	e := &env{st: st, quietLog: slog.New(slog.DiscardHandler)}
-	e.topFile = filepath.Join(t.TempDir(), "topology.yaml")
-	require.NoError(t, os.WriteFile(e.topFile, []byte(topologyYAML), 0o600))
-	e.top = topotest.Provision(t, st, e.topFile, nil)
-	api, err := provisioning.ZitiManagement(e.ctx(t), e.top, e.quietLog)
-	require.NoError(t, err)
-	e.api = api
+	e := provisioned(t)
 	e.serve(t, "svc-b")
 
 	t.Run("a running service from its configuration file: every link holds", func(t *testing.T) {
@@ -417,3 +438,5 @@ func TestIntegrationDoctor(t *testing.T) {
 		broken(t, rep, "router", `identity "svc-c" may use no edge router`, "edgeRouterRoles")
 	})
 }
+
+type provisioningNode = provisioning.GraphNode

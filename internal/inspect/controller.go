@@ -23,6 +23,8 @@ import (
 	"github.com/openziti/edge-api/rest_management_api_client/service"
 	"github.com/openziti/edge-api/rest_model"
 	"github.com/openziti/edge-api/rest_util"
+
+	"github.com/ztedge/ztedge/internal/naming"
 )
 
 // Controller reads a Ziti controller through its edge management API.
@@ -352,4 +354,28 @@ func page[T any](fetch func(limit, offset int64) ([]T, error)) ([]T, error) {
 			return all, nil
 		}
 	}
+}
+
+// BoundRouters returns, for each of the named ztedge services that is
+// bound now, the edge router it is bound on (the first by name when it is
+// bound on several), for placing services in a picture.
+func (c *Controller) BoundRouters(ctx context.Context, services []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range services {
+		svc, err := c.Service(ctx, naming.ZitiService(name))
+		if err != nil {
+			return nil, err
+		}
+		if svc == nil {
+			continue
+		}
+		terms, err := c.Terminators(ctx, svc.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(terms) > 0 {
+			out[name] = terms[0].Router
+		}
+	}
+	return out, nil
 }
