@@ -149,6 +149,70 @@ func dotQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
 }
 
+// painter draws the parts of a picture in one language.
+type painter interface {
+	// open starts box number id with a label; router boxes hold group boxes.
+	open(indent string, id int, label string, router bool)
+	node(indent string, n GraphNode)
+	close(indent string)
+}
+
+// paint draws the boxes and nodes of g in order: one box per router (when
+// services are placed), and inside it one per set of groups.
+func (g *Graph) paint(p painter) {
+	cs := g.clusters()
+	id := 0
+	groups := func(indent, router string) {
+		for _, c := range cs {
+			if c.router != router {
+				continue
+			}
+			inner := indent
+			if len(c.groups) > 0 {
+				id++
+				p.open(indent, id, groupLabel(c.groups), false)
+				inner += "  "
+			}
+			for _, n := range c.nodes {
+				p.node(inner, n)
+			}
+			if len(c.groups) > 0 {
+				p.close(indent)
+			}
+		}
+	}
+	for _, r := range routersOf(cs) {
+		if r == "" {
+			groups("  ", "")
+			continue
+		}
+		id++
+		p.open("  ", id, "router "+r, true)
+		groups("    ", r)
+		p.close("  ")
+	}
+}
+
+type dotPainter struct{ b *strings.Builder }
+
+func (d dotPainter) open(indent string, id int, label string, router bool) {
+	style := `style=dashed; color="#888888"`
+	if router {
+		style = `style=solid; color="#333333"`
+	}
+	fmt.Fprintf(d.b, "%ssubgraph cluster_%d {\n%s  label=%s; %s;\n", indent, id, indent, dotQuote(label), style)
+}
+
+func (d dotPainter) node(indent string, n GraphNode) {
+	shape := "box, style=rounded"
+	if n.Client {
+		shape = "ellipse"
+	}
+	fmt.Fprintf(d.b, "%s%s [shape=%s];\n", indent, dotQuote(n.Name), shape)
+}
+
+func (d dotPainter) close(indent string) { fmt.Fprintf(d.b, "%s}\n", indent) }
+
 // WriteDOT writes the picture in Graphviz's DOT language: services as
 // boxes, clients as ellipses, one cluster per set of groups (inside one
 // per router when services are placed), one arrow per permitted dial with
@@ -160,44 +224,7 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 	b.WriteString("  rankdir=LR;\n")
 	b.WriteString("  node [fontname=\"Helvetica\", fontsize=11];\n")
 	b.WriteString("  edge [color=\"#555555\", arrowsize=0.7];\n")
-	cs := g.clusters()
-	id := 0
-	writeNodes := func(indent string, nodes []GraphNode) {
-		for _, n := range nodes {
-			shape := "box, style=rounded"
-			if n.Client {
-				shape = "ellipse"
-			}
-			fmt.Fprintf(&b, "%s%s [shape=%s];\n", indent, dotQuote(n.Name), shape)
-		}
-	}
-	writeGroups := func(indent, router string) {
-		for _, c := range cs {
-			if c.router != router {
-				continue
-			}
-			if len(c.groups) == 0 {
-				writeNodes(indent, c.nodes)
-				continue
-			}
-			id++
-			fmt.Fprintf(&b, "%ssubgraph cluster_%d {\n", indent, id)
-			fmt.Fprintf(&b, "%s  label=%s; style=dashed; color=\"#888888\";\n", indent, dotQuote(groupLabel(c.groups)))
-			writeNodes(indent+"  ", c.nodes)
-			fmt.Fprintf(&b, "%s}\n", indent)
-		}
-	}
-	for _, r := range routersOf(cs) {
-		if r == "" {
-			writeGroups("  ", "")
-			continue
-		}
-		id++
-		fmt.Fprintf(&b, "  subgraph cluster_%d {\n", id)
-		fmt.Fprintf(&b, "    label=%s; style=solid; color=\"#333333\";\n", dotQuote("router "+r))
-		writeGroups("    ", r)
-		b.WriteString("  }\n")
-	}
+	g.paint(dotPainter{&b})
 	for _, e := range g.Edges {
 		fmt.Fprintf(&b, "  %s -> %s [tooltip=%s];\n", dotQuote(e.From), dotQuote(e.To), dotQuote(ruleList(e.Rules)))
 	}
@@ -215,6 +242,22 @@ func mermaidText(s string) string {
 	return strings.NewReplacer(`"`, "#quot;", "\n", " ").Replace(s)
 }
 
+type mermaidPainter struct{ b *strings.Builder }
+
+func (m mermaidPainter) open(indent string, id int, label string, _ bool) {
+	fmt.Fprintf(m.b, "%ssubgraph g%d[\"%s\"]\n", indent, id, mermaidText(label))
+}
+
+func (m mermaidPainter) node(indent string, n GraphNode) {
+	open, close := "[", "]"
+	if n.Client {
+		open, close = "([", "])"
+	}
+	fmt.Fprintf(m.b, "%s%s%s\"%s\"%s\n", indent, mermaidID(n.Name), open, mermaidText(n.Name), close)
+}
+
+func (m mermaidPainter) close(indent string) { fmt.Fprintf(m.b, "%send\n", indent) }
+
 // WriteMermaid writes the picture as a Mermaid flowchart, for Markdown
 // documents: services as rectangles, clients as stadiums, one subgraph per
 // set of groups (inside one per router when services are placed), one
@@ -222,42 +265,7 @@ func mermaidText(s string) string {
 func (g *Graph) WriteMermaid(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
-	cs := g.clusters()
-	id := 0
-	writeNodes := func(indent string, nodes []GraphNode) {
-		for _, n := range nodes {
-			open, close := "[", "]"
-			if n.Client {
-				open, close = "([", "])"
-			}
-			fmt.Fprintf(&b, "%s%s%s\"%s\"%s\n", indent, mermaidID(n.Name), open, mermaidText(n.Name), close)
-		}
-	}
-	writeGroups := func(indent, router string) {
-		for _, c := range cs {
-			if c.router != router {
-				continue
-			}
-			if len(c.groups) == 0 {
-				writeNodes(indent, c.nodes)
-				continue
-			}
-			id++
-			fmt.Fprintf(&b, "%ssubgraph g%d[\"%s\"]\n", indent, id, mermaidText(groupLabel(c.groups)))
-			writeNodes(indent+"  ", c.nodes)
-			fmt.Fprintf(&b, "%send\n", indent)
-		}
-	}
-	for _, r := range routersOf(cs) {
-		if r == "" {
-			writeGroups("  ", "")
-			continue
-		}
-		id++
-		fmt.Fprintf(&b, "  subgraph g%d[\"%s\"]\n", id, mermaidText("router "+r))
-		writeGroups("    ", r)
-		b.WriteString("  end\n")
-	}
+	g.paint(mermaidPainter{&b})
 	for _, e := range g.Edges {
 		fmt.Fprintf(&b, "  %s --> %s\n", mermaidID(e.From), mermaidID(e.To))
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -80,13 +79,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		opts.Topology = top
 	}
 	rep := doctor.Run(ctx, opts)
-	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else if _, err := rep.WriteTo(stdout); err != nil {
+	if err := writeReport(stdout, *output, rep); err != nil {
 		return err
 	}
 	if rep.Failure() != nil {

@@ -52,17 +52,22 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
-			return err
-		}
-	} else if _, err := st.WriteTo(stdout); err != nil {
+	if err := writeReport(stdout, *output, st); err != nil {
 		return err
 	}
 	if len(st.Problems) > 0 {
 		return errProblems
 	}
 	return nil
+}
+
+// writeReport writes v as indented JSON (output "json") or as its text.
+func writeReport(w io.Writer, output string, v io.WriterTo) error {
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := v.WriteTo(w)
+	return err
 }
