@@ -20,14 +20,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	mgmt "github.com/openziti/edge-api/rest_management_api_client"
 	"github.com/openziti/edge-api/rest_management_api_client/edge_router"
+	"github.com/openziti/edge-api/rest_management_api_client/edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/external_jwt_signer"
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
+	"github.com/openziti/edge-api/rest_management_api_client/service_edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/edge-api/rest_model"
 	"github.com/stretchr/testify/assert"
@@ -273,6 +276,44 @@ func closedPort(t *testing.T) int {
 
 func ptr[T any](v T) *T { return &v }
 
+// hideOtherRouterPolicies narrows the edge-router and service-edge-router
+// policies ztedge did not make (the quickstart's "#all" ones) to nobody,
+// so that only ztedge's decide which routers may be used, and puts them
+// back when the test ends.
+func (e *env) hideOtherRouterPolicies(t *testing.T) {
+	nobody := rest_model.Roles{"#ztedge-doctor-test-nobody"}
+	erps, err := e.api.EdgeRouterPolicy.ListEdgeRouterPolicies(&edge_router_policy.ListEdgeRouterPoliciesParams{Context: e.ctx(t)}, nil)
+	require.NoError(t, err)
+	for _, p := range erps.Payload.Data {
+		if !slices.Contains(p.IdentityRoles, "#all") {
+			continue
+		}
+		id, routers, was := *p.ID, p.EdgeRouterRoles, p.IdentityRoles
+		patch := func(roles rest_model.Roles) {
+			_, err := e.api.EdgeRouterPolicy.PatchEdgeRouterPolicy(&edge_router_policy.PatchEdgeRouterPolicyParams{Context: e.ctx(t), ID: id,
+				Policy: &rest_model.EdgeRouterPolicyPatch{IdentityRoles: roles, EdgeRouterRoles: routers}}, nil)
+			require.NoError(t, err)
+		}
+		patch(nobody)
+		t.Cleanup(func() { patch(was) })
+	}
+	serps, err := e.api.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(&service_edge_router_policy.ListServiceEdgeRouterPoliciesParams{Context: e.ctx(t)}, nil)
+	require.NoError(t, err)
+	for _, p := range serps.Payload.Data {
+		if !slices.Contains(p.ServiceRoles, "#all") {
+			continue
+		}
+		id, routers, was := *p.ID, p.EdgeRouterRoles, p.ServiceRoles
+		patch := func(roles rest_model.Roles) {
+			_, err := e.api.ServiceEdgeRouterPolicy.PatchServiceEdgeRouterPolicy(&service_edge_router_policy.PatchServiceEdgeRouterPolicyParams{Context: e.ctx(t), ID: id,
+				Policy: &rest_model.ServiceEdgeRouterPolicyPatch{ServiceRoles: roles, EdgeRouterRoles: routers}}, nil)
+			require.NoError(t, err)
+		}
+		patch(nobody)
+		t.Cleanup(func() { patch(was) })
+	}
+}
+
 func TestIntegrationDoctor(t *testing.T) {
 	e := provisioned(t)
 	e.serve(t, "svc-b")
@@ -426,6 +467,7 @@ func TestIntegrationDoctor(t *testing.T) {
 			_, err := e.api.EdgeRouter.DeleteEdgeRouter(&edge_router.DeleteEdgeRouterParams{Context: e.ctx(t), ID: routerID}, nil)
 			assert.NoError(t, err)
 		}()
+		e.hideOtherRouterPolicies(t)
 		top := *e.top
 		top.Ziti.EdgeRouterRoles = []string{"@" + routerID}
 		e.apply(t, &top)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,8 +21,20 @@ import (
 func TestIntegrationStatus(t *testing.T) {
 	e := provisioned(t)
 	e.serve(t, "svc-b")
-	st, err := inspect.Collect(e.ctx(t), e.top, e.quietLog)
-	require.NoError(t, err)
+	// The controller learns of router connections from the router's
+	// reports: wait until svc-b's shows.
+	start := time.Now()
+	var st *inspect.Status
+	for {
+		var err error
+		st, err = inspect.Collect(e.ctx(t), e.top, e.quietLog)
+		require.NoError(t, err)
+		if st.Services[1].Identity.RouterConnected || time.Since(start) > 30*time.Second {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("svc-b showed as connected to its router %s after it bound", time.Since(start).Round(10*time.Millisecond))
 	var text bytes.Buffer
 	_, _ = st.WriteTo(&text)
 	t.Log("\n" + text.String())

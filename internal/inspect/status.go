@@ -118,7 +118,9 @@ type IdentityStatus struct {
 	Name    string `json:"name"`
 	Present bool   `json:"present"`
 	// Authenticated is true while the identity has a session with the
-	// controller.
+	// controller: an API session the controller lists, or a connection to
+	// an edge router (which needs a valid session; OIDC sessions are not
+	// listed).
 	Authenticated bool `json:"authenticated"`
 	// LastActivity is the last activity of its most recent API session,
 	// when the controller lists one.
@@ -213,7 +215,12 @@ func collectController(ctx context.Context, c *Controller, top *provisioning.Top
 	identity := func(name string) IdentityStatus {
 		s := IdentityStatus{Name: name}
 		if id := ids[name]; id != nil {
-			s.Present, s.Authenticated, s.RouterConnected, s.SDK = true, id.HasAPISession, id.RouterConnected, id.SDK
+			// Identities that log in with OIDC (sdk-golang 1.x against
+			// a 1.x controller) have no API session the controller
+			// lists; being connected to an edge router needs a valid
+			// session too.
+			s.Present, s.RouterConnected, s.SDK = true, id.RouterConnected, id.SDK
+			s.Authenticated = id.HasAPISession || id.RouterConnected
 			if sess, ok := sessions[name]; ok && !sess.LastActivity.IsZero() {
 				t := sess.LastActivity.UTC()
 				s.LastActivity = &t

@@ -67,9 +67,17 @@ func TestStatusText(t *testing.T) {
 	got := b.String()
 	assert.Contains(t, got, "Vault       http://127.0.0.1:18200   unsealed, version 1.21.0\n")
 	assert.Contains(t, got, "JWT key     ztedge                   ES384, rotates every 24h0m0s, 2 public keys published\n")
-	assert.Regexp(t, `core-data\s+router-1\s+authenticated, on a router\s+3s ago\n`, got)
-	assert.Regexp(t, `core-metadata\s+NOT BOUND\s+not authenticated\s+-\n`, got)
+	assert.Regexp(t, `core-data\s+router-1\s+online\s+3s ago\n`, got)
+	assert.Regexp(t, `core-metadata\s+NOT BOUND\s+offline\s+-\n`, got)
 	assert.Contains(t, got, "Problems\n  - core-metadata is not bound")
+
+	// OIDC sessions are not listed: no column of dashes then.
+	st := sampleStatus()
+	st.Services[0].Identity.LastActivity = nil
+	b.Reset()
+	_, _ = st.WriteTo(&b)
+	assert.NotContains(t, b.String(), "LAST ACTIVITY")
+	assert.Regexp(t, `core-data\s+router-1\s+online\n`, b.String())
 }
 
 func TestQuoteFilter(t *testing.T) {

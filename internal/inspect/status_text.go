@@ -58,7 +58,18 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 		tw.Flush()
 		b.WriteString("\nServices\n")
 		tw = tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
-		fmt.Fprintf(tw, "  SERVICE\tBOUND ON\tIDENTITY\tLAST ACTIVITY\n")
+		sessions := false // legacy API sessions, the only ones with a last activity
+		for _, svc := range st.Services {
+			sessions = sessions || svc.Identity.LastActivity != nil
+		}
+		for _, c := range st.Clients {
+			sessions = sessions || c.LastActivity != nil
+		}
+		header := "  SERVICE\tBOUND ON\tIDENTITY\n"
+		if sessions {
+			header = "  SERVICE\tBOUND ON\tIDENTITY\tLAST ACTIVITY\n"
+		}
+		fmt.Fprint(tw, header)
 		for _, svc := range st.Services {
 			bound := "NOT BOUND"
 			switch {
@@ -67,14 +78,14 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 			case len(svc.Routers) > 0:
 				bound = strings.Join(svc.Routers, ", ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", svc.Name, bound, identityState(svc.Identity), activity(svc.Identity, st.Time))
+			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", svc.Name, bound, identityState(svc.Identity), activity(sessions, svc.Identity, st.Time))
 		}
 		tw.Flush()
 		if len(st.Clients) > 0 {
 			b.WriteString("\nClients\n")
 			tw = tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
 			for _, c := range st.Clients {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, identityState(c), activity(c, st.Time))
+				fmt.Fprintf(tw, "  %s\t%s%s\n", c.Name, identityState(c), activity(sessions, c, st.Time))
 			}
 			tw.Flush()
 		}
@@ -103,18 +114,22 @@ func identityState(s IdentityStatus) string {
 	switch {
 	case !s.Present:
 		return "MISSING"
-	case s.Authenticated && s.RouterConnected:
-		return "authenticated, on a router"
+	case s.RouterConnected:
+		return "online"
 	case s.Authenticated:
-		return "authenticated"
+		return "authenticated, on no edge router"
 	default:
-		return "not authenticated"
+		return "offline"
 	}
 }
 
-func activity(s IdentityStatus, now time.Time) string {
-	if s.LastActivity == nil {
-		return "-"
+// activity is the last-activity column, when there is one.
+func activity(column bool, s IdentityStatus, now time.Time) string {
+	switch {
+	case !column:
+		return ""
+	case s.LastActivity == nil:
+		return "\t-"
 	}
-	return now.Sub(*s.LastActivity).Round(time.Second).String() + " ago"
+	return "\t" + now.Sub(*s.LastActivity).Round(time.Second).String() + " ago"
 }
