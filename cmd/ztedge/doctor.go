@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/ztedge/ztedge/internal/doctor"
 	"github.com/ztedge/ztedge/provisioning"
 )
@@ -78,6 +80,9 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		opts.Topology = top
 	}
+	// The Ziti SDK logs each session certificate and router connection
+	// through logrus at info level: not part of the report.
+	logrus.SetLevel(logrus.WarnLevel)
 	rep := doctor.Run(ctx, opts)
 	if err := writeReport(stdout, *output, rep); err != nil {
 		return err

@@ -231,7 +231,7 @@ func (c *checkup) routerOnline(ctx context.Context, id *inspect.Identity, svc *i
 	if len(online) == 0 {
 		return "", fmt.Errorf("the edge routers identity %q may use for %q are all offline: %s", id.Name, svc.Name, strings.Join(offline, ", "))
 	}
-	return fmt.Sprintf("online: %s (may use %d edge routers, %d offline)", strings.Join(online, ", "), len(a.CommonRouters), len(offline)), nil
+	return fmt.Sprintf("online: %s (may use %s, %d offline)", strings.Join(online, ", "), plural(len(a.CommonRouters), "edge router"), len(offline)), nil
 }
 
 func (c *checkup) checkBound(ctx context.Context) (string, error) {
@@ -262,7 +262,7 @@ func (c *checkup) bound(ctx context.Context, name string, svc *inspect.Service) 
 	if len(on) == 0 {
 		return "", fmt.Errorf("%s is bound only on offline edge routers", svc.Name)
 	}
-	return fmt.Sprintf("%s is bound on %s (%d terminators)", svc.Name, strings.Join(on, ", "), len(terms)), nil
+	return fmt.Sprintf("%s is bound on %s (%s)", svc.Name, strings.Join(on, ", "), plural(len(terms), "terminator")), nil
 }
 
 // peer finds the peer's identity and service once.
@@ -318,8 +318,8 @@ func (c *checkup) checkDial(ctx context.Context) (string, error) {
 	}
 	if !a.DialAllowed {
 		if top != nil && len(rules) == 0 {
-			return "", fail(fmt.Sprintf("add a rule under dial: in %s, e.g. \"- from: [%s]\\n    to: [%s]\", then %s",
-				c.topologyName(), c.name, c.opts.Peer, c.applyCommand()),
+			return "", fail(fmt.Sprintf("add a rule such as \"- {from: [%s], to: [%s]}\" under dial: in %s, then %s",
+				c.name, c.opts.Peer, c.topologyName(), c.applyCommand()),
 				"%s may not dial %s: no dial rule of %s allows it, so the controller has no Dial policy for it", c.name, c.opts.Peer, c.topologyName())
 		}
 		if top != nil {
@@ -352,4 +352,12 @@ func (c *checkup) checkDial(ctx context.Context) (string, error) {
 		why += " (give the topology, -f, to see which dial rule)"
 	}
 	return fmt.Sprintf("%s, over %s", why, strings.Join(online, ", ")), nil
+}
+
+// plural is "1 terminator", "2 terminators".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

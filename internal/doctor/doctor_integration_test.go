@@ -449,7 +449,7 @@ func TestIntegrationDoctor(t *testing.T) {
 	})
 	t.Run("no dial rule", func(t *testing.T) {
 		rep := e.run(t, doctor.Options{Service: "svc-c", Peer: "svc-b"})
-		broken(t, rep, "dial", "svc-c may not dial svc-b: no dial rule of "+e.topFile+" allows it", "- from: [svc-c]")
+		broken(t, rep, "dial", "svc-c may not dial svc-b: no dial rule of "+e.topFile+" allows it", "- {from: [svc-c], to: [svc-b]}")
 	})
 	t.Run("a dial rule not applied yet", func(t *testing.T) {
 		top := *e.top

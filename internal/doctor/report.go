@@ -32,7 +32,10 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	}
 	if f := r.Failure(); f != nil {
 		fmt.Fprintf(&b, "Broken link: %s.", f.Step)
-		if r.NotRun > 0 {
+		switch {
+		case r.NotRun == 1:
+			b.WriteString(" 1 later check not run.")
+		case r.NotRun > 1:
 			fmt.Fprintf(&b, " %d later checks not run.", r.NotRun)
 		}
 		b.WriteString("\n")

@@ -260,8 +260,9 @@ func (c *checkup) checkController(ctx context.Context) (string, error) {
 		caFile = filepath.Join(dir, "ca.pem")
 		pool, err = ctrlca.Load(ctx, ctrlca.Options{Controller: c.controller, PinFile: caFile, Logger: c.log})
 		how = "not pinned yet: the service's first start will trust the controller's well-known CA bundle and pin it in " + pin
-		if err != nil {
-			return "", fmt.Errorf("the ziti controller at %s: %w", c.controller, err)
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			return "", fmt.Errorf("the ziti controller at %s is unreachable: %w", c.controller, oe)
 		}
 	}
 	if err != nil {
