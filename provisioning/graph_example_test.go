@@ -1,6 +1,7 @@
 package provisioning_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -42,4 +43,32 @@ dial:
 	//   n_device_virtual --> n_core_data
 	//   n_device_virtual --> n_core_metadata
 	// [0] dial[0] (from [group:devices] to [group:core])
+}
+
+// A picture needs only what the file declares: no environment variable
+// has to be set and nothing is contacted.
+func ExampleLoadDeclarations() {
+	top, err := provisioning.LoadDeclarations("../examples/topology.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	g := top.Graph()
+	fmt.Println(len(g.Nodes), "nodes,", len(g.Edges), "arrows")
+	// Output: 6 nodes, 11 arrows
+}
+
+// Tools that read what is live log in the way provisioning does.
+func ExampleZitiManagement() {
+	top, err := provisioning.LoadFile("topology.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	api, err := provisioning.ZitiManagement(context.Background(), top, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = api // e.g. inspect.NewController(api) in ztedge's own tools
 }
