@@ -1,6 +1,8 @@
 package provisioning
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -10,6 +12,41 @@ import (
 // members. A service nobody may dial is absent. Call it on a validated
 // topology.
 func (t *Topology) Dialers() map[string][]string {
+	sets := map[string]map[string]bool{}
+	t.eachPermission(func(_ int, from, to string) {
+		if sets[to] == nil {
+			sets[to] = map[string]bool{}
+		}
+		sets[to][from] = true
+	})
+	out := make(map[string][]string, len(sets))
+	for svc, set := range sets {
+		names := make([]string, 0, len(set))
+		for n := range set {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		out[svc] = names
+	}
+	return out
+}
+
+// PermittingRules returns the indices (into Dial, ascending) of the dial
+// rules that allow identity from to dial service to; none when no rule
+// does. Call it on a validated topology.
+func (t *Topology) PermittingRules(from, to string) []int {
+	var rules []int
+	t.eachPermission(func(rule int, f, s string) {
+		if f == from && s == to && !slices.Contains(rules, rule) {
+			rules = append(rules, rule)
+		}
+	})
+	return rules
+}
+
+// eachPermission calls fn for every (rule, dialer, service) the dial rules
+// expand to, rule by rule; a pair may come more than once.
+func (t *Topology) eachPermission(fn func(rule int, from, to string)) {
 	members := map[string][]string{} // group -> identity names (services and clients)
 	serviceMembers := map[string][]string{}
 	for _, s := range t.Services {
@@ -34,26 +71,22 @@ func (t *Topology) Dialers() map[string][]string {
 		}
 		return out
 	}
-	sets := map[string]map[string]bool{}
-	for _, r := range t.Dial {
+	for i, r := range t.Dial {
 		from := expand(r.From, members)
 		for _, to := range expand(r.To, serviceMembers) {
-			if sets[to] == nil {
-				sets[to] = map[string]bool{}
-			}
 			for _, f := range from {
-				sets[to][f] = true
+				fn(i, f, to)
 			}
 		}
 	}
-	out := make(map[string][]string, len(sets))
-	for svc, set := range sets {
-		names := make([]string, 0, len(set))
-		for n := range set {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		out[svc] = names
+}
+
+// DescribeRule formats dial rule i as in the file, e.g.
+// "dial[1] (from [core-command] to [core-metadata, group:devices])".
+func (t *Topology) DescribeRule(i int) string {
+	if i < 0 || i >= len(t.Dial) {
+		return "no such dial rule"
 	}
-	return out
+	r := t.Dial[i]
+	return fmt.Sprintf("dial[%d] (from [%s] to [%s])", i, strings.Join(r.From, ", "), strings.Join(r.To, ", "))
 }

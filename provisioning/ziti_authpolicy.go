@@ -47,13 +47,13 @@ func (k authPolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[aut
 		var s authPolicySpec
 		if p := a.Primary; p != nil {
 			if p.ExtJWT != nil {
-				s.ExtJWTAllowed = flag(p.ExtJWT.Allowed)
+				s.ExtJWTAllowed = isTrue(p.ExtJWT.Allowed)
 				for _, id := range p.ExtJWT.AllowedSigners {
 					s.AllowedSigners = append(s.AllowedSigners, z.nameOr(id))
 				}
 			}
-			s.CertAllowed = p.Cert != nil && flag(p.Cert.Allowed)
-			s.UpdbAllowed = p.Updb != nil && flag(p.Updb.Allowed)
+			s.CertAllowed = p.Cert != nil && isTrue(p.Cert.Allowed)
+			s.UpdbAllowed = p.Updb != nil && isTrue(p.Updb.Allowed)
 		}
 		z.remember(k.kind(), str(a.Name), str(a.ID))
 		out = append(out, zitiObject[authPolicySpec]{Name: str(a.Name), ID: str(a.ID), Managed: isManaged(a.Tags), Spec: s})

@@ -38,31 +38,39 @@ func dialRules(t *Topology) []dialRule {
 	var out []dialRule
 	seen := map[string]bool{}
 	for _, r := range t.Dial {
-		var from, to []string
-		for _, e := range r.From {
-			if g, ok := strings.CutPrefix(e, GroupPrefix); ok {
-				from = append(from, "#"+groupAttributePrefix+g)
-			} else {
-				from = append(from, "@"+e)
-			}
+		d := dialRuleOf(r)
+		if !seen[d.name] {
+			seen[d.name] = true
+			out = append(out, d)
 		}
-		for _, e := range r.To {
-			if g, ok := strings.CutPrefix(e, GroupPrefix); ok {
-				to = append(to, "#"+groupAttributePrefix+g)
-			} else {
-				to = append(to, "@"+ZitiServiceName(e))
-			}
-		}
-		from, to = normSet(from), normSet(to)
-		sum := sha256.Sum256([]byte(strings.Join(from, ",") + " -> " + strings.Join(to, ",")))
-		name := dialPolicyPrefix + ruleLabel(r) + "." + hex.EncodeToString(sum[:4])
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
-		out = append(out, dialRule{name: name, identityRoles: from, serviceRoles: to})
 	}
 	return out
+}
+
+// DialPolicyName is the name of the controller's Dial policy for the
+// topology's dial rule i (rules that say the same share one policy).
+func (t *Topology) DialPolicyName(i int) string { return dialRuleOf(t.Dial[i]).name }
+
+// dialRuleOf is the Dial policy of one dial rule.
+func dialRuleOf(r DialRule) dialRule {
+	var from, to []string
+	for _, e := range r.From {
+		if g, ok := strings.CutPrefix(e, GroupPrefix); ok {
+			from = append(from, "#"+groupAttributePrefix+g)
+		} else {
+			from = append(from, "@"+e)
+		}
+	}
+	for _, e := range r.To {
+		if g, ok := strings.CutPrefix(e, GroupPrefix); ok {
+			to = append(to, "#"+groupAttributePrefix+g)
+		} else {
+			to = append(to, "@"+ZitiServiceName(e))
+		}
+	}
+	from, to = normSet(from), normSet(to)
+	sum := sha256.Sum256([]byte(strings.Join(from, ",") + " -> " + strings.Join(to, ",")))
+	return dialRule{name: dialPolicyPrefix + ruleLabel(r) + "." + hex.EncodeToString(sum[:4]), identityRoles: from, serviceRoles: to}
 }
 
 // ruleLabel is a readable part of a dial rule's policy name, such as

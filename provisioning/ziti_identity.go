@@ -78,7 +78,7 @@ func (k identityKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[ident
 	}
 	out := make([]zitiObject[identitySpec], 0, len(all))
 	for _, i := range all {
-		s := identitySpec{IsAdmin: flag(i.IsAdmin)}
+		s := identitySpec{IsAdmin: isTrue(i.IsAdmin)}
 		if i.RoleAttributes != nil {
 			s.RoleAttributes = normSet(*i.RoleAttributes)
 		}

@@ -172,8 +172,8 @@ func str(p *string) string {
 	return *p
 }
 
-// flag dereferences an optional bool.
-func flag(p *bool) bool { return p != nil && *p }
+// isTrue dereferences an optional bool.
+func isTrue(p *bool) bool { return p != nil && *p }
 
 // ptr returns a pointer to v.
 func ptr[T any](v T) *T { return &v }

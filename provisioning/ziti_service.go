@@ -41,7 +41,7 @@ func (k serviceKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[servic
 	}
 	out := make([]zitiObject[serviceSpec], 0, len(all))
 	for _, s := range all {
-		spec := serviceSpec{EncryptionRequired: flag(s.EncryptionRequired)}
+		spec := serviceSpec{EncryptionRequired: isTrue(s.EncryptionRequired)}
 		for _, id := range s.Configs {
 			spec.Configs = append(spec.Configs, z.nameOr(id))
 		}

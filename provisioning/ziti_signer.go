@@ -51,7 +51,7 @@ func (k signerKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[signerS
 		z.remember(k.kind(), str(s.Name), str(s.ID))
 		out = append(out, zitiObject[signerSpec]{Name: str(s.Name), ID: str(s.ID), Managed: isManaged(s.Tags), Spec: signerSpec{
 			Issuer: str(s.Issuer), Audience: str(s.Audience), JWKSEndpoint: jwks, ClaimsProperty: str(s.ClaimsProperty),
-			UseExternalID: flag(s.UseExternalID), Enabled: flag(s.Enabled),
+			UseExternalID: isTrue(s.UseExternalID), Enabled: isTrue(s.Enabled),
 		}})
 	}
 	return out, nil

@@ -5,7 +5,9 @@
 //
 //	ztedge tools build [-tool ziti|vault|all]
 //	ztedge stack up|down|status [flags]
-//	ztedge provision plan|apply|destroy -f TOPOLOGY.yaml
+//	ztedge provision plan|apply|destroy|graph -f TOPOLOGY.yaml
+//	ztedge doctor [-f TOPOLOGY.yaml] [-c CONFIG.yaml] [SERVICE [PEER]]
+//	ztedge status -f TOPOLOGY.yaml [-o json]
 //	ztedge gateway render|run -config GATEWAY.yaml
 //	ztedge user add|remove NAME
 //	ztedge up [-once]
@@ -33,7 +35,9 @@ Commands:
   stack up [flags]           start a local Vault dev server and Ziti quickstart network
   stack down [flags]         stop the local stack started by "stack up"
   stack status [flags]       show whether the local stack is up
-  provision ...              plan, apply or destroy a topology in Vault and on the controller
+  provision ...              plan, apply or destroy a topology in Vault and on the controller; graph draws it
+  doctor [SERVICE [PEER]]    check link by link why a service cannot serve or reach its peer
+  status -f TOPOLOGY         what is live now: services bound, identities, routers, JWT signer and key
   up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
   gateway render|run ...     render or run the NGINX gateway (token-based mode)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
@@ -98,7 +102,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("unknown stack subcommand %q (want up, down or status)", args[1])}
 		}
 	case "provision":
+		if len(args) > 1 && args[1] == "graph" {
+			return runGraph(ctx, args[2:], stdout, stderr)
+		}
 		return runProvision(ctx, args[1:])
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
 	case "up":
 		return runUp(ctx, args[1:])
 	case "gateway":

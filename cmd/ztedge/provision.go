@@ -12,11 +12,12 @@ import (
 	"github.com/ztedge/ztedge/provisioning"
 )
 
-const provisionUsage = `usage: ztedge provision plan|apply|destroy -f TOPOLOGY.yaml
+const provisionUsage = `usage: ztedge provision plan|apply|destroy|graph -f TOPOLOGY.yaml
 
   plan     print what apply would create, update and delete
   apply    create, update and delete objects until Vault and the controller match the file
   destroy  delete everything ztedge created (objects made by hand are kept)
+  graph    draw who may dial whom (Mermaid, Graphviz DOT or SVG); see "provision graph -h"
 `
 
 // runProvision implements "ztedge provision plan|apply|destroy -f FILE".
@@ -29,6 +30,9 @@ func provision(ctx context.Context, out io.Writer, args []string) error {
 		return usageError{"provision: no action given (plan, apply or destroy)"}
 	}
 	verb := args[0]
+	if verb == "graph" {
+		return runGraph(ctx, args[1:], out, os.Stderr)
+	}
 	fs := flag.NewFlagSet("provision "+verb, flag.ContinueOnError)
 	file := fs.String("f", "", "topology file (YAML)")
 	verbose := fs.Bool("v", false, "log progress details")
