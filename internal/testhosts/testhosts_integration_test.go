@@ -218,6 +218,20 @@ func remains(t *testing.T, prefix string) []string {
 
 // gone checks, for a few seconds, that process pid has exited (a zombie
 // counts as exited).
+// inNamespace waits until a process started with "ip netns exec" has
+// entered its namespace: ip execs the program only after joining it. Until
+// then no sweep of the namespace can see the process.
+func inNamespace(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) != "ip" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.FailNow(t, "the process did not enter its namespace", "pid %d", pid)
+}
+
 func gone(t *testing.T, pid int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
@@ -245,6 +259,7 @@ func TestIntegrationCleanupRemovesEverything(t *testing.T) {
 		// namespace finds it.
 		stray = n.Host("b").Command(context.Background(), "sleep", "601")
 		require.NoError(t, stray.Start())
+		inNamespace(t, stray.Process.Pid)
 		assert.NotEmpty(t, remains(t, name))
 	})
 	assert.Empty(t, remains(t, name), "after cleanup")
@@ -279,6 +294,7 @@ func TestIntegrationChildHelper(t *testing.T) {
 	require.NoError(t, err)
 	stray := a.Command(context.Background(), "sleep", "601")
 	require.NoError(t, stray.Start())
+	inNamespace(t, stray.Process.Pid)
 	data, _ := json.Marshal(childReport{n.Name(), p.Cmd.Process.Pid, stray.Process.Pid, a.Netns(), os.Getpid()})
 	require.NoError(t, os.WriteFile(os.Getenv("TESTHOSTS_REPORT"), data, 0o600))
 	switch mode {
