@@ -81,7 +81,10 @@ func newZitiSide(ctx context.Context, t *Topology, log *slog.Logger) (*zitiSide,
 	if err != nil {
 		return nil, fmt.Errorf("ziti.controller: %w", err)
 	}
-	client := edgeapis.NewManagementApiClient([]*url.URL{u}, caPool, nil)
+	client := edgeapis.NewManagementApiClientWithConfig(&edgeapis.ApiClientConfig{
+		ApiUrls: []*url.URL{u}, CaPool: caPool, Proxy: ctrlca.NoProxy,
+		TotpCodeProvider: edgeapis.NewTotpCodeProviderFromChStringFunc(nil),
+	})
 	creds := edgeapis.NewUpdbCredentials(user, pass)
 	creds.CaPool = caPool
 	if _, err := client.Authenticate(creds, nil); err != nil {

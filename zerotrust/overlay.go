@@ -82,6 +82,7 @@ func connect(ctx context.Context, sec settings, tokens jwtauth.TokenSource, log 
 		ZtAPI:       sec.controller + "/edge/client/v1",
 		Credentials: creds,
 		ConfigTypes: []string{ziti.InterceptV1},
+		CtrlProxy:   ctrlca.NoProxy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("zerotrust: ziti context for %s: %w", sec.controller, err)

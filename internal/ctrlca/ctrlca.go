@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"time"
@@ -195,3 +196,9 @@ func check(ctx context.Context, o Options, pool *x509.CertPool) error {
 	return fmt.Errorf("%w (pinned in %s on first use): %v; if the controller's CA was replaced on purpose, delete %s to trust the new bundle on the next start, or give the bundle explicitly (OpenZitiCAFile, ziti.caCert)",
 		ErrChanged, o.PinFile, untrusted.Err, o.PinFile)
 }
+
+// NoProxy is the proxy function for every connection to a controller:
+// none. The SDK's default, HTTP(S)_PROXY from the environment, would send
+// JWTs, enrolment tokens and the administrator's password to whoever runs
+// the proxy.
+func NoProxy(*http.Request) (*url.URL, error) { return nil, nil }

@@ -107,3 +107,39 @@ func TestProxyAuthBinarySize(t *testing.T) {
 	require.NoError(t, err)
 	assert.LessOrEqual(t, fi.Size(), int64(maxProxyAuthBytes), "proxy-auth is %d bytes", fi.Size())
 }
+
+// TestControllerClientsUseNoEnvironmentProxy guards what the SDK does by
+// default: its controller clients take HTTP(S)_PROXY from the environment,
+// so JWTs, enrolment tokens and the administrator's password would reach
+// whoever runs the proxy. Every controller client must be built with
+// ctrlca.NoProxy.
+func TestControllerClientsUseNoEnvironmentProxy(t *testing.T) {
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "interop" || d.Name() == "tools" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		src := string(b)
+		for _, banned := range []string{"edgeapis.NewManagementApiClient(", "edgeapis.NewClientApiClient(", "ziti.NewContextFromFile("} {
+			assert.NotContains(t, src, banned, "%s: use the WithConfig form with ctrlca.NoProxy", path)
+		}
+		if strings.Contains(src, "ziti.NewContext(") || strings.Contains(src, "ziti.NewContextWithOpts(") {
+			assert.Contains(t, src, "CtrlProxy", "%s: set ziti.Config.CtrlProxy to ctrlca.NoProxy", path)
+		}
+		if strings.Contains(src, "NewManagementApiClientWithConfig(") || strings.Contains(src, "NewClientApiClientWithConfig(") {
+			assert.Contains(t, src, "Proxy: ctrlca.NoProxy", "%s: set ApiClientConfig.Proxy to ctrlca.NoProxy", path)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}

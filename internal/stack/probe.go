@@ -19,6 +19,7 @@ import (
 	"github.com/openziti/edge-api/rest_management_api_client/edge_router"
 	"github.com/openziti/edge-api/rest_model"
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
+	"github.com/ztedge/ztedge/internal/ctrlca"
 )
 
 // probeTimeout bounds one readiness or health request.
@@ -86,7 +87,10 @@ func managementLogin(ctx context.Context, ctrlURL string, pool *x509.CertPool, u
 	if err != nil {
 		return nil, fmt.Errorf("controller URL %q: %w", ctrlURL, err)
 	}
-	client := edgeapis.NewManagementApiClient([]*url.URL{apiURL}, pool, nil)
+	client := edgeapis.NewManagementApiClientWithConfig(&edgeapis.ApiClientConfig{
+		ApiUrls: []*url.URL{apiURL}, CaPool: pool, Proxy: ctrlca.NoProxy,
+		TotpCodeProvider: edgeapis.NewTotpCodeProviderFromChStringFunc(nil),
+	})
 	creds := edgeapis.NewUpdbCredentials(user, password)
 	creds.CaPool = pool
 	// The SDK's Authenticate takes no context: run it aside so that ctx

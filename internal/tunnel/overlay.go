@@ -14,6 +14,7 @@ import (
 	"github.com/openziti/edge-api/rest_model"
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 	"github.com/openziti/sdk-golang/ziti"
+	"github.com/ztedge/ztedge/internal/ctrlca"
 )
 
 // overlay is what a tunnel needs of a Ziti context; tests give a fake.
@@ -93,6 +94,7 @@ func connect(ctx context.Context, file string, logf func(string, ...any)) (*ziti
 	creds.ConfigTypes = []string{ziti.InterceptV1}
 	cfg.Credentials = creds
 	cfg.ConfigTypes = creds.ConfigTypes
+	cfg.CtrlProxy = ctrlca.NoProxy
 	zctx, err := ziti.NewContextWithOpts(cfg, &ziti.Options{
 		RefreshInterval:        serviceRefreshInterval,
 		SessionRefreshInterval: ziti.DefaultSessionRefreshInterval,
