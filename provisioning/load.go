@@ -173,6 +173,9 @@ func (t *Topology) SetDefaults() {
 		if s.Port == 0 {
 			s.Port = DefaultInterceptPort
 		}
+		if s.Auth == "" {
+			s.Auth = AuthJWT
+		}
 	}
 }
 

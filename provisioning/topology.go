@@ -108,7 +108,19 @@ type Service struct {
 	Host string `yaml:"host"`
 	// Port is the intercept port. Default 80.
 	Port int `yaml:"port"`
+	// Auth is how the service authenticates to the controller: "jwt"
+	// (the default: its Vault JWT through the external signer) or
+	// "identity" (an enrolled identity file, written to
+	// "<output>/clients/<name>.json", for nodes that should not depend on
+	// Vault to join the overlay). Its Vault objects are made either way.
+	Auth string `yaml:"auth"`
 }
+
+// Values of [Service.Auth].
+const (
+	AuthJWT      = "jwt"
+	AuthIdentity = "identity"
+)
 
 // Client is an extra Ziti identity for a tunneler or an administrator,
 // enrolled with a one-time token and written to "<output>/clients/<name>.json".

@@ -102,6 +102,9 @@ func (t *Topology) Validate() error {
 		if s.Port < 1 || s.Port > 65535 {
 			v.addf("%s.port: %d is out of range (1 to 65535)", f, s.Port)
 		}
+		if s.Auth != AuthJWT && s.Auth != AuthIdentity {
+			v.addf("%s.auth: %q is not %q or %q", f, s.Auth, AuthJWT, AuthIdentity)
+		}
 		addr := fmt.Sprintf("%s:%d", s.Host, s.Port)
 		if other, dup := intercepts[addr]; dup {
 			v.addf("%s: intercept address %s is already used by service %q", f, addr, other)

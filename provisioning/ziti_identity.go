@@ -17,15 +17,20 @@ import (
 )
 
 // identityKind is an identity: a service's, which authenticates with its
-// Vault JWT through the external signer (matched on externalId), or a
-// client's, enrolled with a one-time token and written as an identity file.
+// Vault JWT through the external signer (matched on externalId), or one
+// enrolled with a one-time token and written as an identity file (a
+// client's, or a service's with auth: identity).
 type identityKind struct{}
 
 // identitySpec is the part of an identity ztedge manages.
 type identitySpec struct {
-	Service        bool   // a service identity (else a client)
-	ExternalID     string // services: the JWT's name claim
-	AuthPolicy     string // services: auth policy name
+	// ExternalJWT says the identity authenticates with its Vault JWT
+	// through the external signer (a service); otherwise it is enrolled
+	// and authenticates with the certificate of its identity file (a
+	// client, or a service with auth: identity).
+	ExternalJWT bool
+	ExternalID  string // with ExternalJWT: the JWT's name claim
+	AuthPolicy  string // with ExternalJWT: auth policy name
 	RoleAttributes []string
 	IsAdmin        bool
 	// IdentityFile says whether a client's identity file exists in the
@@ -35,8 +40,8 @@ type identitySpec struct {
 
 func (want identitySpec) diff(have identitySpec) fieldDiffs {
 	var d fieldDiffs
-	if have.Service != want.Service {
-		d.add(fmt.Sprintf("role: %s -> %s", identityRole(have), identityRole(want)))
+	if have.ExternalJWT != want.ExternalJWT {
+		d.add(fmt.Sprintf("authentication: %s -> %s", identityAuth(have), identityAuth(want)))
 	}
 	d.str("externalId", have.ExternalID, want.ExternalID)
 	d.str("authPolicy", have.AuthPolicy, want.AuthPolicy)
@@ -48,19 +53,20 @@ func (want identitySpec) diff(have identitySpec) fieldDiffs {
 	return d
 }
 
-// identityRole names what an identity is for.
-func identityRole(s identitySpec) string {
-	if s.Service {
-		return "service"
+// identityAuth names how an identity authenticates.
+func identityAuth(s identitySpec) string {
+	if s.ExternalJWT {
+		return "Vault JWT"
 	}
-	return "client"
+	return "enrolled certificate"
 }
 
 // recreatesIdentity reports whether an identity update deletes and
-// re-creates the identity (a client whose identity file is gone, or a
-// change between client and service), which gives it a new ID.
+// re-creates the identity (an enrolled identity whose file is gone, or a
+// change between JWT and certificate authentication), which gives it a
+// new ID.
 func recreatesIdentity(want, have identitySpec) bool {
-	return want.Service != have.Service || (!want.Service && !have.IdentityFile)
+	return want.ExternalJWT != have.ExternalJWT || (!want.ExternalJWT && !have.IdentityFile)
 }
 
 func (identityKind) kind() string { return "ziti identity" }
@@ -83,7 +89,7 @@ func (k identityKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[ident
 			s.RoleAttributes = normSet(*i.RoleAttributes)
 		}
 		if ext := str(i.ExternalID); ext != "" {
-			s.Service, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(str(i.AuthPolicyID))
+			s.ExternalJWT, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(str(i.AuthPolicyID))
 		} else if isManaged(i.Tags) {
 			_, err := os.Stat(credentials.IdentityPath(z.t.Output, str(i.Name)))
 			s.IdentityFile = err == nil
@@ -99,7 +105,7 @@ func (k identityKind) create(ctx context.Context, z *zitiSide, o zitiObject[iden
 		Name: ptr(o.Name), IsAdmin: ptr(false), Type: ptr(rest_model.IdentityTypeDefault), Tags: managedTags(),
 		RoleAttributes: ptr(rest_model.Attributes(o.Spec.RoleAttributes)),
 	}
-	if o.Spec.Service {
+	if o.Spec.ExternalJWT {
 		ap, err := z.idOf(authPolicyKind{}.kind(), o.Spec.AuthPolicy)
 		if err != nil {
 			return "", err
@@ -113,7 +119,7 @@ func (k identityKind) create(ctx context.Context, z *zitiSide, o zitiObject[iden
 		return "", err
 	}
 	id := r.Payload.Data.ID
-	if !o.Spec.Service {
+	if !o.Spec.ExternalJWT {
 		return id, z.enrollClient(ctx, id, o.Name)
 	}
 	return id, nil
@@ -138,7 +144,7 @@ func (k identityKind) update(ctx context.Context, z *zitiSide, have, want zitiOb
 		Name: ptr(want.Name), IsAdmin: ptr(false), Type: ptr(rest_model.IdentityTypeDefault), Tags: managedTags(),
 		RoleAttributes: ptr(rest_model.Attributes(want.Spec.RoleAttributes)),
 	}
-	if want.Spec.Service {
+	if want.Spec.ExternalJWT {
 		ap, err := z.idOf(authPolicyKind{}.kind(), want.Spec.AuthPolicy)
 		if err != nil {
 			return err
@@ -154,7 +160,7 @@ func (identityKind) remove(ctx context.Context, z *zitiSide, o zitiObject[identi
 	if _, err := z.api.Identity.DeleteIdentity(&identity.DeleteIdentityParams{Context: ctx, ID: o.ID}, nil); err != nil {
 		return err
 	}
-	if !o.Spec.Service {
+	if !o.Spec.ExternalJWT {
 		if err := os.Remove(credentials.IdentityPath(z.t.Output, o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

@@ -41,9 +41,11 @@ func (z *zitiSide) desired() *zitiState {
 		svc := ZitiServiceName(s.Name)
 		d.configs = append(d.configs, zitiObject[configSpec]{Name: interceptConfigPrefix + s.Name,
 			Spec: configSpec{Type: interceptConfigType, Data: normJSON(string(data))}})
-		d.identities = append(d.identities, zitiObject[identitySpec]{Name: s.Name, Spec: identitySpec{
-			Service: true, ExternalID: s.Name, AuthPolicy: AuthPolicyName, RoleAttributes: groupAttributes(s.Groups),
-		}})
+		id := identitySpec{ExternalJWT: true, ExternalID: s.Name, AuthPolicy: AuthPolicyName, RoleAttributes: groupAttributes(s.Groups)}
+		if s.Auth == AuthIdentity {
+			id = identitySpec{RoleAttributes: groupAttributes(s.Groups), IdentityFile: true}
+		}
+		d.identities = append(d.identities, zitiObject[identitySpec]{Name: s.Name, Spec: id})
 		d.services = append(d.services, zitiObject[serviceSpec]{Name: svc, Spec: serviceSpec{
 			Configs: []string{interceptConfigPrefix + s.Name}, RoleAttributes: groupAttributes(s.Groups), EncryptionRequired: true,
 		}})

@@ -54,7 +54,7 @@ func TestZitiDesiredObjects(t *testing.T) {
 	assert.Equal(t, "core-data", id.ExternalID)
 	assert.Equal(t, AuthPolicyName, id.AuthPolicy)
 	assert.Equal(t, []string{"core", "ztedge.group.core"}, id.RoleAttributes, "the group, and ztedge's attribute for it")
-	assert.False(t, byName(t, d.identities, "operator").Service)
+	assert.False(t, byName(t, d.identities, "operator").ExternalJWT, "a client is enrolled")
 
 	assert.JSONEq(t, `{"addresses":["device-virtual.edgex.ziti"],"portRanges":[{"high":59900,"low":59900}],"protocols":["tcp"]}`,
 		byName(t, d.configs, "ztedge.intercept.device-virtual").Data)
@@ -149,4 +149,19 @@ func TestDialRulesAreStableAndDeduplicated(t *testing.T) {
 	assert.ElementsMatch(t, a, b, "reordering or repeating rules changes nothing")
 	require.Len(t, b, 3)
 	assert.Equal(t, "ztedge.dial.group-admins.to.group-core.", b[0].name[:len(b[0].name)-8])
+}
+
+func TestZitiServiceWithAnIdentityFile(t *testing.T) {
+	top := parseValid(t)
+	top.Services[0].Auth = AuthIdentity
+	require.NoError(t, top.Validate())
+	id := byName(t, testZitiSide(top).desired().identities, "core-data")
+	assert.False(t, id.ExternalJWT, "enrolled, not through the signer")
+	assert.Empty(t, id.ExternalID)
+	assert.True(t, id.IdentityFile, "its identity file is written like a client's")
+	assert.True(t, recreatesIdentity(id, byName(t, testZitiSide(parseValid(t)).desired().identities, "core-data")),
+		"switching between JWT and certificate re-creates the identity")
+
+	top.Services[0].Auth = "password"
+	assert.ErrorContains(t, top.Validate(), `services[0].auth: "password" is not "jwt" or "identity"`)
 }

@@ -208,7 +208,7 @@ func (c *Config) ApplyEnv(environ []string) error {
 
 func (c *Config) resolvePaths(dir string) {
 	fix := func(o SecurityOptions) {
-		for _, key := range []string{KeyControllerCA, KeyCredentials, KeyVaultCA} {
+		for _, key := range []string{KeyControllerCA, KeyCredentials, KeyIdentityFile, KeyVaultCA} {
 			for k, v := range o {
 				if strings.EqualFold(k, key) && v != "" && !filepath.IsAbs(v) {
 					o[k] = filepath.Join(dir, v)

@@ -155,3 +155,35 @@ func TestKeysDifferingOnlyInCaseAreRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, cfg.Validate(), "are the same key RequireJWT")
 }
+
+func TestIdentityFileInsteadOfVaultCredentials(t *testing.T) {
+	parse := func(t *testing.T, from, to string) error {
+		t.Helper()
+		cfg, err := ParseConfig([]byte(strings.Replace(sampleConfig, from, to, 1)))
+		require.NoError(t, err)
+		return cfg.Validate()
+	}
+	// legacy is a plain peer: it would get the service's JWT, which a
+	// service joining with an identity file does not have.
+	withoutLegacy := func(s string) string { return s[:strings.Index(s, "  legacy:")] }
+	t.Run("an identity file is enough in zerotrust mode", func(t *testing.T) {
+		cfg, err := ParseConfig([]byte(withoutLegacy(strings.Replace(sampleConfig,
+			"    OpenZitiController: 127.0.0.1:1280\n    VaultCredentialsFile: creds.json", "    OpenZitiIdentityFile: id.json", 1))))
+		require.NoError(t, err)
+		require.NoError(t, cfg.Validate())
+		cfg.resolvePaths("/etc/core-data")
+		assert.Equal(t, "/etc/core-data/id.json", cfg.Service.SecurityOptions.Get(KeyIdentityFile))
+	})
+	t.Run("not in plain mode", func(t *testing.T) {
+		err := parse(t, "Mode: ZeroTrust", "Mode: plain\n    OpenZitiIdentityFile: id.json\n    RequireJWT: \"false\"")
+		assert.ErrorContains(t, err, "Service.SecurityOptions.OpenZitiIdentityFile: set, but Mode is not zerotrust")
+	})
+	t.Run("a peer that requires JWTs needs the Vault credentials", func(t *testing.T) {
+		err := parse(t, "VaultCredentialsFile: creds.json", "OpenZitiIdentityFile: id.json")
+		assert.ErrorContains(t, err, "Clients.legacy.SecurityOptions.RequireJWT: the peer requires JWTs, but the service joins with OpenZitiIdentityFile and has no Vault credentials")
+	})
+	t.Run("neither credentials nor identity", func(t *testing.T) {
+		err := parse(t, "VaultCredentialsFile: creds.json", "")
+		assert.ErrorContains(t, err, "VaultCredentialsFile: missing (zerotrust mode needs the service's Vault credentials, or an enrolled identity in OpenZitiIdentityFile)")
+	})
+}

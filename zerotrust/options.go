@@ -38,6 +38,13 @@ const (
 	// KeyCredentials is the Vault credentials file provisioning wrote for
 	// the service ("<output>/services/<name>/credentials.json").
 	KeyCredentials = "VaultCredentialsFile"
+	// KeyIdentityFile is an enrolled Ziti identity file (certificate, key
+	// and the controller's CA) the service joins the overlay with instead
+	// of its Vault JWT: provisioning writes "<output>/clients/<name>.json"
+	// for a service with auth: identity. Its identity must be the
+	// service's own. The Vault credentials stay optional: without them
+	// the service neither sends nor checks JWTs.
+	KeyIdentityFile = "OpenZitiIdentityFile"
 	// KeyVaultAddress overrides the Vault address in the credentials file.
 	KeyVaultAddress = "VaultAddress"
 	// KeyVaultCA is a PEM file with the CA of Vault's TLS certificate.
@@ -68,7 +75,7 @@ const (
 	KeyTrustedRelays = "TrustedRelays"
 )
 
-var knownKeys = []string{KeyMode, KeyController, KeyControllerCA, KeyCredentials, KeyVaultAddress, KeyVaultCA,
+var knownKeys = []string{KeyMode, KeyController, KeyControllerCA, KeyCredentials, KeyIdentityFile, KeyVaultAddress, KeyVaultCA,
 	KeyRequireJWT, KeyJWTValidation, KeyJWTAudience, KeyTrustedRelays}
 
 // JWT validation methods, the values of [KeyJWTValidation].

@@ -39,6 +39,7 @@ const PinFileName = "ziti-controller-ca.pem"
 type overlay struct {
 	zctx       ziti.Context
 	controller string
+	with       string // what it authenticates with, for errors
 	log        *slog.Logger
 	stopEvents []func()
 
@@ -53,15 +54,7 @@ const overlayAuthTimeout = 30 * time.Second
 // never falling back to anything, when the CA cannot be trusted, no JWT
 // can be had, or the controller refuses it.
 func connect(ctx context.Context, sec settings, tokens jwtauth.TokenSource, log *slog.Logger, m *metrics.Metrics) (*overlay, error) {
-	// The HTTP client library under the SDK dumps every controller request,
-	// Authorization headers included, when these are set: a JWT must never
-	// reach a log.
-	for _, v := range []string{"DEBUG", "SWAGGER_DEBUG"} {
-		if _, set := os.LookupEnv(v); set {
-			log.Warn("unsetting " + v + ": it would make the Ziti SDK's HTTP client log tokens")
-			_ = os.Unsetenv(v)
-		}
-	}
+	unsetSDKDebug(log)
 	pool, err := ctrlca.Load(ctx, ctrlca.Options{
 		Controller: sec.controller,
 		CAFile:     sec.controllerCA,
@@ -87,28 +80,45 @@ func connect(ctx context.Context, sec settings, tokens jwtauth.TokenSource, log 
 	if err != nil {
 		return nil, fmt.Errorf("zerotrust: ziti context for %s: %w", sec.controller, err)
 	}
-	o := &overlay{zctx: zctx, controller: sec.controller, log: log}
+	o := &overlay{zctx: zctx, controller: sec.controller, with: "the service's JWT", log: log}
 	if err := o.authenticate(ctx, overlayAuthTimeout); err != nil {
 		zctx.Close()
 		return nil, err
 	}
+	o.watch(m)
+	return o, nil
+}
+
+// unsetSDKDebug unsets DEBUG and SWAGGER_DEBUG: with them, the HTTP client
+// library under the SDK dumps every controller request, Authorization
+// headers included, and a JWT must never reach a log.
+func unsetSDKDebug(log *slog.Logger) {
+	for _, v := range []string{"DEBUG", "SWAGGER_DEBUG"} {
+		if _, set := os.LookupEnv(v); set {
+			log.Warn("unsetting " + v + ": it would make the Ziti SDK's HTTP client log tokens")
+			_ = os.Unsetenv(v)
+		}
+	}
+}
+
+// watch logs the overlay's state changes and counts authentications.
+func (o *overlay) watch(m *metrics.Metrics) {
 	o.stopEvents = append(o.stopEvents,
-		zctx.Events().AddAuthenticationStateUnauthenticatedListener(func(ziti.Context, edgeapis.ApiSession) {
+		o.zctx.Events().AddAuthenticationStateUnauthenticatedListener(func(ziti.Context, edgeapis.ApiSession) {
 			m.SessionLost()
-			o.log.Info("ziti session lost; re-authenticating with a fresh JWT", "controller", sec.controller)
+			o.log.Info("ziti session lost; re-authenticating", "controller", o.controller)
 		}),
-		zctx.Events().AddAuthenticationStateFullListener(func(ziti.Context, edgeapis.ApiSession) {
+		o.zctx.Events().AddAuthenticationStateFullListener(func(ziti.Context, edgeapis.ApiSession) {
 			m.Authenticated(nil)
-			o.log.Info("authenticated to the ziti controller", "controller", sec.controller)
+			o.log.Info("authenticated to the ziti controller", "controller", o.controller)
 		}),
-		zctx.Events().AddRouterDisconnectedListener(func(_ ziti.Context, name, addr string) {
+		o.zctx.Events().AddRouterDisconnectedListener(func(_ ziti.Context, name, addr string) {
 			o.log.Warn("edge router connection lost", "router", name, "address", addr)
 		}),
-		zctx.Events().AddRouterConnectedListener(func(_ ziti.Context, name, addr string) {
+		o.zctx.Events().AddRouterConnectedListener(func(_ ziti.Context, name, addr string) {
 			o.log.Info("edge router connected", "router", name, "address", addr)
 		}),
 	)
-	return o, nil
 }
 
 // authenticate runs the SDK's blocking authentication under a deadline.
@@ -120,7 +130,7 @@ func (o *overlay) authenticate(ctx context.Context, timeout time.Duration) error
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("zerotrust: authenticating to the ziti controller at %s with the service's JWT: %w", o.controller, err)
+			return fmt.Errorf("zerotrust: authenticating to the ziti controller at %s with %s: %w", o.controller, o.with, err)
 		}
 		return nil
 	case <-ctx.Done():

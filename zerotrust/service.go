@@ -103,7 +103,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 		s.tokens = src
 	}
 	if zt {
-		ov, err := connect(ctx, sec, s.tokens, s.log, s.metrics)
+		var ov *overlay
+		var err error
+		if sec.identityFile != "" {
+			ov, err = connectWithIdentity(ctx, sec, cfg.Service.Name, s.log, s.metrics)
+		} else {
+			ov, err = connect(ctx, sec, s.tokens, s.log, s.metrics)
+		}
 		s.metrics.Authenticated(err)
 		if err != nil {
 			return nil, err

@@ -18,6 +18,7 @@ type settings struct {
 	hasController bool   // a controller was given (maybe a bad one)
 	controllerCA  string
 	credentials   string
+	identityFile  string
 	vaultAddress  string
 	vaultCA       string
 	requireJWT    bool
@@ -36,6 +37,7 @@ func (o SecurityOptions) parse(field string) (settings, []error) {
 	s := settings{
 		controllerCA: o.Get(KeyControllerCA),
 		credentials:  o.Get(KeyCredentials),
+		identityFile: o.Get(KeyIdentityFile),
 		vaultAddress: strings.TrimRight(o.Get(KeyVaultAddress), "/"),
 		vaultCA:      o.Get(KeyVaultCA),
 		audience:     o.Get(KeyJWTAudience),
@@ -116,6 +118,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("Service.SecurityOptions: JWTs are required (%s is true by default in plain mode) but neither %s nor %s says where Vault is; set one, or set %s to false to run without authentication",
 			KeyRequireJWT, KeyCredentials, KeyVaultAddress, KeyRequireJWT))
 	}
+	if sec.identityFile != "" && sec.mode != ModeZeroTrust {
+		errs = append(errs, fmt.Errorf("Service.SecurityOptions.%s: set, but %s is not %s", KeyIdentityFile, KeyMode, ModeZeroTrust))
+	}
 	if sec.requireJWT && sec.validation != ValidateLocal && sec.credentials == "" {
 		errs = append(errs, fmt.Errorf("Service.SecurityOptions.%s: %s needs the service's Vault credentials (%s) to ask Vault",
 			KeyJWTValidation, sec.validation, KeyCredentials))
@@ -161,6 +166,10 @@ func (c *Config) validateClients() []error {
 			errs = append(errs, fmt.Errorf("%s.Port: %d is out of range (1 to 65535)", f, cl.Port))
 		}
 		cl.mode, cl.sendJWT = sec.mode, sec.requireJWT
+		if cl.sendJWT && c.Service.sec.identityFile != "" && c.Service.sec.credentials == "" {
+			errs = append(errs, fmt.Errorf("%s.SecurityOptions.%s: the peer requires JWTs, but the service joins with %s and has no Vault credentials (%s) to get one",
+				f, KeyRequireJWT, KeyIdentityFile, KeyCredentials))
+		}
 		c.Clients[name] = cl
 	}
 	return errs
@@ -169,11 +178,14 @@ func (c *Config) validateClients() []error {
 // needOverlay reports what a zerotrust overlay lacks in sec.
 func needOverlay(field string, sec settings) []error {
 	var errs []error
+	if sec.identityFile != "" {
+		return nil // the identity file names the controller and holds the credentials
+	}
 	if !sec.hasController {
 		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the Ziti controller)", field, KeyController))
 	}
 	if sec.credentials == "" {
-		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the service's Vault credentials)", field, KeyCredentials))
+		errs = append(errs, fmt.Errorf("%s.%s: missing (zerotrust mode needs the service's Vault credentials, or an enrolled identity in %s)", field, KeyCredentials, KeyIdentityFile))
 	}
 	return errs
 }

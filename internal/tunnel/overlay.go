@@ -15,6 +15,7 @@ import (
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 	"github.com/openziti/sdk-golang/ziti"
 	"github.com/ztedge/ztedge/internal/ctrlca"
+	"github.com/ztedge/ztedge/internal/zitiid"
 )
 
 // overlay is what a tunnel needs of a Ziti context; tests give a fake.
@@ -81,14 +82,14 @@ func connect(ctx context.Context, file string, logf func(string, ...any)) (*ziti
 			_ = os.Unsetenv(v)
 		}
 	}
-	cfg, id, err := loadIdentity(file)
+	cfg, id, err := zitiid.Load(file)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tunnel: %w", err)
 	}
 	// The SDK retries an unreachable or untrusted controller quietly until
 	// the timeout: say what is wrong at once instead.
-	if err := probeController(ctx, controllers(cfg)[0], id.CA()); err != nil {
-		return nil, err
+	if err := zitiid.Probe(ctx, zitiid.Controllers(cfg)[0], id.CA()); err != nil {
+		return nil, fmt.Errorf("tunnel: %w", err)
 	}
 	creds := edgeapis.NewIdentityCredentials(id)
 	creds.ConfigTypes = []string{ziti.InterceptV1}
@@ -103,7 +104,7 @@ func connect(ctx context.Context, file string, logf func(string, ...any)) (*ziti
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: ziti context from %s: %w", file, err)
 	}
-	o := &zitiOverlay{zctx: zctx, controller: strings.TrimSuffix(controllers(cfg)[0], "/edge/client/v1")}
+	o := &zitiOverlay{zctx: zctx, controller: strings.TrimSuffix(zitiid.Controllers(cfg)[0], "/edge/client/v1")}
 	if err := o.authenticate(ctx); err != nil {
 		zctx.Close()
 		return nil, err

@@ -1,4 +1,4 @@
-package tunnel
+package zitiid
 
 import (
 	"crypto/ecdsa"
@@ -49,9 +49,9 @@ func identityFile(t *testing.T, cert, key, ca string) string {
 
 func TestLoadIdentity(t *testing.T) {
 	cert, key := selfSigned(t)
-	cfg, id, err := loadIdentity(identityFile(t, "pem:"+cert, "pem:"+key, "pem:"+cert))
+	cfg, id, err := Load(identityFile(t, "pem:"+cert, "pem:"+key, "pem:"+cert))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"https://127.0.0.1:1280/edge/client/v1"}, controllers(cfg))
+	assert.Equal(t, []string{"https://127.0.0.1:1280/edge/client/v1"}, Controllers(cfg))
 	assert.NotNil(t, id.Cert())
 	assert.NotNil(t, id.CA())
 
@@ -63,10 +63,10 @@ func TestLoadIdentity(t *testing.T) {
 		"a missing key file": {"pem:" + cert, "file:///nonexistent/key.pem", "pem:" + cert, "loading its certificate, key and CA bundle"},
 		"no CA":              {"pem:" + cert, "pem:" + key, "", "no id.ca"},
 	} {
-		_, _, err := loadIdentity(identityFile(t, c.cert, c.key, c.ca))
+		_, _, err := Load(identityFile(t, c.cert, c.key, c.ca))
 		require.Error(t, err, name)
 		assert.Contains(t, err.Error(), c.want, name)
-		assert.Contains(t, err.Error(), "tunnel: ziti identity file ", name)
+		assert.Contains(t, err.Error(), "ziti identity file ", name)
 	}
 }
 
@@ -75,9 +75,9 @@ func TestProbeControllerSaysWhatIsWrong(t *testing.T) {
 	defer srv.Close()
 	trusted := x509.NewCertPool()
 	trusted.AddCert(srv.Certificate())
-	require.NoError(t, probeController(t.Context(), srv.URL+"/edge/client/v1", trusted))
+	require.NoError(t, Probe(t.Context(), srv.URL+"/edge/client/v1", trusted))
 
-	err := probeController(t.Context(), srv.URL+"/edge/client/v1", x509.NewCertPool())
+	err := Probe(t.Context(), srv.URL+"/edge/client/v1", x509.NewCertPool())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is not trusted by the CA bundle in the identity file")
 
@@ -85,7 +85,7 @@ func TestProbeControllerSaysWhatIsWrong(t *testing.T) {
 	require.NoError(t, err)
 	closed := ln.Addr().String()
 	ln.Close()
-	err = probeController(t.Context(), "https://"+closed+"/edge/client/v1", trusted)
+	err = Probe(t.Context(), "https://"+closed+"/edge/client/v1", trusted)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "tunnel: cannot reach the ziti controller at https://"+closed)
+	assert.Contains(t, err.Error(), "cannot reach the ziti controller at https://"+closed)
 }

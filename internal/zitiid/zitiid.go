@@ -1,4 +1,8 @@
-package tunnel
+// Package zitiid loads enrolled Ziti identity files (the JSON that
+// enrolment writes: controller address, certificate, key and the
+// controller's CA bundle) and checks them, so that a bad file is a clear
+// error instead of a panic or a quiet retry loop inside the SDK.
+package zitiid
 
 import (
 	"context"
@@ -25,23 +29,24 @@ const (
 	probeTimeout = 10 * time.Second
 )
 
-// loadIdentity reads and checks an enrolled identity file, and loads its
-// certificate and key, so that a bad file is an error here rather than a
-// fatal log line or a panic inside the SDK later.
-func loadIdentity(file string) (*ziti.Config, identity.Identity, error) {
+// Load reads and checks an enrolled identity file (which must be private
+// to its owner: it holds a private key), and loads its certificate and
+// key, so that a bad file is an error here rather than a fatal log line or
+// a panic inside the SDK later.
+func Load(file string) (*ziti.Config, identity.Identity, error) {
 	data, err := secretfile.Read(file, "ziti identity file", maxIdentityFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tunnel: %w", err)
+		return nil, nil, err
 	}
 	var cfg ziti.Config
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, nil, fmt.Errorf("tunnel: ziti identity file %s is not an enrolled identity (JSON with ztAPI and id): %v", file, err)
+		return nil, nil, fmt.Errorf("ziti identity file %s is not an enrolled identity (JSON with ztAPI and id): %v", file, err)
 	}
 	var problems []string
-	if len(controllers(&cfg)) == 0 {
+	if len(Controllers(&cfg)) == 0 {
 		problems = append(problems, "no controller address (ztAPI)")
 	}
-	for _, a := range controllers(&cfg) {
+	for _, a := range Controllers(&cfg) {
 		if u, err := url.Parse(a); err != nil || u.Scheme != "https" || u.Host == "" {
 			problems = append(problems, fmt.Sprintf("controller address %q is not an https URL", a))
 		}
@@ -55,18 +60,19 @@ func loadIdentity(file string) (*ziti.Config, identity.Identity, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, nil, fmt.Errorf("tunnel: ziti identity file %s: %s (is it an enrolled identity, as \"ztedge provision apply\" writes to <output>/clients/<name>.json?)",
+		return nil, nil, fmt.Errorf("ziti identity file %s: %s (is it an enrolled identity, as \"ztedge provision apply\" writes to <output>/clients/<name>.json?)",
 			file, strings.Join(problems, "; "))
 	}
 	id, err := safeLoadIdentity(cfg.ID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tunnel: ziti identity file %s: loading its certificate, key and CA bundle: %v", file, err)
+		return nil, nil, fmt.Errorf("ziti identity file %s: loading its certificate, key and CA bundle: %v", file, err)
 	}
 	return &cfg, id, nil
 }
 
-// controllers are the controller addresses of an identity file.
-func controllers(cfg *ziti.Config) []string {
+// Controllers are the controller addresses (…/edge/client/v1) of an
+// identity file.
+func Controllers(cfg *ziti.Config) []string {
 	if len(cfg.ZtAPIs) > 0 {
 		return cfg.ZtAPIs
 	}
@@ -93,10 +99,10 @@ func safeLoadIdentity(cfg identity.Config) (id identity.Identity, err error) {
 	return identity.LoadIdentity(cfg)
 }
 
-// probeController does one TLS handshake with the controller, trusting
-// only pool (the identity file's CA bundle), so that an unreachable or
+// Probe does one TLS handshake with the controller at ztAPI, trusting only
+// pool (the identity file's CA bundle), so that an unreachable or
 // untrusted controller is reported at once and plainly.
-func probeController(ctx context.Context, ztAPI string, pool *x509.CertPool) error {
+func Probe(ctx context.Context, ztAPI string, pool *x509.CertPool) error {
 	controller := strings.TrimSuffix(ztAPI, "/edge/client/v1")
 	err := ctrlca.Handshake(ctx, controller, pool, probeTimeout)
 	var untrusted *ctrlca.UntrustedError
@@ -104,7 +110,7 @@ func probeController(ctx context.Context, ztAPI string, pool *x509.CertPool) err
 	case err == nil:
 		return nil
 	case errors.As(err, &untrusted):
-		return fmt.Errorf("tunnel: the ziti controller at %s is not trusted by the CA bundle in the identity file (%v): is the file enrolled with this controller?", controller, untrusted.Err)
+		return fmt.Errorf("the ziti controller at %s is not trusted by the CA bundle in the identity file (%v): is the file enrolled with this controller?", controller, untrusted.Err)
 	}
-	return fmt.Errorf("tunnel: cannot reach the ziti controller at %s: %v", controller, err)
+	return fmt.Errorf("cannot reach the ziti controller at %s: %v", controller, err)
 }
