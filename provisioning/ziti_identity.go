@@ -28,9 +28,9 @@ type identitySpec struct {
 	// through the external signer (a service); otherwise it is enrolled
 	// and authenticates with the certificate of its identity file (a
 	// client, or a service with auth: identity).
-	ExternalJWT bool
-	ExternalID  string // with ExternalJWT: the JWT's name claim
-	AuthPolicy  string // with ExternalJWT: auth policy name
+	ExternalJWT    bool
+	ExternalID     string // with ExternalJWT: the JWT's name claim
+	AuthPolicy     string // with ExternalJWT: auth policy name
 	RoleAttributes []string
 	IsAdmin        bool
 	// IdentityFile says whether a client's identity file exists in the

@@ -93,7 +93,7 @@ func ExampleConfig_Validate() {
 	fmt.Println(cfg.Validate())
 	// Output:
 	// Service.SecurityOptions.OpenZitiController: missing (zerotrust mode needs the Ziti controller)
-	// Service.SecurityOptions.VaultCredentialsFile: missing (zerotrust mode needs the service's Vault credentials)
+	// Service.SecurityOptions.VaultCredentialsFile: missing (zerotrust mode needs the service's Vault credentials, or an enrolled identity in OpenZitiIdentityFile)
 }
 
 // New refuses a configuration it cannot run securely, before touching the
