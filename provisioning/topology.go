@@ -48,6 +48,9 @@ type Topology struct {
 	Clients []Client `yaml:"clients"`
 	// Dial lists who may dial whom.
 	Dial []DialRule `yaml:"dial"`
+	// Routers are edge routers that ztedge creates on the controller and
+	// that "ztedge router join" runs on the nodes.
+	Routers []Router `yaml:"routers"`
 }
 
 // VaultSettings says where Vault is and which names ztedge uses there.
@@ -108,6 +111,10 @@ type Service struct {
 	Host string `yaml:"host"`
 	// Port is the intercept port. Default 80.
 	Port int `yaml:"port"`
+	// Routers pin the service to edge routers: entries are router names
+	// from the topology's routers or "#attribute". Its identity may then
+	// use only those routers. Empty: ziti.edgeRouterRoles.
+	Routers []string `yaml:"routers"`
 }
 
 // Client is an extra Ziti identity for a tunneler or an administrator,
@@ -117,6 +124,30 @@ type Client struct {
 	Name string `yaml:"name"`
 	// Groups are role attributes for dial rules ("group:<name>").
 	Groups []string `yaml:"groups"`
+	// Routers pin the client to edge routers, as for services.
+	Routers []string `yaml:"routers"`
+}
+
+// Router is an edge router of the deployment. Provisioning creates it on
+// the controller with a one-time enrolment token, written to
+// "<output>/routers/<name>.jwt"; "ztedge router join" on its node writes
+// its configuration, enrolls it and runs it.
+type Router struct {
+	// Name is the router's name on the controller.
+	Name string `yaml:"name"`
+	// Attributes are the router's role attributes, for "#attribute"
+	// entries in services' and clients' routers.
+	Attributes []string `yaml:"attributes"`
+	// Advertise is the host name or IP address that SDKs and other
+	// routers dial to reach the router.
+	Advertise string `yaml:"advertise"`
+	// Port is the edge listener's port, for SDKs. Default 3022.
+	Port int `yaml:"port"`
+	// LinkPort is the port of a listener for links from other routers;
+	// 0 (the default) opens none: the router only dials links out.
+	LinkPort int `yaml:"linkPort"`
+	// Tunneler enables the router's built-in tunneler (host mode).
+	Tunneler bool `yaml:"tunneler"`
 }
 
 // DialRule permits every identity in From to dial every service in To.

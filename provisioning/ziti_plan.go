@@ -15,6 +15,7 @@ type zitiState struct {
 	configs         []zitiObject[configSpec]
 	identities      []zitiObject[identitySpec]
 	services        []zitiObject[serviceSpec]
+	routers         []zitiObject[routerSpec]
 	servicePolicies []zitiObject[servicePolicySpec]
 	routerPolicies  []zitiObject[routerPolicySpec]
 	serviceRouters  []zitiObject[serviceRouterPolicySpec]
@@ -31,7 +32,6 @@ func (z *zitiSide) desired() *zitiState {
 	d.authPolicies = []zitiObject[authPolicySpec]{{Name: AuthPolicyName, Spec: authPolicySpec{
 		ExtJWTAllowed: true, AllowedSigners: []string{SignerName},
 	}}}
-	var identities, services []string
 	for _, s := range t.Services {
 		data, _ := json.Marshal(map[string]any{
 			"protocols":  []string{"tcp"},
@@ -49,14 +49,11 @@ func (z *zitiSide) desired() *zitiState {
 		}})
 		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: bindPolicyPrefix + s.Name,
 			Spec: servicePolicySpec{Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + s.Name}, ServiceRoles: []string{"@" + svc}}})
-		identities = append(identities, "@"+s.Name)
-		services = append(services, "@"+svc)
 	}
 	for _, c := range t.Clients {
 		d.identities = append(d.identities, zitiObject[identitySpec]{Name: c.Name, Spec: identitySpec{
 			RoleAttributes: normSet(c.Groups), IdentityFile: true,
 		}})
-		identities = append(identities, "@"+c.Name)
 	}
 	dialers := t.Dialers()
 	for _, s := range t.Services {
@@ -71,12 +68,14 @@ func (z *zitiSide) desired() *zitiState {
 		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: dialPolicyPrefix + s.Name,
 			Spec: servicePolicySpec{Type: "Dial", Semantic: "AnyOf", IdentityRoles: normSet(roles), ServiceRoles: []string{"@" + ZitiServiceName(s.Name)}}})
 	}
-	d.routerPolicies = []zitiObject[routerPolicySpec]{{Name: edgeRouterPolicyName, Spec: routerPolicySpec{
-		Semantic: "AnyOf", IdentityRoles: normSet(identities), EdgeRouterRoles: normSet(t.Ziti.EdgeRouterRoles),
-	}}}
-	d.serviceRouters = []zitiObject[serviceRouterPolicySpec]{{Name: serviceRouterPolicyNam, Spec: serviceRouterPolicySpec{
-		Semantic: "AnyOf", ServiceRoles: normSet(services), EdgeRouterRoles: normSet(t.Ziti.EdgeRouterRoles),
-	}}}
+	for _, r := range t.Routers {
+		d.routers = append(d.routers, zitiObject[routerSpec]{Name: r.Name, Spec: routerSpec{
+			RoleAttributes: normSet(r.Attributes), Tunneler: r.Tunneler,
+		}})
+	}
+	// Roles are compared by name: an "@<id>" of one of ztedge's routers
+	// reads back as "@<name>".
+	d.routerPolicies, d.serviceRouters = routerPolicies(t, z.roleNames(t.Ziti.EdgeRouterRoles))
 	return d
 }
 
@@ -102,6 +101,10 @@ func (z *zitiSide) listAll(ctx context.Context) (*zitiState, error) {
 		return nil, err
 	}
 	if s.services, err = (serviceKind{}).list(ctx, z); err != nil {
+		return nil, err
+	}
+	// Routers before the router policies, whose roles name them.
+	if s.routers, err = (routerKind{}).list(ctx, z); err != nil {
 		return nil, err
 	}
 	if s.servicePolicies, err = (servicePolicyKind{}).list(ctx, z); err != nil {
@@ -166,6 +169,7 @@ func (z *zitiSide) planAgainst(desired, existing *zitiState) ([]Change, error) {
 	u, d := idPlan.changes(z, identityKind{}, stageZitiUpsert+stage, stageZitiDelete-stage)
 	add(u, d, idErr)
 	add(planKind(z, serviceKind{}, desired.services, existing.services, stage, nil, nil))
+	add(planKind(z, routerKind{}, desired.routers, existing.routers, stage, nil, nil))
 	add(planKind(z, servicePolicyKind{}, desired.servicePolicies, existing.servicePolicies, stage,
 		func(s servicePolicySpec) []string { return s.IdentityRoles }, recreated))
 	add(planKind(z, routerPolicyKind{}, desired.routerPolicies, existing.routerPolicies, stage,
