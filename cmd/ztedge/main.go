@@ -6,6 +6,7 @@
 //	ztedge tools build [-tool ziti|vault|all]
 //	ztedge stack up|down|status [flags]
 //	ztedge provision plan|apply|destroy -f TOPOLOGY.yaml
+//	ztedge router join NAME [-f TOPOLOGY.yaml] [flags]
 //	ztedge gateway render|run -config GATEWAY.yaml
 //	ztedge user add|remove NAME
 //	ztedge up [-once]
@@ -35,6 +36,7 @@ Commands:
   stack down [flags]         stop the local stack started by "stack up"
   stack status [flags]       show whether the local stack is up
   provision ...              plan, apply or destroy a topology in Vault and on the controller
+  router join NAME ...       set up, enroll (once) and run an edge router of the topology on this node
   up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
   gateway render|run ...     render or run the NGINX gateway (token-based mode)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
@@ -99,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case "provision":
 		return runProvision(ctx, args[1:])
+	case "router":
+		return runRouter(ctx, args[1:], stdout, stderr)
 	case "up":
 		return runUp(ctx, args[1:])
 	case "gateway":
