@@ -21,6 +21,9 @@ import (
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("MULTIHOST_SDK"); mode != "" {
+		if code, ok := deployHelper(mode, os.Args[1:]); ok {
+			os.Exit(code)
+		}
 		os.Exit(sdkHelper(mode, os.Args[1:]))
 	}
 	os.Exit(m.Run())
