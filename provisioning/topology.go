@@ -144,7 +144,8 @@ type Router struct {
 	// Port is the edge listener's port, for SDKs. Default 3022.
 	Port int `yaml:"port"`
 	// LinkPort is the port of a listener for links from other routers;
-	// 0 (the default) opens none: the router only dials links out.
+	// 0 (the default) opens none: the router only dials links out. It may
+	// be Port: ziti then serves SDKs and links on one port.
 	LinkPort int `yaml:"linkPort"`
 	// Tunneler enables the router's built-in tunneler (host mode).
 	Tunneler bool `yaml:"tunneler"`

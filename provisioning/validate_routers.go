@@ -73,11 +73,8 @@ func (v *validator) routers(routers []Router, identities map[string]string) {
 		if r.Port < 1 || r.Port > 65535 {
 			v.addf("%s.port: %d is out of range (1 to 65535)", f, r.Port)
 		}
-		switch {
-		case r.LinkPort < 0 || r.LinkPort > 65535:
+		if r.LinkPort < 0 || r.LinkPort > 65535 {
 			v.addf("%s.linkPort: %d is out of range (1 to 65535, or 0 for no link listener)", f, r.LinkPort)
-		case r.LinkPort != 0 && r.LinkPort == r.Port:
-			v.addf("%s.linkPort: %d is already the edge listener's port", f, r.LinkPort)
 		}
 	}
 }

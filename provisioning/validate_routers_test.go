@@ -25,7 +25,6 @@ func TestValidateRoutersNamesTheField(t *testing.T) {
 		{"advertise with port", func(t *Topology) { t.Routers[0].Advertise = "node-a:3022" }, `routers[0].advertise: "node-a:3022" is not a valid host name or IP address`},
 		{"port", func(t *Topology) { t.Routers[0].Port = 70000 }, "routers[0].port: 70000 is out of range"},
 		{"link port", func(t *Topology) { t.Routers[0].LinkPort = -1 }, "routers[0].linkPort: -1 is out of range"},
-		{"link port on edge port", func(t *Topology) { t.Routers[0].LinkPort = 3022 }, "routers[0].linkPort: 3022 is already the edge listener's port"},
 		{"unknown router", func(t *Topology) { t.Services[0].Routers = []string{"node-c"} }, `services[0].routers[0]: unknown router "node-c" (declare it under routers, or write #attribute`},
 		{"bad attribute", func(t *Topology) { t.Clients[0].Routers = []string{"#Bad"} }, `clients[0].routers[0]: "#Bad" is not a valid router attribute`},
 		{"pin twice", func(t *Topology) { t.Services[0].Routers = []string{"node-a", "node-a"} }, `services[0].routers[1]: "node-a" is listed twice`},
@@ -51,4 +50,6 @@ func TestValidateRoutersAcceptsNamesAndAddresses(t *testing.T) {
 	}
 	top.Routers[0].LinkPort = 10080
 	assert.NoError(t, top.Validate())
+	top.Routers[0].LinkPort = top.Routers[0].Port
+	assert.NoError(t, top.Validate(), "links and SDKs may share the edge port")
 }

@@ -36,7 +36,8 @@ type Config struct {
 	Bind netip.Addr
 	// Port is the edge listener's port.
 	Port int
-	// LinkPort is the link listener's port; 0 opens none.
+	// LinkPort is the link listener's port; 0 opens none. It may be Port:
+	// ziti then serves SDKs and links on one port.
 	LinkPort int
 	// Tunneler adds the router's tunneler in host mode (it hosts
 	// services for the router's identity; it intercepts nothing).
@@ -65,8 +66,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("edgerouter: router %s: no address to bind to (0.0.0.0 and :: are refused: give the node's address)", c.Name)
 	case c.Port < 1 || c.Port > 65535:
 		return fmt.Errorf("edgerouter: router %s: edge port %d is out of range (1 to 65535)", c.Name, c.Port)
-	case c.LinkPort < 0 || c.LinkPort > 65535 || (c.LinkPort != 0 && c.LinkPort == c.Port):
-		return fmt.Errorf("edgerouter: router %s: link port %d is out of range or the edge port", c.Name, c.LinkPort)
+	case c.LinkPort < 0 || c.LinkPort > 65535:
+		return fmt.Errorf("edgerouter: router %s: link port %d is out of range (1 to 65535, or 0 for none)", c.Name, c.LinkPort)
 	}
 	if !validHostPort(c.Controller) {
 		return fmt.Errorf("edgerouter: router %s: controller address %q is not host:port", c.Name, c.Controller)

@@ -88,7 +88,7 @@ func TestValidate(t *testing.T) {
 		"bind any":         func(c *Config) { c.Bind = netip.IPv4Unspecified() },
 		"no bind":          func(c *Config) { c.Bind = netip.Addr{} },
 		"port":             func(c *Config) { c.Port = 0 },
-		"link on edge":     func(c *Config) { c.LinkPort = 3022 },
+		"link port":        func(c *Config) { c.LinkPort = 70000 },
 		"controller":       func(c *Config) { c.Controller = "https://ctrl" },
 		"controller empty": func(c *Config) { c.Controller = "" },
 	} {

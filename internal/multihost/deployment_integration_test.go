@@ -93,17 +93,19 @@ func TestIntegrationDeployment(t *testing.T) {
 	copyFile(t, credentials.RouterTokenPath(output, "node-b"), nodeBToken, 0o600)
 	joinA := []string{"router", "join", "node-a", "-f", nodeATopology, "-dir", filepath.Join(nodeA.Dir, "router"), "-ziti", tools.Ziti}
 	joinB := []string{"router", "join", "node-b", "-jwt", nodeBToken, "-advertise", nodeB.IP.String(), "-dir", filepath.Join(nodeB.Dir, "router"), "-ziti", tools.Ziti}
-	start(t, nodeA, "router-node-a", ztedge, joinA...)
+	routerA := start(t, nodeA, "router-node-a", ztedge, joinA...)
 	start(t, nodeB, "router-node-b", ztedge, joinB...)
 	require.NoError(t, hub.WaitRouterOnline(ctx, "node-a"))
 	require.NoError(t, hub.WaitRouterOnline(ctx, "node-b"))
 	timing("both routers joined, enrolled and online")
+	t.Logf("router join node-a said: %s", strings.Join(ztedgeLines(t, routerA), " | "))
 
 	t.Run("joining again enrolls nothing and prints the command", func(t *testing.T) {
 		key := filepath.Join(nodeA.Dir, "router", "node-a.key")
 		before, err := os.ReadFile(key)
 		require.NoError(t, err)
 		out := run(t, nodeA, ztedge, append(joinA, "-print")...)
+		t.Logf("router join node-a -print:\n%s", out)
 		assert.Contains(t, out, "router node-a is enrolled already")
 		assert.Contains(t, out, tools.Ziti+" router run "+filepath.Join(nodeA.Dir, "router", "router.yaml"))
 		after, err := os.ReadFile(key)
@@ -126,10 +128,11 @@ func TestIntegrationDeployment(t *testing.T) {
 		t.Logf("beta: %s", line)
 		assert.Contains(t, line, "200 alpha here; you are beta")
 	})
-	t.Run("the call crosses from node-b's router to node-a's", func(t *testing.T) {
+	t.Run("the call goes from node-b's router straight to node-a's", func(t *testing.T) {
+		t.Logf("links: %s", cli(t, hub, "fabric", "list", "links"))
 		paths := circuitPaths(t, hub)
 		t.Logf("circuit paths: %v", paths)
-		assert.Contains(t, paths, "node-b>hub-router>node-a", "nodes have no link listener: links meet at the hub's router")
+		assert.Contains(t, paths, "node-b>node-a", "node-b dials its link to node-a's shared edge and link port")
 	})
 	t.Run("alpha may not dial beta: refused across hosts", func(t *testing.T) {
 		line := call(t, alpha, "2", "beta")
@@ -166,12 +169,15 @@ func TestIntegrationDeployment(t *testing.T) {
 				}
 			}
 		}
+		hubScan, _ := startHelper(t, laptop, "scan-hub", "scan", hubHost.IP.String())
 		for _, s := range scans {
 			done := waitLog(t, s.p, "done: 65535 ports", 3*time.Minute)
 			open := openPorts(t, s.p)
 			t.Logf("%s -> %s: open %v (%s)", s.from.Name, s.to.Name, open, strings.TrimSpace(done))
 			assert.Equal(t, want[s.to], open, "%s scanning %s", s.from.Name, s.to.Name)
 		}
+		waitLog(t, hubScan, "done: 65535 ports", 3*time.Minute)
+		t.Logf("laptop -> hub (for the record): open %v", openPorts(t, hubScan))
 	})
 	timing("port scans of both nodes from the three other hosts")
 
@@ -242,6 +248,7 @@ routers:
   - name: node-a
     attributes: [node-a]
     advertise: %s
+    linkPort: 3022   # links from other routers share the edge port
   - name: node-b
     attributes: [node-b]
     advertise: %s
@@ -396,6 +403,21 @@ func openPorts(t *testing.T, p *testhosts.Process) []int {
 	}
 	slices.Sort(ports)
 	return ports
+}
+
+// ztedgeLines returns the lines a "ztedge router join" process wrote
+// itself (not the router's log).
+func ztedgeLines(t *testing.T, p *testhosts.Process) []string {
+	t.Helper()
+	data, err := os.ReadFile(p.Log)
+	require.NoError(t, err)
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "router ") || strings.HasPrefix(l, "running: ") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // status does a request and returns the response's status code.
