@@ -1,8 +1,9 @@
 // Package provisioning turns one declarative topology file into the Vault and
 // OpenZiti objects that ztedge services need: an OIDC signing key, policies,
 // entities, AppRole logins and OIDC roles on the Vault side; an external JWT
-// signer, an auth policy, identities, services, intercept configs and
-// service, edge-router and service-edge-router policies on the Ziti side.
+// signer, an auth policy, identities, services, intercept configs, edge
+// routers (with their enrolment tokens) and service, edge-router and
+// service-edge-router policies on the Ziti side.
 //
 // Provisioning is idempotent. [Provisioner.Plan] reports what
 // [Provisioner.Apply] would create, update and delete; applying the same

@@ -10,6 +10,7 @@
 package edgerouter
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -174,12 +175,14 @@ func (c Config) Render() ([]byte, error) {
 	if bind != c.Advertise {
 		sans.IP = append(sans.IP, bind)
 	}
-	out, err := yaml.Marshal(&r)
-	if err != nil {
+	var out bytes.Buffer
+	out.WriteString("# Written by \"ztedge router join " + c.Name + "\"; it is rewritten at every join.\n")
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&r); err != nil {
 		return nil, fmt.Errorf("edgerouter: %w", err)
 	}
-	header := "# Written by \"ztedge router join " + c.Name + "\"; it is rewritten at every join.\n"
-	return append([]byte(header), out...), nil
+	return out.Bytes(), nil
 }
 
 // WrittenController returns the controller address of the configuration

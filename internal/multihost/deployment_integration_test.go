@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/edgerouter"
 	"github.com/ztedge/ztedge/internal/multihost"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/testhosts"
@@ -81,6 +82,11 @@ func TestIntegrationDeployment(t *testing.T) {
 			fi, err := os.Stat(credentials.RouterTokenPath(output, r))
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+			tok, err := edgerouter.ReadToken(credentials.RouterTokenPath(output, r))
+			require.NoError(t, err)
+			ctrl, err := tok.Controller()
+			require.NoError(t, err)
+			t.Logf("token of %s: controller %s, expires in %s", r, ctrl, time.Until(tok.Expires).Round(time.Minute))
 		}
 	})
 
@@ -191,6 +197,21 @@ func TestIntegrationDeployment(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, status(t, client, http.MethodGet, base+"/metrics"))
 			assert.Equal(t, http.StatusMethodNotAllowed, status(t, client, http.MethodPost, base+"/api/v3/ping"))
 		}
+	})
+
+	t.Run("a new node is a plan of its router, its service and their policies", func(t *testing.T) {
+		data, err := os.ReadFile(topology)
+		require.NoError(t, err)
+		grown := filepath.Join(filepath.Dir(topology), "grown.yaml")
+		extra := strings.Replace(string(data), "services:\n", "  - name: node-c\n    attributes: [node-c]\n    advertise: 198.51.100.13\nservices:\n", 1) +
+			"  - from: [beta]\n    to: [gamma]\n"
+		extra = strings.Replace(extra, "clients:\n", "  - name: gamma\n    routers: [node-c]\nclients:\n", 1)
+		require.NoError(t, os.WriteFile(grown, []byte(extra), 0o600))
+		out := run(t, hubHost, ztedge, "provision", "plan", "-f", grown)
+		t.Logf("provision plan with node-c:\n%s", out)
+		assert.Contains(t, out, "create ziti edge-router node-c")
+		assert.Contains(t, out, "create ziti service-edge-router-policy ztedge.service-edge-routers.@node-c")
+		assert.Contains(t, out, "update ziti service-edge-router-policy ztedge.service-edge-routers.#node-b (serviceRoles: +@edgex.gamma)")
 	})
 
 	t.Run("destroy removes the routers ztedge made and their tokens, and keeps the hub's", func(t *testing.T) {
