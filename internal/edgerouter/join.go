@@ -103,7 +103,7 @@ func (c Config) Enrolled() (bool, error) {
 	}
 	if err := cert.VerifyHostname(c.Advertise); err != nil {
 		return false, fmt.Errorf("edgerouter: router %s was enrolled for another address (%v); to move it, remove %s, "+
-			"have the controller re-issue its token (ziti edge re-enroll edge-router %s) and join again", c.Name, err, c.Dir, c.Name)
+			"have the controller issue a new token (ziti edge re-enroll edge-router %s, then ztedge provision apply writes it) and join again", c.Name, err, c.Dir, c.Name)
 	}
 	return true, nil
 }
