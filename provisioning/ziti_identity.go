@@ -83,7 +83,7 @@ func (k identityKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[ident
 			s.RoleAttributes = normSet(*i.RoleAttributes)
 		}
 		if ext := str(i.ExternalID); ext != "" {
-			s.Service, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(str(i.AuthPolicyID))
+			s.Service, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(authPolicyKind{}.kind(), str(i.AuthPolicyID))
 		} else if isManaged(i.Tags) {
 			_, err := os.Stat(credentials.IdentityPath(z.t.Output, str(i.Name)))
 			s.IdentityFile = err == nil

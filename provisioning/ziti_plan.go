@@ -75,7 +75,7 @@ func (z *zitiSide) desired() *zitiState {
 	}
 	// Roles are compared by name: an "@<id>" of one of ztedge's routers
 	// reads back as "@<name>".
-	d.routerPolicies, d.serviceRouters = routerPolicies(t, z.roleNames(t.Ziti.EdgeRouterRoles))
+	d.routerPolicies, d.serviceRouters = routerPolicies(t, z.roleNames(routerKind{}.kind(), t.Ziti.EdgeRouterRoles))
 	return d
 }
 

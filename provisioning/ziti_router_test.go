@@ -160,3 +160,14 @@ func TestZitiDesiredRouterConflictsWithForeignRouter(t *testing.T) {
 	_, err := z.planAgainst(z.desired(), &zitiState{routers: []zitiObject[routerSpec]{{Name: "node-a", ID: "x"}}})
 	assert.ErrorContains(t, err, `ziti edge-router "node-a" already exists and was not created by ztedge`)
 }
+
+func TestRoleNamesAreKeptApartByKind(t *testing.T) {
+	// A tunneler-enabled router, its identity and its system edge-router
+	// policy share one ID on the controller.
+	z := testZitiSide(parsePinned(t))
+	z.remember(routerKind{}.kind(), "node-a", "X1")
+	z.remember(identityKind{}.kind(), "node-a", "X1")
+	z.remember(routerPolicyKind{}.kind(), "edge-router-X1-system", "X1")
+	assert.Equal(t, []string{"@node-a"}, z.roleNames(routerKind{}.kind(), []string{"@X1"}))
+	assert.Equal(t, []string{"@Y2"}, z.roleNames(routerKind{}.kind(), []string{"@Y2"}), "an ID ztedge does not know stays as written")
+}

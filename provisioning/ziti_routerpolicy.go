@@ -43,7 +43,7 @@ func (k routerPolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[r
 	}
 	out := make([]zitiObject[routerPolicySpec], 0, len(all))
 	for _, p := range all {
-		spec := routerPolicySpec{IdentityRoles: z.roleNames(p.IdentityRoles), EdgeRouterRoles: z.roleNames(p.EdgeRouterRoles)}
+		spec := routerPolicySpec{IdentityRoles: z.roleNames(identityKind{}.kind(), p.IdentityRoles), EdgeRouterRoles: z.roleNames(routerKind{}.kind(), p.EdgeRouterRoles)}
 		if p.Semantic != nil {
 			spec.Semantic = string(*p.Semantic)
 		}
@@ -128,7 +128,7 @@ func (k serviceRouterPolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiO
 	}
 	out := make([]zitiObject[serviceRouterPolicySpec], 0, len(all))
 	for _, p := range all {
-		spec := serviceRouterPolicySpec{ServiceRoles: z.roleNames(p.ServiceRoles), EdgeRouterRoles: z.roleNames(p.EdgeRouterRoles)}
+		spec := serviceRouterPolicySpec{ServiceRoles: z.roleNames(serviceKind{}.kind(), p.ServiceRoles), EdgeRouterRoles: z.roleNames(routerKind{}.kind(), p.EdgeRouterRoles)}
 		if p.Semantic != nil {
 			spec.Semantic = string(*p.Semantic)
 		}
