@@ -98,7 +98,7 @@ func TestIntegrationDeployment(t *testing.T) {
 	nodeBToken := filepath.Join(nodeB.Dir, "node-b.jwt")
 	copyFile(t, credentials.RouterTokenPath(output, "node-b"), nodeBToken, 0o600)
 	joinA := []string{"router", "join", "node-a", "-f", nodeATopology, "-dir", filepath.Join(nodeA.Dir, "router"), "-ziti", tools.Ziti}
-	joinB := []string{"router", "join", "node-b", "-jwt", nodeBToken, "-advertise", nodeB.IP.String(), "-dir", filepath.Join(nodeB.Dir, "router"), "-ziti", tools.Ziti}
+	joinB := []string{"router", "join", "node-b", "-jwt", nodeBToken, "-advertise", nodeB.IP.String(), "-tunneler", "-dir", filepath.Join(nodeB.Dir, "router"), "-ziti", tools.Ziti}
 	routerA := start(t, nodeA, "router-node-a", ztedge, joinA...)
 	start(t, nodeB, "router-node-b", ztedge, joinB...)
 	require.NoError(t, hub.WaitRouterOnline(ctx, "node-a"))
@@ -273,6 +273,7 @@ routers:
   - name: node-b
     attributes: [node-b]
     advertise: %s
+    tunneler: true   # its tunneler runs in host mode: no port of its own
 services:
   - name: alpha
     routers: [node-a]
