@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -61,8 +62,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("edgerouter: no router name")
 	case c.Dir == "" || !filepath.IsAbs(c.Dir):
 		return fmt.Errorf("edgerouter: router folder %q must be an absolute path", c.Dir)
-	case c.Advertise == "":
-		return fmt.Errorf("edgerouter: router %s: no advertised address", c.Name)
+	case !validAdvertise(c.Advertise):
+		return fmt.Errorf("edgerouter: router %s: advertised address %q is not a host name or an IP address others can dial", c.Name, c.Advertise)
 	case !c.Bind.IsValid() || c.Bind.IsUnspecified():
 		return fmt.Errorf("edgerouter: router %s: no address to bind to (0.0.0.0 and :: are refused: give the node's address)", c.Name)
 	case c.Port < 1 || c.Port > 65535:
@@ -74,6 +75,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("edgerouter: router %s: controller address %q is not host:port", c.Name, c.Controller)
 	}
 	return nil
+}
+
+// hostNameRE is a DNS host name: dot-separated labels of letters, digits
+// and hyphens.
+var hostNameRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// validAdvertise reports whether a is a host name or a unicast IP address.
+func validAdvertise(a string) bool {
+	if ip, err := netip.ParseAddr(a); err == nil {
+		return !ip.IsUnspecified() && !ip.IsMulticast() && ip.Zone() == ""
+	}
+	return len(a) <= 253 && hostNameRE.MatchString(a)
 }
 
 // validHostPort reports whether s is host:port with a host name or IP
