@@ -56,3 +56,30 @@ func ExampleNew() {
 		fmt.Fprintln(os.Stderr, err)
 	}
 }
+
+// Routers of a deployment across hosts, with services pinned to them by
+// name or by attribute; pins name declared routers or "#attribute".
+func ExampleRouter() {
+	top, err := provisioning.Parse([]byte(`
+vault: {address: "http://198.51.100.1:8200"}
+ziti: {controller: "198.51.100.1:1280"}
+output: /tmp/ztedge-out
+routers:
+  - {name: node-a, attributes: [node-a], advertise: 198.51.100.10}
+  - {name: node-b, attributes: [node-b], advertise: 0.0.0.0}
+services:
+  - {name: core-data, routers: [node-a]}
+  - {name: device-modbus, routers: ["#node-b"]}
+  - {name: app-rules, routers: [node-c]}
+`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(top.Routers[0].Name, top.Routers[0].Advertise, top.Routers[0].Port)
+	fmt.Println(top.Validate())
+	// Output:
+	// node-a 198.51.100.10 3022
+	// invalid topology:
+	//   - services[2].routers[0]: unknown router "node-c" (declare it under routers, or write #attribute for routers by attribute)
+	//   - routers[1].advertise: "0.0.0.0" is not an address others can dial
+}

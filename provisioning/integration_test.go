@@ -432,6 +432,7 @@ func managedLeft(s *zitiState) []string {
 	add("config", names(s.configs), flags(s.configs))
 	add("identity", names(s.identities), flags(s.identities))
 	add("service", names(s.services), flags(s.services))
+	add("edge-router", names(s.routers), flags(s.routers))
 	add("service-policy", names(s.servicePolicies), flags(s.servicePolicies))
 	add("edge-router-policy", names(s.routerPolicies), flags(s.routerPolicies))
 	add("service-edge-router-policy", names(s.serviceRouters), flags(s.serviceRouters))

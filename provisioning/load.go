@@ -26,6 +26,8 @@ const (
 	DefaultAudience       = naming.DefaultAudience
 	DefaultJWTTTL         = time.Hour
 	DefaultInterceptPort  = naming.InterceptPort
+	// DefaultRouterPort is the default port of an edge router's listener for SDKs.
+	DefaultRouterPort = 3022
 	// ServicePrefix is prepended to a service name to form its Ziti service name.
 	ServicePrefix = naming.ServicePrefix
 	// DefaultInterceptDomain is appended to a service name to form its default intercept host.
@@ -175,6 +177,11 @@ func (t *Topology) SetDefaults() {
 		}
 		if s.Auth == "" {
 			s.Auth = AuthJWT
+		}
+	}
+	for i := range t.Routers {
+		if t.Routers[i].Port == 0 {
+			t.Routers[i].Port = DefaultRouterPort
 		}
 	}
 }

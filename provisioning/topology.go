@@ -1,8 +1,9 @@
 // Package provisioning turns one declarative topology file into the Vault and
 // OpenZiti objects that ztedge services need: an OIDC signing key, policies,
 // entities, AppRole logins and OIDC roles on the Vault side; an external JWT
-// signer, an auth policy, identities, services, intercept configs and
-// service, edge-router and service-edge-router policies on the Ziti side.
+// signer, an auth policy, identities, services, intercept configs, edge
+// routers (with their enrolment tokens) and service, edge-router and
+// service-edge-router policies on the Ziti side.
 //
 // Provisioning is idempotent. [Provisioner.Plan] reports what
 // [Provisioner.Apply] would create, update and delete; applying the same
@@ -48,6 +49,9 @@ type Topology struct {
 	Clients []Client `yaml:"clients"`
 	// Dial lists who may dial whom.
 	Dial []DialRule `yaml:"dial"`
+	// Routers are edge routers that ztedge creates on the controller and
+	// that "ztedge router join" runs on the nodes.
+	Routers []Router `yaml:"routers"`
 }
 
 // VaultSettings says where Vault is and which names ztedge uses there.
@@ -114,6 +118,10 @@ type Service struct {
 	// "<output>/clients/<name>.json", for nodes that should not depend on
 	// Vault to join the overlay). Its Vault objects are made either way.
 	Auth string `yaml:"auth"`
+	// Routers pin the service to edge routers: entries are router names
+	// from the topology's routers or "#attribute". Its identity may then
+	// use only those routers. Empty: ziti.edgeRouterRoles.
+	Routers []string `yaml:"routers"`
 }
 
 // Values of [Service.Auth].
@@ -129,6 +137,31 @@ type Client struct {
 	Name string `yaml:"name"`
 	// Groups are role attributes for dial rules ("group:<name>").
 	Groups []string `yaml:"groups"`
+	// Routers pin the client to edge routers, as for services.
+	Routers []string `yaml:"routers"`
+}
+
+// Router is an edge router of the deployment. Provisioning creates it on
+// the controller with a one-time enrolment token, written to
+// "<output>/routers/<name>.jwt"; "ztedge router join" on its node writes
+// its configuration, enrolls it and runs it.
+type Router struct {
+	// Name is the router's name on the controller.
+	Name string `yaml:"name"`
+	// Attributes are the router's role attributes, for "#attribute"
+	// entries in services' and clients' routers.
+	Attributes []string `yaml:"attributes"`
+	// Advertise is the host name or IP address that SDKs and other
+	// routers dial to reach the router.
+	Advertise string `yaml:"advertise"`
+	// Port is the edge listener's port, for SDKs. Default 3022.
+	Port int `yaml:"port"`
+	// LinkPort is the port of a listener for links from other routers;
+	// 0 (the default) opens none: the router only dials links out. It may
+	// be Port: ziti then serves SDKs and links on one port.
+	LinkPort int `yaml:"linkPort"`
+	// Tunneler enables the router's built-in tunneler (host mode).
+	Tunneler bool `yaml:"tunneler"`
 }
 
 // DialRule permits every identity in From to dial every service in To.

@@ -86,10 +86,12 @@ func (t *Topology) Validate() error {
 	names := map[string]string{} // name -> "service" or "client"
 	groups := map[string]groupMembers{}
 	intercepts := map[string]string{}
+	routers := routerNames(t.Routers)
 	for i, s := range t.Services {
 		f := fmt.Sprintf("services[%d]", i)
 		v.name(f+".name", s.Name, names, "service")
 		v.groups(f+".groups", s.Groups)
+		v.pins(f+".routers", s.Routers, routers)
 		for _, g := range s.Groups {
 			m := groups[g]
 			m.services = append(m.services, s.Name)
@@ -115,6 +117,7 @@ func (t *Topology) Validate() error {
 		f := fmt.Sprintf("clients[%d]", i)
 		v.name(f+".name", c.Name, names, "client")
 		v.groups(f+".groups", c.Groups)
+		v.pins(f+".routers", c.Routers, routers)
 		for _, g := range c.Groups {
 			m := groups[g]
 			m.clients = append(m.clients, c.Name)
@@ -154,6 +157,7 @@ func (t *Topology) Validate() error {
 			}
 		}
 	}
+	v.routers(t.Routers, names)
 	if len(v.problems) > 0 {
 		return &ValidationError{Problems: v.problems}
 	}

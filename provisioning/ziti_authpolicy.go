@@ -49,7 +49,7 @@ func (k authPolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[aut
 			if p.ExtJWT != nil {
 				s.ExtJWTAllowed = isTrue(p.ExtJWT.Allowed)
 				for _, id := range p.ExtJWT.AllowedSigners {
-					s.AllowedSigners = append(s.AllowedSigners, z.nameOr(id))
+					s.AllowedSigners = append(s.AllowedSigners, z.nameOr(signerKind{}.kind(), id))
 				}
 			}
 			s.CertAllowed = p.Cert != nil && isTrue(p.Cert.Allowed)

@@ -9,6 +9,9 @@ import (
 	"github.com/openziti/edge-api/rest_model"
 )
 
+// configTypeKind names config types among remembered IDs.
+const configTypeKind = "ziti config-type"
+
 // configKind is a service's intercept.v1 config: the host name and port
 // that clients dial it by.
 type configKind struct{}
@@ -45,7 +48,7 @@ func (z *zitiSide) loadConfigType(ctx context.Context) error {
 	}
 	for _, ct := range cts {
 		z.configTypeID = str(ct.ID)
-		z.remember("ziti config-type", interceptConfigType, z.configTypeID)
+		z.remember(configTypeKind, interceptConfigType, z.configTypeID)
 	}
 	if z.configTypeID == "" {
 		return fmt.Errorf("the controller has no %s config type", interceptConfigType)
@@ -69,7 +72,7 @@ func (k configKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[configS
 		data, _ := json.Marshal(c.Data)
 		z.remember(k.kind(), str(c.Name), str(c.ID))
 		out = append(out, zitiObject[configSpec]{Name: str(c.Name), ID: str(c.ID), Managed: isManaged(c.Tags),
-			Spec: configSpec{Type: z.nameOr(str(c.ConfigTypeID)), Data: normJSON(string(data))}})
+			Spec: configSpec{Type: z.nameOr(configTypeKind, str(c.ConfigTypeID)), Data: normJSON(string(data))}})
 	}
 	return out, nil
 }

@@ -89,7 +89,7 @@ func (k identityKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[ident
 			s.RoleAttributes = normSet(*i.RoleAttributes)
 		}
 		if ext := str(i.ExternalID); ext != "" {
-			s.ExternalJWT, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(str(i.AuthPolicyID))
+			s.ExternalJWT, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(authPolicyKind{}.kind(), str(i.AuthPolicyID))
 		} else if isManaged(i.Tags) {
 			_, err := os.Stat(credentials.IdentityPath(z.t.Output, str(i.Name)))
 			s.IdentityFile = err == nil

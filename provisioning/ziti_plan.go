@@ -15,6 +15,7 @@ type zitiState struct {
 	configs         []zitiObject[configSpec]
 	identities      []zitiObject[identitySpec]
 	services        []zitiObject[serviceSpec]
+	routers         []zitiObject[routerSpec]
 	servicePolicies []zitiObject[servicePolicySpec]
 	routerPolicies  []zitiObject[routerPolicySpec]
 	serviceRouters  []zitiObject[serviceRouterPolicySpec]
@@ -31,7 +32,6 @@ func (z *zitiSide) desired() *zitiState {
 	d.authPolicies = []zitiObject[authPolicySpec]{{Name: AuthPolicyName, Spec: authPolicySpec{
 		ExtJWTAllowed: true, AllowedSigners: []string{SignerName},
 	}}}
-	var identities, services []string
 	for _, s := range t.Services {
 		data, _ := json.Marshal(map[string]any{
 			"protocols":  []string{"tcp"},
@@ -51,25 +51,24 @@ func (z *zitiSide) desired() *zitiState {
 		}})
 		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: bindPolicyPrefix + s.Name,
 			Spec: servicePolicySpec{Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + s.Name}, ServiceRoles: []string{"@" + svc}}})
-		identities = append(identities, "@"+s.Name)
-		services = append(services, "@"+svc)
 	}
 	for _, c := range t.Clients {
 		d.identities = append(d.identities, zitiObject[identitySpec]{Name: c.Name, Spec: identitySpec{
 			RoleAttributes: groupAttributes(c.Groups), IdentityFile: true,
 		}})
-		identities = append(identities, "@"+c.Name)
 	}
 	for _, r := range dialRules(t) {
 		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: r.name,
 			Spec: servicePolicySpec{Type: "Dial", Semantic: "AnyOf", IdentityRoles: r.identityRoles, ServiceRoles: r.serviceRoles}})
 	}
-	d.routerPolicies = []zitiObject[routerPolicySpec]{{Name: edgeRouterPolicyName, Spec: routerPolicySpec{
-		Semantic: "AnyOf", IdentityRoles: normSet(identities), EdgeRouterRoles: normSet(t.Ziti.EdgeRouterRoles),
-	}}}
-	d.serviceRouters = []zitiObject[serviceRouterPolicySpec]{{Name: serviceRouterPolicyNam, Spec: serviceRouterPolicySpec{
-		Semantic: "AnyOf", ServiceRoles: normSet(services), EdgeRouterRoles: normSet(t.Ziti.EdgeRouterRoles),
-	}}}
+	for _, r := range t.Routers {
+		d.routers = append(d.routers, zitiObject[routerSpec]{Name: r.Name, Spec: routerSpec{
+			RoleAttributes: normSet(r.Attributes), Tunneler: r.Tunneler,
+		}})
+	}
+	// Roles are compared by name: an "@<id>" of one of ztedge's routers
+	// reads back as "@<name>".
+	d.routerPolicies, d.serviceRouters = routerPolicies(t, z.roleNames(routerKind{}.kind(), t.Ziti.EdgeRouterRoles))
 	return d
 }
 
@@ -95,6 +94,10 @@ func (z *zitiSide) listAll(ctx context.Context) (*zitiState, error) {
 		return nil, err
 	}
 	if s.services, err = (serviceKind{}).list(ctx, z); err != nil {
+		return nil, err
+	}
+	// Routers before the router policies, whose roles name them.
+	if s.routers, err = (routerKind{}).list(ctx, z); err != nil {
 		return nil, err
 	}
 	if s.servicePolicies, err = (servicePolicyKind{}).list(ctx, z); err != nil {
@@ -159,6 +162,7 @@ func (z *zitiSide) planAgainst(desired, existing *zitiState) ([]Change, error) {
 	u, d := idPlan.changes(z, identityKind{}, stageZitiUpsert+stage, stageZitiDelete-stage)
 	add(u, d, idErr)
 	add(planKind(z, serviceKind{}, desired.services, existing.services, stage, nil, nil))
+	add(planKind(z, routerKind{}, desired.routers, existing.routers, stage, nil, nil))
 	add(planKind(z, servicePolicyKind{}, desired.servicePolicies, existing.servicePolicies, stage,
 		func(s servicePolicySpec) []string { return s.IdentityRoles }, recreated))
 	add(planKind(z, routerPolicyKind{}, desired.routerPolicies, existing.routerPolicies, stage,

@@ -9,8 +9,9 @@ import (
 	"github.com/openziti/edge-api/rest_model"
 )
 
-// routerPolicyKind is the edge-router policy that lets ztedge's identities
-// use the topology's edge routers.
+// routerPolicyKind is an edge-router policy that lets ztedge's identities
+// use edge routers: the identities that name no routers use those of
+// ziti.edgeRouterRoles, the others those they name (see routerPolicies).
 type routerPolicyKind struct{}
 
 // routerPolicySpec is the part of an edge-router policy ztedge manages.
@@ -42,7 +43,7 @@ func (k routerPolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[r
 	}
 	out := make([]zitiObject[routerPolicySpec], 0, len(all))
 	for _, p := range all {
-		spec := routerPolicySpec{IdentityRoles: z.roleNames(p.IdentityRoles), EdgeRouterRoles: normSet(p.EdgeRouterRoles)}
+		spec := routerPolicySpec{IdentityRoles: z.roleNames(identityKind{}.kind(), p.IdentityRoles), EdgeRouterRoles: z.roleNames(routerKind{}.kind(), p.EdgeRouterRoles)}
 		if p.Semantic != nil {
 			spec.Semantic = string(*p.Semantic)
 		}
@@ -57,9 +58,13 @@ func (routerPolicyKind) create(ctx context.Context, z *zitiSide, o zitiObject[ro
 	if err != nil {
 		return "", err
 	}
+	ers, err := z.routerRoleIDs(o.Spec.EdgeRouterRoles)
+	if err != nil {
+		return "", err
+	}
 	r, err := z.api.EdgeRouterPolicy.CreateEdgeRouterPolicy(&edge_router_policy.CreateEdgeRouterPolicyParams{Context: ctx, Policy: &rest_model.EdgeRouterPolicyCreate{
 		Name: ptr(o.Name), Semantic: ptr(rest_model.Semantic(o.Spec.Semantic)), IdentityRoles: idr,
-		EdgeRouterRoles: rest_model.Roles(o.Spec.EdgeRouterRoles), Tags: managedTags(),
+		EdgeRouterRoles: ers, Tags: managedTags(),
 	}}, nil)
 	if err != nil {
 		return "", err
@@ -72,9 +77,13 @@ func (routerPolicyKind) update(ctx context.Context, z *zitiSide, have, want ziti
 	if err != nil {
 		return err
 	}
+	ers, err := z.routerRoleIDs(want.Spec.EdgeRouterRoles)
+	if err != nil {
+		return err
+	}
 	_, err = z.api.EdgeRouterPolicy.UpdateEdgeRouterPolicy(&edge_router_policy.UpdateEdgeRouterPolicyParams{Context: ctx, ID: have.ID, Policy: &rest_model.EdgeRouterPolicyUpdate{
 		Name: ptr(want.Name), Semantic: ptr(rest_model.Semantic(want.Spec.Semantic)), IdentityRoles: idr,
-		EdgeRouterRoles: rest_model.Roles(want.Spec.EdgeRouterRoles), Tags: managedTags(),
+		EdgeRouterRoles: ers, Tags: managedTags(),
 	}}, nil)
 	return err
 }
@@ -84,8 +93,9 @@ func (routerPolicyKind) remove(ctx context.Context, z *zitiSide, o zitiObject[ro
 	return err
 }
 
-// serviceRouterPolicyKind is the service-edge-router policy that lets
-// ztedge's services be reached through the topology's edge routers.
+// serviceRouterPolicyKind is a service-edge-router policy that lets
+// ztedge's services be bound and dialled through edge routers (see
+// routerPolicies).
 type serviceRouterPolicyKind struct{}
 
 // serviceRouterPolicySpec is the part of a service-edge-router policy
@@ -118,7 +128,7 @@ func (k serviceRouterPolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiO
 	}
 	out := make([]zitiObject[serviceRouterPolicySpec], 0, len(all))
 	for _, p := range all {
-		spec := serviceRouterPolicySpec{ServiceRoles: z.roleNames(p.ServiceRoles), EdgeRouterRoles: normSet(p.EdgeRouterRoles)}
+		spec := serviceRouterPolicySpec{ServiceRoles: z.roleNames(serviceKind{}.kind(), p.ServiceRoles), EdgeRouterRoles: z.roleNames(routerKind{}.kind(), p.EdgeRouterRoles)}
 		if p.Semantic != nil {
 			spec.Semantic = string(*p.Semantic)
 		}
@@ -133,9 +143,13 @@ func (serviceRouterPolicyKind) create(ctx context.Context, z *zitiSide, o zitiOb
 	if err != nil {
 		return "", err
 	}
+	ers, err := z.routerRoleIDs(o.Spec.EdgeRouterRoles)
+	if err != nil {
+		return "", err
+	}
 	r, err := z.api.ServiceEdgeRouterPolicy.CreateServiceEdgeRouterPolicy(&service_edge_router_policy.CreateServiceEdgeRouterPolicyParams{Context: ctx, Policy: &rest_model.ServiceEdgeRouterPolicyCreate{
 		Name: ptr(o.Name), Semantic: ptr(rest_model.Semantic(o.Spec.Semantic)), ServiceRoles: svr,
-		EdgeRouterRoles: rest_model.Roles(o.Spec.EdgeRouterRoles), Tags: managedTags(),
+		EdgeRouterRoles: ers, Tags: managedTags(),
 	}}, nil)
 	if err != nil {
 		return "", err
@@ -148,9 +162,13 @@ func (serviceRouterPolicyKind) update(ctx context.Context, z *zitiSide, have, wa
 	if err != nil {
 		return err
 	}
+	ers, err := z.routerRoleIDs(want.Spec.EdgeRouterRoles)
+	if err != nil {
+		return err
+	}
 	_, err = z.api.ServiceEdgeRouterPolicy.UpdateServiceEdgeRouterPolicy(&service_edge_router_policy.UpdateServiceEdgeRouterPolicyParams{Context: ctx, ID: have.ID, Policy: &rest_model.ServiceEdgeRouterPolicyUpdate{
 		Name: ptr(want.Name), Semantic: ptr(rest_model.Semantic(want.Spec.Semantic)), ServiceRoles: svr,
-		EdgeRouterRoles: rest_model.Roles(want.Spec.EdgeRouterRoles), Tags: managedTags(),
+		EdgeRouterRoles: ers, Tags: managedTags(),
 	}}, nil)
 	return err
 }

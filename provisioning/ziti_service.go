@@ -43,7 +43,7 @@ func (k serviceKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[servic
 	for _, s := range all {
 		spec := serviceSpec{EncryptionRequired: isTrue(s.EncryptionRequired)}
 		for _, id := range s.Configs {
-			spec.Configs = append(spec.Configs, z.nameOr(id))
+			spec.Configs = append(spec.Configs, z.nameOr(configKind{}.kind(), id))
 		}
 		if s.RoleAttributes != nil {
 			spec.RoleAttributes = normSet(*s.RoleAttributes)

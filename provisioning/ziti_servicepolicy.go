@@ -43,7 +43,7 @@ func (k servicePolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[
 	}
 	out := make([]zitiObject[servicePolicySpec], 0, len(all))
 	for _, p := range all {
-		spec := servicePolicySpec{IdentityRoles: z.roleNames(p.IdentityRoles), ServiceRoles: z.roleNames(p.ServiceRoles)}
+		spec := servicePolicySpec{IdentityRoles: z.roleNames(identityKind{}.kind(), p.IdentityRoles), ServiceRoles: z.roleNames(serviceKind{}.kind(), p.ServiceRoles)}
 		if p.Type != nil {
 			spec.Type = string(*p.Type)
 		}

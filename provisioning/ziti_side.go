@@ -57,7 +57,7 @@ type zitiSide struct {
 
 	mu    sync.Mutex
 	ids   map[string]string // kind + "/" + name -> id
-	names map[string]string // id -> name
+	names map[string]string // kind + "/" + id -> name (IDs are unique per kind only: a router, its identity and its system policy share one)
 }
 
 // newZitiSide logs in to the controller's management API with the
@@ -127,15 +127,16 @@ func zitiAdminCredentials(t *Topology) (user, pass string, err error) {
 func (z *zitiSide) remember(kind, name, id string) {
 	z.mu.Lock()
 	z.ids[kind+"/"+name] = id
-	z.names[id] = name
+	z.names[kind+"/"+id] = name
 	z.mu.Unlock()
 }
 
-// nameOr returns the name of the object with ID id, or id when unknown.
-func (z *zitiSide) nameOr(id string) string {
+// nameOr returns the name of the object of a kind with ID id, or id when
+// unknown.
+func (z *zitiSide) nameOr(kind, id string) string {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if n, ok := z.names[id]; ok {
+	if n, ok := z.names[kind+"/"+id]; ok {
 		return n
 	}
 	return id
@@ -165,12 +166,12 @@ func (z *zitiSide) idsOf(kind string, names []string) ([]string, error) {
 	return out, nil
 }
 
-// roleNames turns "@<id>" roles into "@<name>" for comparison.
-func (z *zitiSide) roleNames(roles []string) []string {
+// roleNames turns "@<id>" roles of a kind into "@<name>" for comparison.
+func (z *zitiSide) roleNames(kind string, roles []string) []string {
 	out := make([]string, len(roles))
 	for i, r := range roles {
 		if id, ok := strings.CutPrefix(r, "@"); ok {
-			r = "@" + z.nameOr(id)
+			r = "@" + z.nameOr(kind, id)
 		}
 		out[i] = r
 	}

@@ -8,6 +8,7 @@
 //	ztedge provision plan|apply|destroy|graph -f TOPOLOGY.yaml
 //	ztedge doctor [-f TOPOLOGY.yaml] [-c CONFIG.yaml] [SERVICE [PEER]]
 //	ztedge status -f TOPOLOGY.yaml [-o json]
+//	ztedge router join NAME [-f TOPOLOGY.yaml] [flags]
 //	ztedge gateway render|run -config GATEWAY.yaml
 //	ztedge user add|remove NAME
 //	ztedge up [-once]
@@ -38,6 +39,7 @@ Commands:
   provision ...              plan, apply or destroy a topology in Vault and on the controller; graph draws it
   doctor [SERVICE [PEER]]    check link by link why a service cannot serve or reach its peer
   status -f TOPOLOGY         what is live now: services bound, identities, routers, JWT signer and key
+  router join NAME ...       set up, enroll (once) and run an edge router of the topology on this node
   up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
   gateway render|run ...     render or run the NGINX gateway (token-based mode)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
@@ -110,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "status":
 		return runStatus(ctx, args[1:], stdout, stderr)
+	case "router":
+		return runRouter(ctx, args[1:], stdout, stderr)
 	case "up":
 		return runUp(ctx, args[1:])
 	case "gateway":

@@ -54,6 +54,12 @@ func IdentityPath(output, name string) string {
 	return filepath.Join(output, "clients", name+".json")
 }
 
+// RouterTokenPath returns where the one-time enrolment token (a JWT) of an
+// edge router is written: <output>/routers/<name>.jwt.
+func RouterTokenPath(output, name string) string {
+	return filepath.Join(output, "routers", name+".jwt")
+}
+
 // Read reads and checks a credentials file. It refuses a file that group or
 // others may read or write, unknown or missing fields, and a malformed
 // Vault address; errors name the file and the field at fault and never

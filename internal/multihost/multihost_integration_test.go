@@ -21,6 +21,9 @@ import (
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("MULTIHOST_SDK"); mode != "" {
+		if code, ok := deployHelper(mode, os.Args[1:]); ok {
+			os.Exit(code)
+		}
 		os.Exit(sdkHelper(mode, os.Args[1:]))
 	}
 	os.Exit(m.Run())
@@ -148,24 +151,10 @@ func TestIntegrationTwoNodes(t *testing.T) {
 	})
 
 	t.Run("the circuit runs from node-b's router to node-a's", func(t *testing.T) {
-		out := cli(t, hub, "fabric", "list", "circuits", "--output-json")
-		var circuits struct {
-			Data []struct {
-				Path struct {
-					Nodes []struct {
-						Name string `json:"name"`
-					} `json:"nodes"`
-				} `json:"path"`
-			} `json:"data"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(out), &circuits), out)
-		require.Len(t, circuits.Data, 1, out)
-		var path []string
-		for _, node := range circuits.Data[0].Path.Nodes {
-			path = append(path, node.Name)
-		}
+		paths := circuitPaths(t, hub)
+		require.Len(t, paths, 1)
+		path := strings.Split(paths[0], ">")
 		t.Logf("circuit path: %v", path)
-		require.NotEmpty(t, path)
 		assert.Equal(t, "node-b", path[0], "first router")
 		assert.Equal(t, "node-a", path[len(path)-1], "last router")
 	})

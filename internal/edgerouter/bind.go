@@ -1,0 +1,60 @@
+package edgerouter
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// BindAddress chooses the address the router's listeners bind to when
+// none is given: the advertised address itself when it is an IP address,
+// else the one address of this host that the advertised name resolves
+// to. A name that resolves to none of this host's addresses (the node is
+// behind NAT, say) or to several is an error asking for the address.
+func BindAddress(ctx context.Context, advertise string) (netip.Addr, error) {
+	if ip, err := netip.ParseAddr(advertise); err == nil {
+		return ip, nil
+	}
+	resolved, err := net.DefaultResolver.LookupNetIP(ctx, "ip", advertise)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("edgerouter: resolving the advertised name %s to choose the address to bind to: %w (give the address)", advertise, err)
+	}
+	local, err := localAddrs()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return pickLocal(advertise, resolved, local)
+}
+
+// pickLocal returns the one address of resolved that is in local.
+func pickLocal(advertise string, resolved []netip.Addr, local map[netip.Addr]bool) (netip.Addr, error) {
+	var found []netip.Addr
+	for _, a := range resolved {
+		if local[a.Unmap()] {
+			found = append(found, a.Unmap())
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return netip.Addr{}, fmt.Errorf("edgerouter: %s resolves to %v, none of them an address of this host: give the address to bind to", advertise, resolved)
+	}
+	return netip.Addr{}, fmt.Errorf("edgerouter: %s resolves to several addresses of this host (%v): give the one to bind to", advertise, found)
+}
+
+// localAddrs returns the addresses of this host's interfaces.
+func localAddrs() (map[netip.Addr]bool, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("edgerouter: listing this host's addresses: %w", err)
+	}
+	out := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out[p.Addr().Unmap()] = true
+		}
+	}
+	return out, nil
+}
