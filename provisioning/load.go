@@ -23,6 +23,9 @@ const (
 	DefaultAudience       = "edgex"
 	DefaultJWTTTL         = time.Hour
 	DefaultInterceptPort  = 80
+	// DefaultSecretsMount is the KV version 1 mount under which EdgeX keeps
+	// service secrets: it reads them at /v1/secret/edgex/<service>/.
+	DefaultSecretsMount = "secret"
 	// ServicePrefix is prepended to a service name to form its Ziti service name.
 	ServicePrefix = "edgex."
 	// DefaultInterceptDomain is appended to a service name to form its default intercept host.
@@ -108,6 +111,10 @@ func (t *Topology) SetDefaults() {
 		t.Vault.AuthMount = DefaultAuthMount
 	}
 	t.Vault.AuthMount = strings.Trim(t.Vault.AuthMount, "/")
+	if t.Vault.SecretsMount == "" {
+		t.Vault.SecretsMount = DefaultSecretsMount
+	}
+	t.Vault.SecretsMount = strings.Trim(t.Vault.SecretsMount, "/")
 	if t.Vault.TokenPeriod == 0 {
 		t.Vault.TokenPeriod = Duration(DefaultTokenPeriod)
 	}

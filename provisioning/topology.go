@@ -65,6 +65,12 @@ type VaultSettings struct {
 	// TokenPeriod is the period of the Vault tokens services log in with.
 	// Default 1h.
 	TokenPeriod Duration `yaml:"tokenPeriod"`
+	// SecretsMount is the path of the KV version 1 secrets engine that
+	// holds the secrets of services marked secrets: true, which EdgeX reads
+	// and writes at /v1/secret/edgex/<service>/: "secret" (default) or
+	// "secret/edgex". ztedge creates it when it is missing and refuses a
+	// KV version 2 mount there. Unused when no service keeps secrets.
+	SecretsMount string `yaml:"secretsMount"`
 }
 
 // ZitiSettings says where the Ziti controller is and how to log in.
@@ -104,6 +110,14 @@ type Service struct {
 	Host string `yaml:"host"`
 	// Port is the intercept port. Default 80.
 	Port int `yaml:"port"`
+	// EdgeX marks a service built on EdgeX's go-mod-bootstrap (v4) rather
+	// than on ztedge: provisioning also writes its Vault token file in
+	// EdgeX's format and the environment it needs (see docs/edgex.md).
+	EdgeX bool `yaml:"edgex"`
+	// Secrets lets the service keep its own secrets in Vault, as EdgeX
+	// services do under secret/edgex/<name>/ (database or message-bus
+	// credentials): its policy grants that path on [VaultSettings.SecretsMount].
+	Secrets bool `yaml:"secrets"`
 }
 
 // Client is an extra Ziti identity for a tunneler or an administrator,
