@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+
+	vaultapi "github.com/hashicorp/vault/api"
 )
 
 // Provisioner brings Vault and the Ziti controller to the state a
@@ -13,6 +15,8 @@ type Provisioner struct {
 	log   *slog.Logger
 	vault *vaultSide
 	ziti  *zitiSide
+	// vc is the Vault client, for the EdgeX parts (edgex.go).
+	vc *vaultapi.Client
 }
 
 // New connects to the Vault server and the Ziti controller the topology
@@ -34,17 +38,39 @@ func New(ctx context.Context, t *Topology, logger *slog.Logger) (*Provisioner, e
 	if err != nil {
 		return nil, err
 	}
-	return &Provisioner{t: t, log: logger, vault: newVaultSide(vc, t), ziti: z}, nil
+	return &Provisioner{t: t, log: logger, vault: newVaultSide(vc, t), ziti: z, vc: vc}, nil
 }
 
 // Plan reports what [Provisioner.Apply] would create, update and delete,
 // touching nothing.
+//
+// EdgeX services (edgex.go): the token files and environment files of
+// services no longer marked edgex are removed first, their tokens revoked;
+// the secrets mount, token files and environment files follow the Vault
+// changes, which write the credentials the token files are logged in with.
 func (p *Provisioner) Plan(ctx context.Context) (*Plan, error) {
+	var changes []Change
+	pre, err := planEdgeXRemovals(ctx, p.vc, p.t.Output, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
+	changes = append(changes, pre...)
 	vc, err := p.vault.plan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("planning Vault: %w", err)
 	}
-	issuer, jwks, err := p.vault.discover(ctx)
+	changes = append(changes, vc...)
+	mount, err := planSecretsMount(ctx, p.vc, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning Vault: %w", err)
+	}
+	changes = append(changes, mount...)
+	files, err := planEdgeXFiles(ctx, p.vc, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
+	changes = append(changes, files...)
+	issuer, jwks, err := discoverIssuer(ctx, p.t)
 	if err != nil {
 		return nil, fmt.Errorf("reading Vault's OIDC discovery document: %w", err)
 	}
@@ -52,7 +78,7 @@ func (p *Provisioner) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
 	}
-	return &Plan{Changes: append(vc, zc...)}, nil
+	return &Plan{Changes: append(changes, zc...)}, nil
 }
 
 // Apply makes a plan and carries it out, calling progress (if not nil)
@@ -67,7 +93,13 @@ func (p *Provisioner) Apply(ctx context.Context, progress func(Change)) (*Plan, 
 }
 
 // DestroyPlan reports what [Provisioner.Destroy] would delete.
+// EdgeX token files go first (their tokens revoked), the secrets mount
+// ztedge created last.
 func (p *Provisioner) DestroyPlan(ctx context.Context) (*Plan, error) {
+	pre, err := planEdgeXRemovals(ctx, p.vc, p.t.Output, nil)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
 	zc, err := p.ziti.destroyPlan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
@@ -76,7 +108,12 @@ func (p *Provisioner) DestroyPlan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("planning Vault: %w", err)
 	}
-	return &Plan{Changes: append(zc, vc...)}, nil
+	mount, err := destroySecretsMount(ctx, p.vc, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning Vault: %w", err)
+	}
+	changes := append(append(append(pre, zc...), vc...), mount...)
+	return &Plan{Changes: changes}, nil
 }
 
 // Destroy deletes every object ztedge created in Vault and on the

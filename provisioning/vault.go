@@ -998,12 +998,14 @@ func (v *vaultSide) planService(ctx context.Context, st *vaultState, s string) (
 	if err != nil {
 		return nil, err
 	}
-	if !exists || !samePolicyText(text, vaultPolicyText(s)) {
+	// EDGEX HOOK (issue 10): the policy text includes the EdgeX paths of
+	// the service (edgex.go, policyText); keep this call in the refactor.
+	if !exists || !samePolicyText(text, v.policyText(s)) {
 		op, detail := OpCreate, ""
 		if exists {
 			op, detail = OpUpdate, "rules differ"
 		}
-		want := vaultPolicyText(s)
+		want := v.policyText(s)
 		changes = append(changes, Change{Op: op, Kind: kindVaultPolicy, Name: policy, Detail: detail,
 			apply: func(ctx context.Context) error {
 				if err := v.c.Sys().PutPolicyWithContext(ctx, policy, want); err != nil {
