@@ -79,9 +79,13 @@ CLIENTS_CORE_METADATA_SECURITYOPTIONS_OPENZITICONTROLLER=https://127.0.0.1:1280
 	assert.Equal(t, want, got)
 
 	// core-metadata may dial nobody: no clients, still the service's own settings.
+	_, err = top.EdgeXEnv("core-metadata")
+	assert.ErrorContains(t, err, "not marked edgex: true")
+	top.Services[1].EdgeX = true
 	env, err = top.EdgeXEnv("core-metadata")
 	require.NoError(t, err)
 	assert.NotContains(t, string(FormatEnv(env)), "CLIENTS_")
+	assert.Contains(t, string(FormatEnv(env)), "SERVICE_SECURITYOPTIONS_MODE=zerotrust\n")
 
 	_, err = top.EdgeXEnv("nope")
 	assert.ErrorContains(t, err, `"nope" is not a service`)

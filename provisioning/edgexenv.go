@@ -25,8 +25,11 @@ type EnvVar struct {
 //
 // EdgeX reads these for every service, whatever its configuration file says.
 func (t *Topology) EdgeXSecretStoreEnv(name string) ([]EnvVar, error) {
-	if _, ok := t.serviceNamed(name); !ok {
+	switch s, ok := t.serviceNamed(name); {
+	case !ok:
 		return nil, fmt.Errorf("edgex env: %q is not a service of the topology", name)
+	case !s.EdgeX:
+		return nil, fmt.Errorf("edgex env: service %q is not marked edgex: true in the topology, so provisioning writes no token file for it", name)
 	}
 	u, err := url.Parse(t.Vault.Address)
 	if err != nil || u.Hostname() == "" {

@@ -8,6 +8,7 @@
 //	ztedge provision plan|apply|destroy -f TOPOLOGY.yaml
 //	ztedge gateway render|run -config GATEWAY.yaml
 //	ztedge user add|remove NAME
+//	ztedge edgex token-file|env ...
 //	ztedge up [-once]
 //	ztedge gateway render|run -config FILE
 //	ztedge user add|remove NAME [flags]
@@ -38,6 +39,7 @@ Commands:
   up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
   gateway render|run ...     render or run the NGINX gateway (token-based mode)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
+  edgex token-file|env ...   EdgeX 4 services: write (and keep valid) their Vault token file, print their environment
 
 Run "ztedge <command> -h" for a command's flags.
 `
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGateway(ctx, args[1:], stdout, stderr)
 	case "user":
 		return runUser(ctx, args[1:], stdout, stderr)
+	case "edgex":
+		return runEdgeX(ctx, args[1:], stdout, stderr)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}
