@@ -57,7 +57,12 @@ func startProbe(t testing.TB, bin string, env []string) *probe {
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(t, p.cmd.Start())
 	go func() { p.exitErr = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.stop)
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() || testing.Verbose() {
+			t.Logf("EdgeX probe log:\n%s", p.log.String())
+		}
+	})
 	return p
 }
 

@@ -140,6 +140,9 @@ func (k *Keeper) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if res.Action == Kept {
+		log.Info("edgex token file: holds a valid token", "file", k.Path, "ttl", res.TTL)
+	}
 	k.report(log, res)
 	next := k.interval(res.Period)
 	for {
