@@ -479,21 +479,9 @@ func (u *Users) write(ctx context.Context, path string, data map[string]any) (ma
 
 func (u *Users) del(ctx context.Context, path string) error { return vault.Delete(ctx, u.c, path) }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
+func str(v any) string { return vault.String(v) }
 
-func strs(v any) []string {
-	l, _ := v.([]any)
-	out := make([]string, 0, len(l))
-	for _, x := range l {
-		if s, ok := x.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func strs(v any) []string { return vault.Strings(v) }
 
 // sameJSON compares two JSON documents by value.
 func sameJSON(a, b string) bool {

@@ -69,12 +69,13 @@ func Lookup(ctx context.Context, c *vaultapi.Client, token string) (*Status, err
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{EntityID: str(data["entity_id"]), Policies: strs(data["policies"])}
+	st := &Status{EntityID: vault.String(data["entity_id"]), Policies: vault.Strings(data["policies"])}
+	slices.Sort(st.Policies)
 	st.TTL = seconds(data["ttl"])
 	st.Period = seconds(data["period"])
 	st.Renewable, _ = data["renewable"].(bool)
 	if meta, ok := data["meta"].(map[string]any); ok {
-		st.RoleName = str(meta["role_name"])
+		st.RoleName = vault.String(meta["role_name"])
 	}
 	return st, nil
 }
@@ -145,23 +146,6 @@ func classify(err error, op string) error {
 		return fmt.Errorf("vault auth/token/%s: %w", op, ErrTokenInvalid)
 	}
 	return fmt.Errorf("vault auth/token/%s: %w", op, vault.Sanitize(err))
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func strs(v any) []string {
-	l, _ := v.([]any)
-	out := make([]string, 0, len(l))
-	for _, e := range l {
-		if s, ok := e.(string); ok {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // seconds reads a JSON number of seconds (Vault's client decodes numbers as

@@ -61,3 +61,23 @@ func List(ctx context.Context, c *vaultapi.Client, path string) (map[string]any,
 	}
 	return s.Data, nil
 }
+
+// String returns v when it is a string (a field of Vault's JSON answer),
+// else "".
+func String(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// Strings returns the strings of v when it is a JSON array (a field of
+// Vault's JSON answer), skipping other elements; nil for anything else.
+func Strings(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
