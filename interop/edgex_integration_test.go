@@ -329,4 +329,3 @@ func TestIntegrationEdgeXServiceOnZtedgeNetwork(t *testing.T) {
 		assert.Error(t, dead.exitErr)
 	})
 }
-
