@@ -10,11 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/internal/stacktest"
 )
 
 // buildProbe compiles the EdgeX module's service (interop/edgex) with the
@@ -38,7 +39,7 @@ func buildProbe(t testing.TB) string {
 // probe is the EdgeX service running as its own process.
 type probe struct {
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *stacktest.Buffer
 	exited  chan struct{}
 	exitErr error
 }
@@ -49,7 +50,7 @@ func startProbe(t testing.TB, bin string, env []string) *probe {
 	t.Helper()
 	res, err := filepath.Abs(filepath.Join("edgex", "res"))
 	require.NoError(t, err)
-	p := &probe{log: &syncBuffer{}, exited: make(chan struct{})}
+	p := &probe{log: &stacktest.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "-cd", res)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		// EdgeX retries its start for this long before it gives up.
@@ -112,24 +113,6 @@ func (p *probe) eventually(t testing.TB, within time.Duration, what string, f fu
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%s: %v\nEdgeX probe log:\n%s", what, err, p.log.String())
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freePort(t testing.TB) int {
