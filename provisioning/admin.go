@@ -6,6 +6,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 	mgmt "github.com/openziti/edge-api/rest_management_api_client"
+	"github.com/ztedge/ztedge/jwtauth"
 )
 
 // ZitiManagement logs in to the controller's edge management API the way
@@ -34,5 +35,5 @@ func VaultAdmin(ctx context.Context, t *Topology) (*vaultapi.Client, error) {
 // tokens from its OIDC discovery document, as provisioning does when it
 // configures the controller's external JWT signer. It needs no token.
 func DiscoverVault(ctx context.Context, c *vaultapi.Client) (issuer, jwksURL string, err error) {
-	return (&vaultSide{c: c}).discover(ctx)
+	return jwtauth.Discover(ctx, c.Address(), c.CloneConfig().HttpClient)
 }

@@ -83,3 +83,46 @@ services:
 	//   - services[2].routers[0]: unknown router "node-c" (declare it under routers, or write #attribute for routers by attribute)
 	//   - routers[1].advertise: "0.0.0.0" is not an address others can dial
 }
+
+// The environment an unmodified EdgeX 4 service needs on the topology's
+// network: its secret store (Vault, the token file provisioning writes),
+// zerotrust mode, and one client per service it may dial.
+func ExampleTopology_EdgeXEnv() {
+	top, err := provisioning.Parse([]byte(`
+vault: {address: "http://127.0.0.1:8200"}
+ziti: {controller: "127.0.0.1:1280"}
+output: /srv/ztedge
+services:
+  - name: core-data
+  - name: core-command
+    edgex: true
+dial:
+  - from: [core-command]
+    to: [core-data]
+`))
+	if err != nil {
+		panic(err)
+	}
+	if err := top.Validate(); err != nil {
+		panic(err)
+	}
+	env, err := top.EdgeXEnv("core-command")
+	if err != nil {
+		panic(err)
+	}
+	os.Stdout.Write(provisioning.FormatEnv(env))
+	// Output:
+	// EDGEX_SECURITY_SECRET_STORE=true
+	// SECRETSTORE_TYPE=openbao
+	// SECRETSTORE_PROTOCOL=http
+	// SECRETSTORE_HOST=127.0.0.1
+	// SECRETSTORE_PORT=8200
+	// SECRETSTORE_TOKENFILE=/srv/ztedge/services/core-command/secrets-token.json
+	// SERVICE_SECURITYOPTIONS_MODE=zerotrust
+	// SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER=https://127.0.0.1:1280
+	// CLIENTS_CORE_DATA_PROTOCOL=http
+	// CLIENTS_CORE_DATA_HOST=core-data.edgex.ziti
+	// CLIENTS_CORE_DATA_PORT=80
+	// CLIENTS_CORE_DATA_SECURITYOPTIONS_MODE=zerotrust
+	// CLIENTS_CORE_DATA_SECURITYOPTIONS_OPENZITICONTROLLER=https://127.0.0.1:1280
+}

@@ -28,6 +28,9 @@ const (
 	DefaultInterceptPort  = naming.InterceptPort
 	// DefaultRouterPort is the default port of an edge router's listener for SDKs.
 	DefaultRouterPort = 3022
+	// DefaultSecretsMount is the KV version 1 mount under which EdgeX keeps
+	// service secrets: it reads them at /v1/secret/edgex/<service>/.
+	DefaultSecretsMount = "secret"
 	// ServicePrefix is prepended to a service name to form its Ziti service name.
 	ServicePrefix = naming.ServicePrefix
 	// DefaultInterceptDomain is appended to a service name to form its default intercept host.
@@ -150,6 +153,10 @@ func (t *Topology) SetDefaults() {
 		t.Vault.AuthMount = DefaultAuthMount
 	}
 	t.Vault.AuthMount = strings.Trim(t.Vault.AuthMount, "/")
+	if t.Vault.SecretsMount == "" {
+		t.Vault.SecretsMount = DefaultSecretsMount
+	}
+	t.Vault.SecretsMount = strings.Trim(t.Vault.SecretsMount, "/")
 	if t.Vault.TokenPeriod == 0 {
 		t.Vault.TokenPeriod = Duration(DefaultTokenPeriod)
 	}

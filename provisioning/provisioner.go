@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+
+	vaultapi "github.com/hashicorp/vault/api"
 )
 
 // Provisioner brings Vault and the Ziti controller to the state a
@@ -13,6 +15,8 @@ type Provisioner struct {
 	log   *slog.Logger
 	vault *vaultSide
 	ziti  *zitiSide
+	// vc is the Vault client, for the EdgeX parts (edgex.go).
+	vc *vaultapi.Client
 }
 
 // New connects to the Vault server and the Ziti controller the topology
@@ -35,18 +39,35 @@ func New(ctx context.Context, t *Topology, logger *slog.Logger) (_ *Provisioner,
 	if err != nil {
 		return nil, err
 	}
-	return &Provisioner{t: t, log: logger, vault: newVaultSide(vc, t), ziti: z}, nil
+	return &Provisioner{t: t, log: logger, vault: newVaultSide(vc, t), ziti: z, vc: vc}, nil
 }
 
 // Plan reports what [Provisioner.Apply] would create, update and delete,
 // touching nothing.
+//
+// EdgeX services (edgex.go): the token files and environment files of
+// services no longer marked edgex are removed first, their tokens revoked;
+// the secrets mount, token files and environment files follow the Vault
+// changes, which write the credentials the token files are logged in with.
 func (p *Provisioner) Plan(ctx context.Context) (_ *Plan, err error) {
 	defer prefixErr(&err)
+	pre, err := planEdgeXRemovals(ctx, p.vc, p.t.Output, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
 	vc, err := p.vault.plan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("planning Vault: %w", err)
 	}
-	issuer, jwks, err := p.vault.discover(ctx)
+	mount, err := planSecretsMount(ctx, p.vc, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning Vault: %w", err)
+	}
+	files, err := planEdgeXFiles(ctx, p.vc, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
+	issuer, jwks, err := discoverIssuer(ctx, p.t)
 	if err != nil {
 		return nil, fmt.Errorf("reading Vault's OIDC discovery document: %w", err)
 	}
@@ -54,7 +75,7 @@ func (p *Provisioner) Plan(ctx context.Context) (_ *Plan, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
 	}
-	return &Plan{Changes: sequence(vc, zc)}, nil
+	return &Plan{Changes: sequence(inOrder(pre), vc, inOrder(mount), inOrder(files), zc)}, nil
 }
 
 // Apply makes a plan and carries it out, calling progress (if not nil)
@@ -69,9 +90,15 @@ func (p *Provisioner) Apply(ctx context.Context, progress func(Change)) (_ *Plan
 	return plan, plan.execute(ctx, progress)
 }
 
-// DestroyPlan reports what [Provisioner.Destroy] would delete.
+// DestroyPlan reports what [Provisioner.Destroy] would delete. EdgeX token
+// files go first (their tokens revoked), the secrets mount ztedge created
+// last.
 func (p *Provisioner) DestroyPlan(ctx context.Context) (_ *Plan, err error) {
 	defer prefixErr(&err)
+	pre, err := planEdgeXRemovals(ctx, p.vc, p.t.Output, nil)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
 	zc, err := p.ziti.destroyPlan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
@@ -80,7 +107,11 @@ func (p *Provisioner) DestroyPlan(ctx context.Context) (_ *Plan, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("planning Vault: %w", err)
 	}
-	return &Plan{Changes: sequence(zc, vc)}, nil
+	mount, err := destroySecretsMount(ctx, p.vc, p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning Vault: %w", err)
+	}
+	return &Plan{Changes: sequence(inOrder(pre), zc, vc, inOrder(mount))}, nil
 }
 
 // Destroy deletes every object ztedge created in Vault and on the
@@ -93,3 +124,6 @@ func (p *Provisioner) Destroy(ctx context.Context, progress func(Change)) (_ *Pl
 	}
 	return plan, plan.execute(ctx, progress)
 }
+
+// inOrder makes changes run one after the other, in plan order.
+func inOrder(changes []Change) []Change { return inStage(changes, 0, "in order") }

@@ -73,6 +73,12 @@ type VaultSettings struct {
 	// TokenPeriod is the period of the Vault tokens services log in with.
 	// Default 1h.
 	TokenPeriod Duration `yaml:"tokenPeriod"`
+	// SecretsMount is the path of the KV version 1 secrets engine that
+	// holds the secrets of services marked secrets: true, which EdgeX reads
+	// and writes at /v1/secret/edgex/<service>/: "secret" (default) or
+	// "secret/edgex". ztedge creates it when it is missing and refuses a
+	// KV version 2 mount there. Unused when no service keeps secrets.
+	SecretsMount string `yaml:"secretsMount"`
 }
 
 // ZitiSettings says where the Ziti controller is and how to log in.
@@ -122,6 +128,14 @@ type Service struct {
 	// from the topology's routers or "#attribute". Its identity may then
 	// use only those routers. Empty: ziti.edgeRouterRoles.
 	Routers []string `yaml:"routers"`
+	// EdgeX marks a service built on EdgeX's go-mod-bootstrap (v4) rather
+	// than on ztedge: provisioning also writes its Vault token file in
+	// EdgeX's format and the environment it needs (see docs/edgex.md).
+	EdgeX bool `yaml:"edgex"`
+	// Secrets lets the service keep its own secrets in Vault, as EdgeX
+	// services do under secret/edgex/<name>/ (database or message-bus
+	// credentials): its policy grants that path on [VaultSettings.SecretsMount].
+	Secrets bool `yaml:"secrets"`
 }
 
 // Values of [Service.Auth].

@@ -62,6 +62,9 @@ func (t *Topology) Validate() error {
 			break
 		}
 	}
+	if m := t.Vault.SecretsMount; m != "secret" && m != "secret/edgex" {
+		v.addf("vault.secretsMount: %q cannot hold EdgeX secrets: EdgeX reads them at /v1/secret/edgex/<service>/, so the mount must be \"secret\" or \"secret/edgex\"", m)
+	}
 	if d := time.Duration(t.Vault.TokenPeriod); d < time.Minute {
 		v.addf("vault.tokenPeriod: %s is too short (at least 1m)", d)
 	}

@@ -62,7 +62,7 @@ func TestVaultProvisioningIntegration(t *testing.T) {
 	_, err = root.Logical().WriteWithContext(ctx, "identity/entity", map[string]any{"name": "ops", "policies": []string{"ops-readonly"}})
 	require.NoError(t, err)
 
-	issuer, jwksURL, err := v.discover(ctx)
+	issuer, jwksURL, err := discoverIssuer(ctx, top)
 	require.NoError(t, err)
 	assert.Equal(t, tv.Addr+"/v1/identity/oidc", issuer, "discovered issuer")
 	assert.Equal(t, issuer+"/.well-known/keys", jwksURL, "discovered JWKS URL")

@@ -44,7 +44,7 @@ func samePolicyText(a, b string) bool {
 }
 
 func (policyKind) converge(ctx context.Context, v *vaultSide, s *serviceState) ([]Change, error) {
-	policy, want := vaultPolicyName(s.name), vaultPolicyText(s.name)
+	policy, want := vaultPolicyName(s.name), v.policyText(s.name)
 	text, exists, err := v.readPolicy(ctx, policy)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -136,34 +135,6 @@ func VaultToken(tokenFile string) (token, source string, err error) {
 // using client c (see newVaultClient).
 func newVaultSide(c *vaultapi.Client, t *Topology) *vaultSide {
 	return &vaultSide{c: c, t: t}
-}
-
-// discover reads issuer and jwks_uri from GET
-// /v1/identity/oidc/.well-known/openid-configuration (never hard-code them).
-func (v *vaultSide) discover(ctx context.Context) (issuer, jwksURL string, err error) {
-	const p = "identity/oidc/.well-known/openid-configuration"
-	where := v.c.Address() + "/v1/" + p
-	resp, err := v.c.Logical().ReadRawWithContext(ctx, p)
-	if resp != nil {
-		defer resp.Body.Close()
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("reading Vault's OIDC discovery document %s: %w", where, vault.Sanitize(err))
-	}
-	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := resp.DecodeJSON(&doc); err != nil {
-		return "", "", fmt.Errorf("decoding Vault's OIDC discovery document %s: %w", where, err)
-	}
-	for _, f := range []struct{ name, value string }{{"issuer", doc.Issuer}, {"jwks_uri", doc.JWKSURI}} {
-		u, err := url.Parse(f.value)
-		if f.value == "" || err != nil || u.Scheme == "" || u.Host == "" {
-			return "", "", fmt.Errorf("vault's OIDC discovery document %s has no usable %q (got %q)", where, f.name, f.value)
-		}
-	}
-	return doc.Issuer, doc.JWKSURI, nil
 }
 
 // read reads path and returns its data, or nil when it does not exist.

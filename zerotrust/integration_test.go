@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +124,7 @@ func freePort(t testing.TB) int {
 // serviceProcess is an example service running as its own process.
 type serviceProcess struct {
 	cmd        *exec.Cmd
-	log        *syncBuffer
+	log        *stacktest.Buffer
 	healthPort int
 	exited     chan struct{}
 	exitErr    error
@@ -133,30 +132,11 @@ type serviceProcess struct {
 
 func (p *serviceProcess) Log() string { return p.log.String() }
 
-// syncBuffer is a bytes.Buffer safe for a process's output goroutines and
-// the test reading it at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startCoreData runs the core-data example in zerotrust mode, configured
 // through environment variables the EdgeX way.
 func startCoreData(t testing.TB, bin string, st *stack.State, top *provisioning.Topology, extraEnv ...string) *serviceProcess {
 	t.Helper()
-	p := &serviceProcess{log: &syncBuffer{}, healthPort: freePort(t), exited: make(chan struct{})}
+	p := &serviceProcess{log: &stacktest.Buffer{}, healthPort: freePort(t), exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "-config", "../examples/core-data/configuration.yaml", "-writers", "device-virtual")
 	p.cmd.Env = append(os.Environ(),
 		"SERVICE_HEALTHPORT="+fmt.Sprint(p.healthPort),

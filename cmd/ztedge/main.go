@@ -11,6 +11,7 @@
 //	ztedge router join NAME [-f TOPOLOGY.yaml] [flags]
 //	ztedge gateway render|run -config GATEWAY.yaml
 //	ztedge user add|remove NAME
+//	ztedge edgex token-file|env ...
 //	ztedge up [-once]
 //	ztedge tunnel -i IDENTITY.json [-http [ADDRESS:]PORT] SERVICE=[ADDRESS:]PORT ...
 package main
@@ -44,6 +45,7 @@ Commands:
   gateway render|run ...     render or run the NGINX gateway (token-based mode)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
   tunnel -i ID.json SVC=PORT forward loopback ports (or an HTTP proxy) to Ziti services, for curl and Postman
+  edgex token-file|env ...   EdgeX 4 services: write (and keep valid) their Vault token file, print their environment
 
 Run "ztedge <command> -h" for a command's flags.
 `
@@ -122,6 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runUser(ctx, args[1:], stdout, stderr)
 	case "tunnel":
 		return runTunnel(ctx, args[1:], stdout, stderr)
+	case "edgex":
+		return runEdgeX(ctx, args[1:], stdout, stderr)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}

@@ -152,6 +152,15 @@ type Login struct {
 	Renewable bool
 	// Policies are the token's policies.
 	Policies []string
+	// Accessor names the token without being it.
+	Accessor string
+	// TokenPolicies and IdentityPolicies are the policies attached to the
+	// token itself and those it has through its entity.
+	TokenPolicies, IdentityPolicies []string
+	// Metadata is the login's metadata (AppRole: role_name).
+	Metadata map[string]string
+	// Orphan says whether the token has no parent.
+	Orphan bool
 }
 
 // AppRoleLogin logs in at auth/<mount>/login with an AppRole role_id and
@@ -183,5 +192,11 @@ func AppRoleLogin(ctx context.Context, c *vaultapi.Client, mount, roleID, secret
 		TTL:       time.Duration(sec.Auth.LeaseDuration) * time.Second,
 		Renewable: sec.Auth.Renewable,
 		Policies:  sec.Auth.Policies,
+
+		Accessor:         sec.Auth.Accessor,
+		TokenPolicies:    sec.Auth.TokenPolicies,
+		IdentityPolicies: sec.Auth.IdentityPolicies,
+		Metadata:         sec.Auth.Metadata,
+		Orphan:           sec.Auth.Orphan,
 	}, nil
 }
