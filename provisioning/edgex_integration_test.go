@@ -20,23 +20,8 @@ import (
 // EdgeX removals, the Vault objects, the secrets mount, the EdgeX files.
 func edgexVaultPlan(t *testing.T, ctx context.Context, v *vaultSide, top *Topology) ([]Change, error) {
 	t.Helper()
-	pre, err := planEdgeXRemovals(ctx, v.c, top.Output, top)
-	if err != nil {
-		return nil, err
-	}
-	vc, err := v.plan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	mount, err := planSecretsMount(ctx, v.c, top)
-	if err != nil {
-		return nil, err
-	}
-	files, err := planEdgeXFiles(ctx, v.c, top)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(append(pre, vc...), mount...), files...), nil
+	require.Same(t, top, v.t)
+	return vaultChanges(ctx, v)
 }
 
 func TestEdgeXVaultIntegration(t *testing.T) {

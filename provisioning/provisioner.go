@@ -51,21 +51,9 @@ func New(ctx context.Context, t *Topology, logger *slog.Logger) (_ *Provisioner,
 // changes, which write the credentials the token files are logged in with.
 func (p *Provisioner) Plan(ctx context.Context) (_ *Plan, err error) {
 	defer prefixErr(&err)
-	pre, err := planEdgeXRemovals(ctx, p.vc, p.t.Output, p.t)
+	vc, err := vaultChanges(ctx, p.vault)
 	if err != nil {
-		return nil, fmt.Errorf("planning EdgeX files: %w", err)
-	}
-	vc, err := p.vault.plan(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("planning Vault: %w", err)
-	}
-	mount, err := planSecretsMount(ctx, p.vc, p.t)
-	if err != nil {
-		return nil, fmt.Errorf("planning Vault: %w", err)
-	}
-	files, err := planEdgeXFiles(ctx, p.vc, p.t)
-	if err != nil {
-		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+		return nil, err
 	}
 	issuer, jwks, err := discoverIssuer(ctx, p.t)
 	if err != nil {
@@ -75,7 +63,30 @@ func (p *Provisioner) Plan(ctx context.Context) (_ *Plan, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
 	}
-	return &Plan{Changes: sequence(inOrder(pre), vc, inOrder(mount), inOrder(files), zc)}, nil
+	return &Plan{Changes: sequence(vc, zc)}, nil
+}
+
+// vaultChanges plans the Vault side with its EdgeX parts: removals of EdgeX
+// files first, then the Vault objects, the secrets mount, and the EdgeX
+// token and environment files, each part after the one before.
+func vaultChanges(ctx context.Context, v *vaultSide) ([]Change, error) {
+	pre, err := planEdgeXRemovals(ctx, v.c, v.t.Output, v.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
+	vc, err := v.plan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("planning Vault: %w", err)
+	}
+	mount, err := planSecretsMount(ctx, v.c, v.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning Vault: %w", err)
+	}
+	files, err := planEdgeXFiles(ctx, v.c, v.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning EdgeX files: %w", err)
+	}
+	return sequence(inOrder(pre), vc, inOrder(mount), inOrder(files)), nil
 }
 
 // Apply makes a plan and carries it out, calling progress (if not nil)
