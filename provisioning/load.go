@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,10 +96,48 @@ func Parse(raw []byte) (*Topology, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
-		return nil, err
+		return nil, fileLines(err, &doc, expanded)
 	}
 	t.SetDefaults()
 	return &t, nil
+}
+
+// lineRef is the "line N: " that starts each of yaml's type errors.
+var lineRef = regexp.MustCompile(`^line (\d+): `)
+
+// fileLines rewrites the line numbers of yaml's type errors, which count
+// lines of expanded (the document re-encoded after expansion, without the
+// file's blank lines and with its own layout), into lines of the file:
+// the two documents have the same nodes, so each line of expanded maps to
+// the file line of the first node on it.
+func fileLines(err error, doc *yaml.Node, expanded []byte) error {
+	var te *yaml.TypeError
+	var out yaml.Node
+	if !errors.As(err, &te) || yaml.Unmarshal(expanded, &out) != nil {
+		return err
+	}
+	lines := map[int]int{}
+	var pair func(orig, re *yaml.Node)
+	pair = func(orig, re *yaml.Node) {
+		if _, seen := lines[re.Line]; !seen {
+			lines[re.Line] = orig.Line
+		}
+		for i := range min(len(orig.Content), len(re.Content)) {
+			pair(orig.Content[i], re.Content[i])
+		}
+	}
+	pair(doc, &out)
+	fixed := &yaml.TypeError{Errors: make([]string, len(te.Errors))}
+	for i, e := range te.Errors {
+		fixed.Errors[i] = lineRef.ReplaceAllStringFunc(e, func(m string) string {
+			n, _ := strconv.Atoi(lineRef.FindStringSubmatch(m)[1])
+			if orig, ok := lines[n]; ok {
+				n = orig
+			}
+			return fmt.Sprintf("line %d: ", n)
+		})
+	}
+	return fixed
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -71,4 +72,36 @@ func FuzzLoadTopology(f *testing.F) {
 			require.NotContains(t, s.Name, "/")
 		}
 	})
+}
+
+// Errors name the line of the file as written, whatever comments, blank
+// lines and ${VAR} references come before.
+func TestParseErrorsNameTheFileLines(t *testing.T) {
+	t.Setenv("ZT_TEST_VAULT", "http://127.0.0.1:8200")
+	head := "# A topology.\n\n\n# More comments.\n\n" + strings.Replace(validYAML, "http://127.0.0.1:8200", "${ZT_TEST_VAULT}", 1)
+	lineOf := func(text, what string) int {
+		for i, l := range strings.Split(text, "\n") {
+			if strings.Contains(l, what) {
+				return i + 1
+			}
+		}
+		require.FailNow(t, "not found", what)
+		return 0
+	}
+
+	text := head + "\n\n# typo below\nservicez: []\n"
+	_, err := Parse([]byte(text))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: field servicez not found", lineOf(text, "servicez")))
+
+	text = strings.Replace(head, "port: 59900", "port: eighty", 1)
+	_, err = Parse([]byte(text))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: ", lineOf(text, "port: eighty")))
+
+	text = head + "jwt:\n  ttl: 1x\n"
+	_, err = Parse([]byte(text))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: ", lineOf(text, "ttl: 1x")), "a bad duration names its line")
+	assert.Contains(t, err.Error(), `"1x"`)
 }
