@@ -17,7 +17,8 @@ import (
 // environment variable needs to be set. ${VAR} references are not expanded
 // (the settings that use them are not read); a declaration that holds one
 // is reported as invalid.
-func LoadDeclarations(path string) (*Topology, error) {
+func LoadDeclarations(path string) (_ *Topology, err error) {
+	defer prefixErr(&err)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)

@@ -45,7 +45,7 @@ func LoadFile(path string) (_ *Topology, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
 	}
-	t, err := Parse(raw)
+	t, err := parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("topology %s: %w", path, err)
 	}
@@ -66,7 +66,13 @@ func LoadFile(path string) (_ *Topology, err error) {
 // expanded after parsing, in scalar values only, so a value can never
 // change the file's structure (a variable holding "x\nservices: ..." stays
 // one string). It does not validate: call [Topology.Validate].
-func Parse(raw []byte) (*Topology, error) {
+func Parse(raw []byte) (_ *Topology, err error) {
+	defer prefixErr(&err)
+	return parse(raw)
+}
+
+// parse is Parse without the package's error prefix.
+func parse(raw []byte) (*Topology, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

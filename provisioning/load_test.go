@@ -105,3 +105,25 @@ func TestParseErrorsNameTheFileLines(t *testing.T) {
 	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: ", lineOf(text, "ttl: 1x")), "a bad duration names its line")
 	assert.Contains(t, err.Error(), `"1x"`)
 }
+
+// Every exported function's errors start with "provisioning: ", once.
+func TestExportedErrorsCarryThePrefixOnce(t *testing.T) {
+	t.Setenv("ZITI_USER", "")
+	t.Setenv("VAULT_TOKEN", "")
+	missing := t.TempDir() + "/missing.yaml"
+	empty := t.TempDir() + "/empty.yaml"
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	errs := map[string]error{}
+	_, errs["Parse"] = Parse([]byte("servicez: []\n"))
+	_, errs["LoadFile"] = LoadFile(empty)
+	_, errs["LoadDeclarations"] = LoadDeclarations(missing)
+	_, _, errs["VaultToken"] = VaultToken(missing)
+	_, errs["ZitiManagement"] = ZitiManagement(t.Context(), parseValid(t), nil)
+	_, errs["VaultAdmin"] = VaultAdmin(t.Context(), parseValid(t))
+	errs["ValidateUserName"] = ValidateUserName("Bob")
+	for name, err := range errs {
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), errPrefix), "%s: %v", name, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), errPrefix), "%s: %v", name, err)
+	}
+}
