@@ -73,6 +73,23 @@ func Parse(raw []byte) (_ *Topology, err error) {
 
 // parse is Parse without the package's error prefix.
 func parse(raw []byte) (*Topology, error) {
+	doc, err := decodeOne(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := expandEnv(doc); err != nil {
+		return nil, err
+	}
+	t, err := decodeStrict(doc)
+	if err != nil {
+		return nil, err
+	}
+	t.SetDefaults()
+	return t, nil
+}
+
+// decodeOne decodes the one YAML document raw must hold.
+func decodeOne(raw []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -88,10 +105,13 @@ func parse(raw []byte) (*Topology, error) {
 		}
 		return nil, errors.New("the file holds more than one YAML document (a second one starts with ---)")
 	}
-	if err := expandEnv(&doc); err != nil {
-		return nil, err
-	}
-	expanded, err := yaml.Marshal(&doc)
+	return &doc, nil
+}
+
+// decodeStrict decodes a document (changed after parsing) into a
+// topology, refusing unknown fields, with errors naming the file's lines.
+func decodeStrict(doc *yaml.Node) (*Topology, error) {
+	expanded, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +122,8 @@ func parse(raw []byte) (*Topology, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
-		return nil, fileLines(err, &doc, expanded)
+		return nil, fileLines(err, doc, expanded)
 	}
-	t.SetDefaults()
 	return &t, nil
 }
 

@@ -127,3 +127,25 @@ func TestExportedErrorsCarryThePrefixOnce(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(err.Error(), errPrefix), "%s: %v", name, err)
 	}
 }
+
+// LoadDeclarations reads no setting: one taken from an unset variable,
+// even in a typed field, does not stop it; a declaration holding a
+// reference is invalid; the file must be one document, as for LoadFile.
+func TestLoadDeclarationsIgnoresSettingReferences(t *testing.T) {
+	text := strings.Replace(validYAML, "port: 59900", "port: ${ZT_UNSET_PORT}", 1) +
+		"jwt:\n  ttl: ${ZT_UNSET_TTL}\n  audience: ${ZT_UNSET_AUD}\n"
+	text = strings.Replace(text, "output: /tmp/out", "output: ${ZT_UNSET_OUTPUT}", 1)
+	file := t.TempDir() + "/t.yaml"
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
+	top, err := LoadDeclarations(file)
+	require.NoError(t, err)
+	assert.Len(t, top.Services, 3)
+
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(text, "name: operator", "name: op-${ZT_UNSET_SUFFIX}", 1)), 0o600))
+	_, err = LoadDeclarations(file)
+	assert.ErrorContains(t, err, `clients[0].name: "op-${ZT_UNSET_SUFFIX}" is not a valid name`)
+
+	require.NoError(t, os.WriteFile(file, []byte(validYAML+"---\nservices: []\n"), 0o600))
+	_, err = LoadDeclarations(file)
+	assert.ErrorContains(t, err, "more than one YAML document")
+}
