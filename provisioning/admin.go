@@ -13,7 +13,8 @@ import (
 // provisioning does (the topology's controller, CA bundle and
 // administrator), for tools that read what is live. A nil logger means
 // slog.Default().
-func ZitiManagement(ctx context.Context, t *Topology, logger *slog.Logger) (*mgmt.ZitiEdgeManagement, error) {
+func ZitiManagement(ctx context.Context, t *Topology, logger *slog.Logger) (_ *mgmt.ZitiEdgeManagement, err error) {
+	defer prefixErr(&err)
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -27,7 +28,8 @@ func ZitiManagement(ctx context.Context, t *Topology, logger *slog.Logger) (*mgm
 // VaultAdmin returns a Vault client holding the topology's management
 // token, checked the way provisioning checks it (Vault reachable, unsealed,
 // token accepted).
-func VaultAdmin(ctx context.Context, t *Topology) (*vaultapi.Client, error) {
+func VaultAdmin(ctx context.Context, t *Topology) (_ *vaultapi.Client, err error) {
+	defer prefixErr(&err)
 	return newVaultClient(ctx, t)
 }
 
@@ -35,5 +37,6 @@ func VaultAdmin(ctx context.Context, t *Topology) (*vaultapi.Client, error) {
 // tokens from its OIDC discovery document, as provisioning does when it
 // configures the controller's external JWT signer. It needs no token.
 func DiscoverVault(ctx context.Context, c *vaultapi.Client) (issuer, jwksURL string, err error) {
+	defer prefixErr(&err)
 	return jwtauth.Discover(ctx, c.Address(), c.CloneConfig().HttpClient)
 }

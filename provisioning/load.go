@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func LoadFile(path string) (_ *Topology, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
 	}
-	t, err := Parse(raw)
+	t, err := parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("topology %s: %w", path, err)
 	}
@@ -70,7 +71,30 @@ func LoadFile(path string) (_ *Topology, err error) {
 // expanded after parsing, in scalar values only, so a value can never
 // change the file's structure (a variable holding "x\nservices: ..." stays
 // one string). It does not validate: call [Topology.Validate].
-func Parse(raw []byte) (*Topology, error) {
+func Parse(raw []byte) (_ *Topology, err error) {
+	defer prefixErr(&err)
+	return parse(raw)
+}
+
+// parse is Parse without the package's error prefix.
+func parse(raw []byte) (*Topology, error) {
+	doc, err := decodeOne(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := expandEnv(doc); err != nil {
+		return nil, err
+	}
+	t, err := decodeStrict(doc)
+	if err != nil {
+		return nil, err
+	}
+	t.SetDefaults()
+	return t, nil
+}
+
+// decodeOne decodes the one YAML document raw must hold.
+func decodeOne(raw []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -86,10 +110,13 @@ func Parse(raw []byte) (*Topology, error) {
 		}
 		return nil, errors.New("the file holds more than one YAML document (a second one starts with ---)")
 	}
-	if err := expandEnv(&doc); err != nil {
-		return nil, err
-	}
-	expanded, err := yaml.Marshal(&doc)
+	return &doc, nil
+}
+
+// decodeStrict decodes a document (changed after parsing) into a
+// topology, refusing unknown fields, with errors naming the file's lines.
+func decodeStrict(doc *yaml.Node) (*Topology, error) {
+	expanded, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -100,10 +127,47 @@ func Parse(raw []byte) (*Topology, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
-		return nil, err
+		return nil, fileLines(err, doc, expanded)
 	}
-	t.SetDefaults()
 	return &t, nil
+}
+
+// lineRef is the "line N: " that starts each of yaml's type errors.
+var lineRef = regexp.MustCompile(`^line (\d+): `)
+
+// fileLines rewrites the line numbers of yaml's type errors, which count
+// lines of expanded (the document re-encoded after expansion, without the
+// file's blank lines and with its own layout), into lines of the file:
+// the two documents have the same nodes, so each line of expanded maps to
+// the file line of the first node on it.
+func fileLines(err error, doc *yaml.Node, expanded []byte) error {
+	var te *yaml.TypeError
+	var out yaml.Node
+	if !errors.As(err, &te) || yaml.Unmarshal(expanded, &out) != nil {
+		return err
+	}
+	lines := map[int]int{}
+	var pair func(orig, re *yaml.Node)
+	pair = func(orig, re *yaml.Node) {
+		if _, seen := lines[re.Line]; !seen {
+			lines[re.Line] = orig.Line
+		}
+		for i := range min(len(orig.Content), len(re.Content)) {
+			pair(orig.Content[i], re.Content[i])
+		}
+	}
+	pair(doc, &out)
+	fixed := &yaml.TypeError{Errors: make([]string, len(te.Errors))}
+	for i, e := range te.Errors {
+		fixed.Errors[i] = lineRef.ReplaceAllStringFunc(e, func(m string) string {
+			n, _ := strconv.Atoi(lineRef.FindStringSubmatch(m)[1])
+			if orig, ok := lines[n]; ok {
+				n = orig
+			}
+			return fmt.Sprintf("line %d: ", n)
+		})
+	}
+	return fixed
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -71,4 +72,80 @@ func FuzzLoadTopology(f *testing.F) {
 			require.NotContains(t, s.Name, "/")
 		}
 	})
+}
+
+// Errors name the line of the file as written, whatever comments, blank
+// lines and ${VAR} references come before.
+func TestParseErrorsNameTheFileLines(t *testing.T) {
+	t.Setenv("ZT_TEST_VAULT", "http://127.0.0.1:8200")
+	head := "# A topology.\n\n\n# More comments.\n\n" + strings.Replace(validYAML, "http://127.0.0.1:8200", "${ZT_TEST_VAULT}", 1)
+	lineOf := func(text, what string) int {
+		for i, l := range strings.Split(text, "\n") {
+			if strings.Contains(l, what) {
+				return i + 1
+			}
+		}
+		require.FailNow(t, "not found", what)
+		return 0
+	}
+
+	text := head + "\n\n# typo below\nservicez: []\n"
+	_, err := Parse([]byte(text))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: field servicez not found", lineOf(text, "servicez")))
+
+	text = strings.Replace(head, "port: 59900", "port: eighty", 1)
+	_, err = Parse([]byte(text))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: ", lineOf(text, "port: eighty")))
+
+	text = head + "jwt:\n  ttl: 1x\n"
+	_, err = Parse([]byte(text))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: ", lineOf(text, "ttl: 1x")), "a bad duration names its line")
+	assert.Contains(t, err.Error(), `"1x"`)
+}
+
+// Every exported function's errors start with "provisioning: ", once.
+func TestExportedErrorsCarryThePrefixOnce(t *testing.T) {
+	t.Setenv("ZITI_USER", "")
+	t.Setenv("VAULT_TOKEN", "")
+	missing := t.TempDir() + "/missing.yaml"
+	empty := t.TempDir() + "/empty.yaml"
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	errs := map[string]error{}
+	_, errs["Parse"] = Parse([]byte("servicez: []\n"))
+	_, errs["LoadFile"] = LoadFile(empty)
+	_, errs["LoadDeclarations"] = LoadDeclarations(missing)
+	_, _, errs["VaultToken"] = VaultToken(missing)
+	_, errs["ZitiManagement"] = ZitiManagement(t.Context(), parseValid(t), nil)
+	_, errs["VaultAdmin"] = VaultAdmin(t.Context(), parseValid(t))
+	errs["ValidateUserName"] = ValidateUserName("Bob")
+	for name, err := range errs {
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), errPrefix), "%s: %v", name, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), errPrefix), "%s: %v", name, err)
+	}
+}
+
+// LoadDeclarations reads no setting: one taken from an unset variable,
+// even in a typed field, does not stop it; a declaration holding a
+// reference is invalid; the file must be one document, as for LoadFile.
+func TestLoadDeclarationsIgnoresSettingReferences(t *testing.T) {
+	text := strings.Replace(validYAML, "port: 59900", "port: ${ZT_UNSET_PORT}", 1) +
+		"jwt:\n  ttl: ${ZT_UNSET_TTL}\n  audience: ${ZT_UNSET_AUD}\n"
+	text = strings.Replace(text, "output: /tmp/out", "output: ${ZT_UNSET_OUTPUT}", 1)
+	file := t.TempDir() + "/t.yaml"
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
+	top, err := LoadDeclarations(file)
+	require.NoError(t, err)
+	assert.Len(t, top.Services, 3)
+
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(text, "name: operator", "name: op-${ZT_UNSET_SUFFIX}", 1)), 0o600))
+	_, err = LoadDeclarations(file)
+	assert.ErrorContains(t, err, `clients[0].name: "op-${ZT_UNSET_SUFFIX}" is not a valid name`)
+
+	require.NoError(t, os.WriteFile(file, []byte(validYAML+"---\nservices: []\n"), 0o600))
+	_, err = LoadDeclarations(file)
+	assert.ErrorContains(t, err, "more than one YAML document")
 }

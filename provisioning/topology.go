@@ -16,7 +16,10 @@
 package provisioning
 
 import (
+	"fmt"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ztedge/ztedge/internal/naming"
 )
@@ -194,6 +197,22 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
 		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalYAML parses a duration such as "90s" or "1h" from a YAML
+// value; a bad one is reported with its line, as yaml reports other type
+// errors.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (write it as 90s, 30m or 1h)", n.Line, s)}}
 	}
 	*d = Duration(v)
 	return nil

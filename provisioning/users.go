@@ -152,7 +152,7 @@ type User struct {
 // ValidateUserName checks a user name with the rule for service names.
 func ValidateUserName(name string) error {
 	if !naming.ValidName(name) {
-		return fmt.Errorf("user name %q must be %s", name, naming.NameRule)
+		return fmt.Errorf(errPrefix+"user name %q must be %s", name, naming.NameRule)
 	}
 	return nil
 }

@@ -34,6 +34,17 @@ func (u *Users) Add(ctx context.Context, name string) (_ *User, err error) {
 		if role != nil {
 			return nil, fmt.Errorf("vault OIDC role %q exists but belongs to no ztedge user (ztedge services and other clients use OIDC roles too): pick another user name", name)
 		}
+		// ztedge-user-<name> is also the policy name of a service called
+		// user-<name>: without the user's entity, a policy of that name
+		// is someone else's unless it is exactly what Add writes.
+		policy := UserPolicyName(name)
+		text, err := u.policy(ctx, policy)
+		if err != nil {
+			return nil, err
+		}
+		if text != "" && !samePolicyText(text, userPolicyText(name)) {
+			return nil, fmt.Errorf("vault policy %q exists but belongs to no ztedge user (a ztedge service named user-%s has a policy of that name): refusing to overwrite it; pick another user name", policy, name)
+		}
 	}
 	if err := u.checkKey(ctx); err != nil {
 		return nil, err
@@ -145,12 +156,15 @@ func (u *Users) Remove(ctx context.Context, name string) (err error) {
 			return err
 		}
 	}
+	// Without the entity, the policy is only the user's if it is exactly
+	// what Add writes: ztedge-user-<name> is also the policy of a service
+	// called user-<name>.
 	policy := UserPolicyName(name)
-	text, err := u.c.Sys().GetPolicyWithContext(ctx, policy)
-	if err != nil && !vault.IsNotFound(err) {
-		return fmt.Errorf("reading vault policy %s: %w", policy, vault.Sanitize(err))
+	text, err := u.policy(ctx, policy)
+	if err != nil {
+		return err
 	}
-	if text != "" {
+	if text != "" && (e != nil || samePolicyText(text, userPolicyText(name))) {
 		found = true
 		if err := u.c.Sys().DeletePolicyWithContext(ctx, policy); err != nil {
 			return fmt.Errorf("deleting vault policy %s: %w", policy, vault.Sanitize(err))
@@ -166,6 +180,15 @@ func (u *Users) Remove(ctx context.Context, name string) (err error) {
 func (u *Users) isUserRole(name string, role map[string]any) bool {
 	return vault.String(role["key"]) == u.opts.Key && vault.String(role["client_id"]) == u.opts.Audience &&
 		normJSON(vault.String(role["template"])) == normJSON(oidcTemplate(name))
+}
+
+// policy returns the text of ACL policy name, "" when it does not exist.
+func (u *Users) policy(ctx context.Context, name string) (string, error) {
+	text, err := u.c.Sys().GetPolicyWithContext(ctx, name)
+	if err != nil && !vault.IsNotFound(err) {
+		return "", fmt.Errorf("reading vault policy %s: %w", name, vault.Sanitize(err))
+	}
+	return text, nil
 }
 
 // userPath is the userpass path of user name.

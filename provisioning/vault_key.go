@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,6 +118,9 @@ func (v *vaultSide) planKey(ctx context.Context) (*Change, bool, error) {
 	if len(d) == 0 {
 		return nil, false, nil
 	}
+	if err := v.checkKeyUsers(ctx, *have, want); err != nil {
+		return nil, false, err
+	}
 	return &Change{Op: OpUpdate, Kind: kindVaultKey, Name: name, Detail: d.detail(), apply: write},
 		want.VerificationTTL < have.VerificationTTL, nil
 }
@@ -144,12 +148,51 @@ func (v *vaultSide) removeKey(ctx context.Context, managed map[string]bool) (*Ch
 		apply: func(ctx context.Context) error { return v.del(ctx, "identity/oidc/key/"+key) }}, nil
 }
 
+// checkKeyUsers refuses a key update that would stop OIDC roles ztedge
+// did not create (other applications', ztedge users') from getting tokens
+// signed with the key: the key carries no mark of its creator, so it may
+// be theirs.
+func (v *vaultSide) checkKeyUsers(ctx context.Context, have, want oidcKeyConfig) error {
+	ours := map[string]bool{}
+	for name := range v.managed {
+		ours[name] = true
+	}
+	for _, s := range v.t.Services {
+		ours[s.Name] = true
+	}
+	names, roles, err := v.foreignKeyRoles(ctx, ours)
+	if err != nil {
+		return err
+	}
+	var cut []string
+	allows := func(k oidcKeyConfig, clientID string) bool {
+		return slices.Contains(k.AllowedClientIDs, "*") || slices.Contains(k.AllowedClientIDs, clientID)
+	}
+	for i, r := range roles {
+		if allows(have, r.ClientID) && !allows(want, r.ClientID) {
+			cut = append(cut, fmt.Sprintf("%s (client_id %q)", names[i], r.ClientID))
+		}
+	}
+	if len(cut) > 0 {
+		return fmt.Errorf("vault oidc key %q is also used by OIDC roles ztedge did not create: %s; setting its allowed_client_ids to [%s] would stop them from getting tokens: choose another vault.key, or change or delete those roles",
+			v.t.Vault.Key, strings.Join(cut, ", "), strings.Join(want.AllowedClientIDs, " "))
+	}
+	return nil
+}
+
 // foreignKeyUsers lists the OIDC roles that use the key and are not the
 // role of a managed service.
 func (v *vaultSide) foreignKeyUsers(ctx context.Context, managed map[string]bool) ([]string, error) {
+	users, _, err := v.foreignKeyRoles(ctx, managed)
+	return users, err
+}
+
+// foreignKeyRoles returns the OIDC roles that use the key and are not the
+// role of a managed service, sorted by name.
+func (v *vaultSide) foreignKeyRoles(ctx context.Context, managed map[string]bool) ([]string, []*oidcRoleConfig, error) {
 	names, _, err := v.list(ctx, "identity/oidc/role")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var others []string
 	for _, n := range names {
@@ -157,18 +200,20 @@ func (v *vaultSide) foreignKeyUsers(ctx context.Context, managed map[string]bool
 			others = append(others, n)
 		}
 	}
+	sort.Strings(others)
 	roles, err := collect(ctx, len(others), func(ctx context.Context, i int) (*oidcRoleConfig, error) {
 		return v.readOIDCRole(ctx, others[i])
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var users []string
+	var configs []*oidcRoleConfig
 	for i, r := range roles {
 		if r != nil && r.Key == v.t.Vault.Key {
 			users = append(users, others[i])
+			configs = append(configs, r)
 		}
 	}
-	sort.Strings(users)
-	return users, nil
+	return users, configs, nil
 }

@@ -103,7 +103,7 @@ func newVaultClient(ctx context.Context, t *Topology) (*vaultapi.Client, error) 
 
 // vaultToken returns the topology's management token and where it came from.
 func vaultToken(t *Topology) (token, source string, err error) {
-	token, source, err = VaultToken(t.Vault.TokenFile)
+	token, source, err = vaultTokenFrom(t.Vault.TokenFile)
 	if err != nil && t.Vault.TokenFile != "" {
 		return "", "", fmt.Errorf("vault.tokenFile: %w", err)
 	}
@@ -113,6 +113,12 @@ func vaultToken(t *Topology) (token, source string, err error) {
 // VaultToken returns an administrator's Vault token and where it came from:
 // the file tokenFile when it is not empty, else the VAULT_TOKEN variable.
 func VaultToken(tokenFile string) (token, source string, err error) {
+	defer prefixErr(&err)
+	return vaultTokenFrom(tokenFile)
+}
+
+// vaultTokenFrom is VaultToken without the package's error prefix.
+func vaultTokenFrom(tokenFile string) (token, source string, err error) {
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {

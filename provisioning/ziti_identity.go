@@ -13,6 +13,7 @@ import (
 	"github.com/openziti/sdk-golang/ziti/enroll"
 
 	"github.com/ztedge/ztedge/internal/credentials"
+	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
@@ -90,8 +91,8 @@ func (k identityKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[ident
 		}
 		if ext := str(i.ExternalID); ext != "" {
 			s.ExternalJWT, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(authPolicyKind{}.kind(), str(i.AuthPolicyID))
-		} else if isManaged(i.Tags) {
-			_, err := os.Stat(credentials.IdentityPath(z.t.Output, str(i.Name)))
+		} else if file, ok := z.identityFile(str(i.Name)); ok && isManaged(i.Tags) {
+			_, err := os.Stat(file)
 			s.IdentityFile = err == nil
 		}
 		z.remember(k.kind(), str(i.Name), str(i.ID))
@@ -160,12 +161,23 @@ func (identityKind) remove(ctx context.Context, z *zitiSide, o zitiObject[identi
 	if _, err := z.api.Identity.DeleteIdentity(&identity.DeleteIdentityParams{Context: ctx, ID: o.ID}, nil); err != nil {
 		return err
 	}
-	if !o.Spec.ExternalJWT {
-		if err := os.Remove(credentials.IdentityPath(z.t.Output, o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if file, ok := z.identityFile(o.Name); ok && !o.Spec.ExternalJWT {
+		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
 	return nil
+}
+
+// identityFile returns where the identity file of client name is, and
+// false for a name ztedge never gives a client (names come from the
+// controller too, and one such as "../../x" must not reach the file
+// system outside <output>/clients).
+func (z *zitiSide) identityFile(name string) (string, bool) {
+	if !naming.ValidName(name) {
+		return "", false
+	}
+	return credentials.IdentityPath(z.t.Output, name), true
 }
 
 // enrollClient reads the one-time enrolment token of a new client

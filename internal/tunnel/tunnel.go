@@ -29,6 +29,10 @@ type Options struct {
 	// Log receives one line per event: warnings, refused connections,
 	// reconnections. Default os.Stderr.
 	Log io.Writer
+
+	// maxConns bounds the connections served at once (tests); 0 means
+	// defaultMaxConns.
+	maxConns int
 }
 
 // Route is a listening address of a tunnel and the service it leads to.
@@ -60,10 +64,14 @@ type Tunnel struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	// slots holds a token per connection being served (see acquire).
+	slots chan struct{}
+
+	mu         sync.Mutex
+	conns      map[net.Conn]struct{}
+	closed     bool
+	fullLogged time.Time // when acquire last said the tunnel is full
+	wg         sync.WaitGroup
 }
 
 // Open listens on the addresses of o, authenticates to the controller with
@@ -88,10 +96,14 @@ func open(ctx context.Context, o Options, dialOverlay func(context.Context, func
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 15 * time.Second
 	}
+	if o.maxConns <= 0 {
+		o.maxConns = defaultMaxConns
+	}
 	if err := checkOptions(o); err != nil {
 		return nil, err
 	}
-	t := &Tunnel{log: &logger{w: o.Log}, dialTimeout: o.DialTimeout, conns: map[net.Conn]struct{}{}}
+	t := &Tunnel{log: &logger{w: o.Log}, dialTimeout: o.DialTimeout, conns: map[net.Conn]struct{}{},
+		slots: make(chan struct{}, o.maxConns)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -224,8 +236,8 @@ func (t *Tunnel) Serve(ctx context.Context) error {
 	}
 	if t.httpSrv != nil {
 		go func() {
-			err := t.httpSrv.Serve(t.httpLn)
-			if errors.Is(err, http.ErrServerClosed) {
+			err := t.httpSrv.Serve(limitedListener{Listener: t.httpLn, t: t})
+			if errors.Is(err, http.ErrServerClosed) || t.isClosed() {
 				err = nil
 			}
 			errc <- err
@@ -256,7 +268,12 @@ func (t *Tunnel) acceptLoop(ln net.Listener, r Route) error {
 			continue
 		}
 		backoff = 0
-		if !t.spawn(c, func() { t.forward(c, r) }) {
+		if !t.acquire() { // closed
+			c.Close()
+			return nil
+		}
+		if !t.spawn(c, func() { defer t.release(); t.forward(c, r) }) {
+			t.release()
 			c.Close()
 			return nil
 		}
