@@ -49,5 +49,5 @@ func ExampleConfig_Validate() {
 	// Output:
 	// stateDir "relative/dir" must be an absolute path
 	// services: name "Core_Data" must be 2-63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen
-	// services.core-metadata: upstream "ftp://127.0.0.1": must be an http:// or https:// URL
+	// services.core-metadata: upstream "ftp://127.0.0.1": must be an http:// or https:// URL, or zerotrust:<service> for a service in zerotrust mode
 }
