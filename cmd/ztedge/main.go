@@ -39,7 +39,7 @@ Commands:
   doctor [SERVICE [PEER]]    check link by link why a service cannot serve or reach its peer
   status -f TOPOLOGY         what is live now: services bound, identities, routers, JWT signer and key
   up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
-  gateway render|run ...     render or run the NGINX gateway (token-based mode)
+  gateway render|run ...     render or run the NGINX gateway (token-based and zerotrust services)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
   tunnel -i ID.json SVC=PORT forward loopback ports (or an HTTP proxy) to Ziti services, for curl and Postman
 
