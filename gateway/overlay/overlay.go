@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"regexp"
@@ -107,8 +108,11 @@ func (g *Gateway) openForwarder(ctx context.Context, c *gateway.Config, ups []ga
 		o.Forwards = append(o.Forwards, tunnel.Forward{Name: u.Service, Listen: netip.AddrPortFrom(loopback, 0)})
 	}
 	tun, err := tunnel.Open(ctx, c.ZitiIdentity, o)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("gateway overlay: zitiIdentity: %w (add a client such as \"gateway\" to the topology, with dial rules to the services; ztedge provision apply writes its identity to <output>/clients/gateway.json)", err)
+	}
 	if err != nil {
-		return fmt.Errorf("gateway overlay: zitiIdentity %s: %w", c.ZitiIdentity, err)
+		return fmt.Errorf("gateway overlay: zitiIdentity: %w", err)
 	}
 	g.tun, g.Identity = tun, tun.Identity()
 	c.OverlayAddrs = map[string]netip.AddrPort{}
