@@ -137,12 +137,9 @@ func call(t *testing.T, c *http.Client, method, url, token string, body any) (in
 
 func TestIntegrationGatewayOverZeroTrust(t *testing.T) {
 	st := stacktest.Shared(t)
-	top := topotest.Provision(t, st, "../examples/topology.yaml", func(top *provisioning.Topology) {
-		// The gateway's own identity may dial core-data and core-metadata
-		// (which does not run here), and not device-virtual.
-		top.Clients = append(top.Clients, provisioning.Client{Name: "gateway"})
-		top.Dial = append(top.Dial, provisioning.DialRule{From: []string{"gateway"}, To: []string{"core-data", "core-metadata"}})
-	})
+	// The gateway's own identity may dial the core services (core-metadata
+	// does not run here), and not device-virtual.
+	top := topotest.Provision(t, st, "../examples/topology-gateway.yaml", nil)
 	ctx := t.Context()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/provisioning"
 )
 
 // zeroTrustConfig is testConfig with core-data as a zerotrust service
@@ -114,4 +116,26 @@ services:
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(dir, "clients", "gateway.json"), c.ZitiIdentity, "zitiIdentity relative to the file")
 	assert.Equal(t, []OverlayUpstream{{Route: "core-data", Service: "core-data"}}, c.OverlayUpstreams())
+}
+
+func TestExampleTopologyWithTheGatewayIsTheExampleTopologyPlusTheGateway(t *testing.T) {
+	plain, err := provisioning.LoadDeclarations("../examples/topology.yaml")
+	require.NoError(t, err)
+	withGateway, err := provisioning.LoadDeclarations("../examples/topology-gateway.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, withGateway.Clients)
+	require.NotEmpty(t, withGateway.Dial)
+	assert.Equal(t, provisioning.Client{Name: "gateway"}, withGateway.Clients[len(withGateway.Clients)-1])
+	assert.Equal(t, provisioning.DialRule{From: []string{"gateway"}, To: []string{"group:core"}}, withGateway.Dial[len(withGateway.Dial)-1])
+	withGateway.Clients = withGateway.Clients[:len(withGateway.Clients)-1]
+	withGateway.Dial = withGateway.Dial[:len(withGateway.Dial)-1]
+	assert.Equal(t, plain, withGateway, "topology-gateway.yaml is no longer topology.yaml plus the gateway")
+}
+
+func TestExampleZeroTrustGatewayConfig(t *testing.T) {
+	c, err := LoadConfig("../examples/gateway-zerotrust.yaml")
+	require.NoError(t, err)
+	home, _ := os.UserHomeDir()
+	assert.Equal(t, filepath.Join(home, ".local/state/ztedge/stack/provisioned/clients/gateway.json"), c.ZitiIdentity)
+	assert.Len(t, c.OverlayUpstreams(), 3)
 }
