@@ -92,11 +92,15 @@ func printGateway(w io.Writer, g *overlay.Gateway) {
 		return
 	}
 	fmt.Fprintf(w, "Zerotrust services, over the Ziti overlay as identity %q (%s), through loopback only:\n", g.Identity, g.Config.ZitiIdentity)
+	width := 0
 	for _, r := range g.Routes {
-		note := ""
+		width = max(width, len(r.Route)+2)
+	}
+	for _, r := range g.Routes {
+		line := fmt.Sprintf("  %-*s -> %-15s -> %s", width, "/"+r.Route+"/", r.Addr, r.Service)
 		if !r.Dialable {
-			note = "   refused (403) until a Dial policy allows it"
+			line += "   refused (403) until a Dial policy allows it"
 		}
-		fmt.Fprintf(w, "  /%s/ -> %s -> %s%s\n", r.Route, r.Addr, r.Service, note)
+		fmt.Fprintln(w, line)
 	}
 }

@@ -57,7 +57,7 @@ func TestPrintGateway(t *testing.T) {
 	assert.Equal(t, `Gateway on https://127.0.0.1:8443 (nginx pid 4242); configuration /srv/gw/nginx.conf, logs in /srv/gw/logs/error.log.
 Self-signed certificate: /srv/gw/tls/gateway.crt (curl --cacert /srv/gw/tls/gateway.crt ...)
 Zerotrust services, over the Ziti overlay as identity "gateway" (/srv/clients/gateway.json), through loopback only:
-  /core-data/ -> 127.0.0.1:41000 -> edgex.core-data
+  /core-data/      -> 127.0.0.1:41000 -> edgex.core-data
   /device-virtual/ -> 127.0.0.1:41001 -> edgex.device-virtual   refused (403) until a Dial policy allows it
 `, out.String())
 }
