@@ -1,11 +1,17 @@
-// Package gateway runs an NGINX API gateway in front of ztedge services in
-// token-based mode: one TLS 1.3-only port, one route prefix per service
-// ("/core-data/..." is proxied to core-data's upstream with the prefix
-// stripped), and every route except each service's ping route guarded by
-// NGINX's auth_request, which asks proxy-auth (cmd/proxy-auth, built on
-// [NewAuthHandler]) whether the caller's Vault-issued JWT is valid. The
-// caller's name from the JWT is passed upstream in the X-Ztedge-Caller
-// header; a client can never set that header itself.
+// Package gateway runs an NGINX API gateway in front of ztedge services:
+// one TLS 1.3-only port, one route prefix per service ("/core-data/..." is
+// proxied to core-data's upstream with the prefix stripped), and every
+// route except each service's ping route guarded by NGINX's auth_request,
+// which asks proxy-auth (cmd/proxy-auth, built on [NewAuthHandler]) whether
+// the caller's Vault-issued JWT is valid. The caller's name from the JWT is
+// passed upstream in the X-Ztedge-Caller header; a client can never set
+// that header itself.
+//
+// A service in token-based mode is an http(s) upstream. A service in
+// zerotrust mode ("zerotrust:<service>", see [ZeroTrustPrefix]) is reached
+// over the Ziti overlay as the gateway's own identity, through a loopback
+// forwarder that the gateway/overlay package opens (this package links no
+// Ziti code, so that proxy-auth does not either).
 //
 // [Render] turns a [Config] into nginx.conf, [EnsureCertificate] makes a
 // self-signed certificate when none is given, and [Start] checks the
