@@ -10,4 +10,6 @@ var (
 	VaultJWT       = vaultJWT
 	GatewayClient  = gatewayClient
 	FreePort       = freePort
+	// StartUntilReady is startUntilReady.
+	StartUntilReady = startUntilReady
 )

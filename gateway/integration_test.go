@@ -5,7 +5,6 @@ package gateway
 // example topology). They never skip.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -61,13 +60,27 @@ func buildProxyAuth(t testing.TB) string {
 func startProxyAuth(t testing.TB, bin string, args ...string) string {
 	t.Helper()
 	addr := freePort(t)
-	var logs bytes.Buffer
 	cmd := exec.Command(bin, append([]string{"-listen", addr, "-log-level", "debug"}, args...)...)
 	cmd.Env = append(os.Environ(), "VAULT_TOKEN=") // only what the flags say
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	require.NoError(t, cmd.Start())
+	startUntilReady(t, "proxy-auth "+addr, cmd, "http://"+addr+DefaultPingPath, 30*time.Second)
+	return "http://" + addr + AuthPath
+}
+
+// startUntilReady starts cmd with its output in a file, stops it when the
+// test ends (SIGTERM, then SIGKILL after 10 s), and waits until url
+// answers 200. The test fails, showing the output, if the process exits
+// first or url does not answer within the given time.
+func startUntilReady(t testing.TB, name string, cmd *exec.Cmd, url string, within time.Duration) {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), "output.log")
+	out, err := os.Create(logFile)
+	require.NoError(t, err)
+	defer out.Close() // the child has its own copy
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start(), "starting %s", name)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	logs := func() string { b, _ := os.ReadFile(logFile); return string(b) }
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -77,25 +90,25 @@ func startProxyAuth(t testing.TB, bin string, args ...string) string {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("proxy-auth %s log:\n%s", addr, logs.String())
+			t.Logf("%s output:\n%s", name, logs())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
-		resp, err := http.Get("http://" + addr + DefaultPingPath)
+		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return "http://" + addr + AuthPath
+			if resp.StatusCode == http.StatusOK {
+				return
 			}
 		}
 		select {
 		case err := <-exited:
-			require.FailNow(t, "proxy-auth exited", "%v\n%s", err, logs.String())
+			require.FailNow(t, name+" exited", "%v\n%s", err, logs())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			require.FailNow(t, "proxy-auth did not answer", "on %s:\n%s", addr, logs.String())
+			require.FailNow(t, name+" was not ready", "within %s:\n%s", within, logs())
 		}
 	}
 }

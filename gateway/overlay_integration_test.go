@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,24 +36,6 @@ import (
 	"github.com/ztedge/ztedge/provisioning"
 )
 
-// lockedBuffer collects a process's output for the test to read.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startZeroTrustCoreData builds and runs the core-data example in
 // zerotrust mode, requiring JWTs and trusting the Ziti identity relay to
 // forward them, until the test ends. It returns its process id and health
@@ -66,7 +47,6 @@ func startZeroTrustCoreData(t *testing.T, st *stack.State, top *provisioning.Top
 	require.NoError(t, err, "building core-data: %s", out)
 	health := gateway.FreePort(t)
 	_, port, _ := net.SplitHostPort(health)
-	logs := &lockedBuffer{}
 	cmd := exec.Command(bin, "-config", "../examples/core-data/configuration.yaml", "-writers", strings.Join(writers, ","))
 	cmd.Env = append(os.Environ(),
 		"SERVICE_HEALTHPORT="+port,
@@ -76,40 +56,11 @@ func startZeroTrustCoreData(t *testing.T, st *stack.State, top *provisioning.Top
 		"SERVICE_SECURITYOPTIONS_REQUIREJWT=true",
 		"SERVICE_SECURITYOPTIONS_TRUSTEDRELAYS="+relay,
 	)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("core-data log:\n%s", logs.String())
-		}
-	})
 	// ?ready answers 200 once the service is bound with a valid JWT.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + health + "/api/v3/ping?ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				n, _ := strconv.Atoi(port)
-				return cmd.Process.Pid, n
-			}
-		}
-		select {
-		case err := <-exited:
-			require.FailNow(t, "core-data exited", "%v\n%s", err, logs.String())
-		case <-time.After(200 * time.Millisecond):
-		}
-		require.True(t, time.Now().Before(deadline), "core-data was not ready within a minute:\n%s", logs.String())
-	}
+	gateway.StartUntilReady(t, "core-data", cmd, "http://"+health+"/api/v3/ping?ready", time.Minute)
+	n, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	return cmd.Process.Pid, n
 }
 
 // call sends a request with an optional bearer token and returns the
