@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ztedge/ztedge/gateway"
 	"github.com/ztedge/ztedge/internal/tunnel"
@@ -64,6 +65,7 @@ type Gateway struct {
 	done   chan struct{}
 	err    error // set before done is closed
 
+	stopping atomic.Bool // Stop was called: the forwarder's end is expected
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -147,7 +149,9 @@ func (g *Gateway) watch() {
 		g.err = g.Process.Err()
 	case err := <-served:
 		g.served <- err // for closeForwarder
-		g.err = fmt.Errorf("gateway overlay: the forwarder stopped: %v", err)
+		if !g.stopping.Load() {
+			g.err = fmt.Errorf("gateway overlay: the forwarder stopped: %v", err)
+		}
 	}
 	close(g.done)
 }
@@ -171,6 +175,7 @@ func (g *Gateway) Err() error {
 // once.
 func (g *Gateway) Stop() error {
 	g.stopOnce.Do(func() {
+		g.stopping.Store(true)
 		g.stopErr = errors.Join(g.Process.Stop(), g.closeForwarder())
 	})
 	return g.stopErr
