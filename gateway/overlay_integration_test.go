@@ -196,6 +196,14 @@ func TestIntegrationGatewayOverZeroTrust(t *testing.T) {
 		assert.Equal(t, `ztedge tunnel: ziti service "edgex.core-metadata": nothing hosts the service right now (is it running?)`+"\n", body)
 	})
 
+	t.Run("without a JWT, a ping says only that the service is unreachable", func(t *testing.T) {
+		for _, route := range []string{"device-virtual", "core-metadata"} {
+			code, body := call(t, client, "GET", base+"/"+route+"/api/v3/ping", "", nil)
+			assert.Equal(t, http.StatusBadGateway, code, route)
+			assert.Equal(t, "ztedge gateway: the service cannot be reached over the overlay\n", body, route)
+		}
+	})
+
 	t.Run("core-data still listens on no port but its health port", func(t *testing.T) {
 		ports, err := netstat.Listening(pid)
 		require.NoError(t, err)

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// unreachableLocation is the named location that answers a zerotrust
+// service's ping when the forwarder refuses it, without the reason.
+const unreachableLocation = "@ztedge_overlay_unreachable"
+
 // callerVar is the NGINX variable that holds the caller's name that
 // proxy-auth returned in the X-Ztedge-Caller header of its answer.
 const callerVar = "$ztedge_caller"
@@ -145,6 +149,9 @@ func render(c *Config) []byte {
 		p(3, "proxy_pass %s%s;", up, c.PingPath)
 		if overlay != "" {
 			keepAlive(p, host)
+			p(3, "# The forwarder's reasons (identity and policy) are for callers with a JWT.")
+			p(3, "proxy_intercept_errors on;")
+			p(3, "error_page 403 502 = %s;", unreachableLocation)
 		}
 		p(3, `proxy_set_header %s "";`, CallerHeader)
 		p(3, `proxy_set_header Authorization "";`)
@@ -164,6 +171,14 @@ func render(c *Config) []byte {
 		p(3, "proxy_set_header X-Forwarded-Proto $scheme;")
 		p(3, "proxy_set_header X-Forwarded-Prefix /%s;", name)
 		proxySSL(p, c, up)
+		p(2, "}")
+	}
+	if len(c.OverlayUpstreams()) > 0 {
+		p(0, "")
+		p(2, "# A zerotrust service's ping, when the overlay refuses it or nothing hosts it.")
+		p(2, "location %s {", unreachableLocation)
+		p(3, "default_type text/plain;")
+		p(3, `return 502 "ztedge gateway: the service cannot be reached over the overlay\n";`)
 		p(2, "}")
 	}
 	p(0, "")

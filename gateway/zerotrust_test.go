@@ -51,9 +51,12 @@ func TestRenderZeroTrustUpstream(t *testing.T) {
 
 	ping := location(t, conf, "= /core-data/api/v3/ping")
 	assert.NotContains(t, ping, "auth_request")
-	for _, want := range []string{"proxy_pass http://ztedge_overlay_core-data/api/v3/ping;", `proxy_set_header Authorization "";`, "proxy_http_version 1.1;"} {
+	for _, want := range []string{"proxy_pass http://ztedge_overlay_core-data/api/v3/ping;", `proxy_set_header Authorization "";`, "proxy_http_version 1.1;",
+		"proxy_intercept_errors on;", "error_page 403 502 = @ztedge_overlay_unreachable;"} {
 		assert.Contains(t, ping, want, "ping route")
 	}
+	assert.Contains(t, location(t, conf, "@ztedge_overlay_unreachable"), `return 502 "ztedge gateway: the service cannot be reached over the overlay\n";`)
+	assert.NotContains(t, location(t, conf, "/core-data/"), "proxy_intercept_errors", "callers with a JWT get the forwarder's reasons")
 	// The token-mode route beside it is unchanged.
 	assert.Contains(t, location(t, conf, "/core-metadata/"), "proxy_pass http://127.0.0.1:59881/base/;")
 	assert.NotContains(t, location(t, conf, "/core-metadata/"), "proxy_http_version")
