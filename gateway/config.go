@@ -1,11 +1,17 @@
-// Package gateway runs an NGINX API gateway in front of ztedge services in
-// token-based mode: one TLS 1.3-only port, one route prefix per service
-// ("/core-data/..." is proxied to core-data's upstream with the prefix
-// stripped), and every route except each service's ping route guarded by
-// NGINX's auth_request, which asks proxy-auth (cmd/proxy-auth, built on
-// [NewAuthHandler]) whether the caller's Vault-issued JWT is valid. The
-// caller's name from the JWT is passed upstream in the X-Ztedge-Caller
-// header; a client can never set that header itself.
+// Package gateway runs an NGINX API gateway in front of ztedge services:
+// one TLS 1.3-only port, one route prefix per service ("/core-data/..." is
+// proxied to core-data's upstream with the prefix stripped), and every
+// route except each service's ping route guarded by NGINX's auth_request,
+// which asks proxy-auth (cmd/proxy-auth, built on [NewAuthHandler]) whether
+// the caller's Vault-issued JWT is valid. The caller's name from the JWT is
+// passed upstream in the X-Ztedge-Caller header; a client can never set
+// that header itself.
+//
+// A service in token-based mode is an http(s) upstream. A service in
+// zerotrust mode ("zerotrust:<service>", see [ZeroTrustPrefix]) is reached
+// over the Ziti overlay as the gateway's own identity, through a loopback
+// forwarder that the gateway/overlay package opens (this package links no
+// Ziti code, so that proxy-auth does not either).
 //
 // [Render] turns a [Config] into nginx.conf, [EnsureCertificate] makes a
 // self-signed certificate when none is given, and [Start] checks the
@@ -20,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,9 +60,21 @@ type Config struct {
 	// Default 127.0.0.1:8443.
 	Listen string `yaml:"listen"`
 	// Services maps each service name (lower-case letters, digits and
-	// hyphens, as in topologies) to its upstream base URL, e.g.
-	// "core-data": "http://127.0.0.1:59880" (services). At least one.
+	// hyphens, as in topologies) to its upstream (services). At least one.
+	// An upstream is either a base URL of a service in token-based mode,
+	// e.g. "core-data": "http://127.0.0.1:59880", or "zerotrust:<service>"
+	// for a service in zerotrust mode, reached over the Ziti overlay as the
+	// gateway's identity (see [ZeroTrustPrefix] and ZitiIdentity).
 	Services map[string]string `yaml:"services"`
+	// ZitiIdentity is the gateway's own enrolled Ziti identity file
+	// (zitiIdentity): a client of the topology, with dial rules to the
+	// zerotrust services it fronts. Required when a service is zerotrust.
+	ZitiIdentity string `yaml:"zitiIdentity"`
+	// OverlayAddrs are the loopback addresses on which the gateway's
+	// overlay forwarder accepts NGINX's connections, one per zerotrust
+	// route. They are not read from YAML: the gateway/overlay package
+	// opens the forwarder on free ports and fills them in before [Start].
+	OverlayAddrs map[string]netip.AddrPort `yaml:"-"`
 	// AuthURL is the URL of proxy-auth's auth endpoint (authURL). A URL
 	// without a path gets "/auth". Default http://127.0.0.1:59842/auth.
 	AuthURL string `yaml:"authURL"`
@@ -113,7 +132,7 @@ func (c *Config) PIDFile() string { return filepath.Join(c.StateDir, pidName) }
 // LoadConfig reads a gateway configuration from a YAML file. Unknown fields
 // are errors. A StateDir, certificate or CA path starting with "~/" is in
 // the user's home folder; a relative one is resolved against the file's
-// folder. Defaults are applied and the result is
+// folder (so is ZitiIdentity). Defaults are applied and the result is
 // validated.
 func LoadConfig(path string) (*Config, error) {
 	raw, err := os.ReadFile(path)
@@ -130,7 +149,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []*string{&c.StateDir, &c.CertFile, &c.KeyFile, &c.UpstreamCAFile} {
+	for _, p := range []*string{&c.StateDir, &c.CertFile, &c.KeyFile, &c.UpstreamCAFile, &c.ZitiIdentity} {
 		if *p, err = expandHome(*p); err != nil {
 			return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
 		}
@@ -260,6 +279,13 @@ func (c *Config) Validate() error {
 			continue
 		}
 		raw := c.Services[name]
+		if strings.HasPrefix(raw, ZeroTrustPrefix) {
+			continue // validateZeroTrust
+		}
+		if raw == strings.TrimSuffix(ZeroTrustPrefix, ":") {
+			add("services.%s: upstream %q: write %s<service>, e.g. %s%s", name, raw, ZeroTrustPrefix, ZeroTrustPrefix, name)
+			continue
+		}
 		if err := validateUpstream(raw, true); err != nil {
 			add("services.%s: upstream %q: %v", name, raw, err)
 			continue
@@ -268,6 +294,7 @@ func (c *Config) Validate() error {
 			add("services.%s: upstream %q uses https: set upstreamCAFile so NGINX can verify its certificate", name, raw)
 		}
 	}
+	errs = append(errs, c.validateZeroTrust()...)
 	return errors.Join(errs...)
 }
 
@@ -317,6 +344,8 @@ func validateUpstream(raw string, base bool) error {
 		return err
 	}
 	switch {
+	case u.Scheme != "http" && u.Scheme != "https" && base:
+		return errors.New("must be an http:// or https:// URL, or " + ZeroTrustPrefix + "<service> for a service in zerotrust mode")
 	case u.Scheme != "http" && u.Scheme != "https":
 		return errors.New("must be an http:// or https:// URL")
 	case u.Host == "" || u.Hostname() == "":

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/ztedge/ztedge/gateway"
@@ -49,5 +50,38 @@ func ExampleConfig_Validate() {
 	// Output:
 	// stateDir "relative/dir" must be an absolute path
 	// services: name "Core_Data" must be 2-63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen
-	// services.core-metadata: upstream "ftp://127.0.0.1": must be an http:// or https:// URL
+	// services.core-metadata: upstream "ftp://127.0.0.1": must be an http:// or https:// URL, or zerotrust:<service> for a service in zerotrust mode
+}
+
+// A service in zerotrust mode is reached over the Ziti overlay as the
+// gateway's own identity: its route goes to an upstream block whose server
+// is the gateway's loopback forwarder, opened by "ztedge gateway run"
+// (package gateway/overlay), which fills in OverlayAddrs.
+func ExampleConfig_OverlayUpstreams() {
+	cfg := gateway.Config{
+		StateDir:     "/var/lib/ztedge/gateway",
+		ZitiIdentity: "/etc/ztedge/clients/gateway.json",
+		Services: map[string]string{
+			"core-data":     "zerotrust:core-data",
+			"core-metadata": "http://127.0.0.1:59881",
+		},
+		OverlayAddrs: map[string]netip.AddrPort{"core-data": netip.MustParseAddrPort("127.0.0.1:41000")},
+	}
+	fmt.Println(cfg.OverlayUpstreams())
+	conf, err := gateway.Render(cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s := string(conf)
+	start := strings.Index(s, "    upstream ")
+	end := start + strings.Index(s[start:], "}\n") + 2
+	fmt.Print(s[start:end])
+	// Output:
+	// [{core-data core-data}]
+	//     upstream ztedge_overlay_core-data {
+	//         server 127.0.0.1:41000;
+	//         keepalive 8;
+	//         keepalive_timeout 60s;
+	//     }
 }

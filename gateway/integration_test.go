@@ -5,7 +5,6 @@ package gateway
 // example topology). They never skip.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,60 +43,6 @@ func TestMain(m *testing.M) {
 }
 
 const topologyFile = "../examples/topology.yaml"
-
-// buildProxyAuth compiles cmd/proxy-auth into a temporary folder.
-func buildProxyAuth(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "proxy-auth")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/ztedge/ztedge/cmd/proxy-auth")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building proxy-auth:\n%s", out)
-	return bin
-}
-
-// startProxyAuth runs the proxy-auth binary with args on a free port and
-// waits until it answers its ping. It returns the auth URL.
-func startProxyAuth(t testing.TB, bin string, args ...string) string {
-	t.Helper()
-	addr := freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"-listen", addr, "-log-level", "debug"}, args...)...)
-	cmd.Env = append(os.Environ(), "VAULT_TOKEN=") // only what the flags say
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("proxy-auth %s log:\n%s", addr, logs.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + DefaultPingPath)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return "http://" + addr + AuthPath
-			}
-		}
-		select {
-		case err := <-exited:
-			require.FailNow(t, "proxy-auth exited", "%v\n%s", err, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			require.FailNow(t, "proxy-auth did not answer", "on %s:\n%s", addr, logs.String())
-		}
-	}
-}
 
 // vaultJWT logs in as user u with password and returns the user's JWT.
 func vaultJWT(t testing.TB, vaultAddr string, u *provisioning.User, password string) string {

@@ -72,14 +72,18 @@ type Process struct {
 	stopErr  error
 }
 
-// Prepare applies defaults, validates cfg, creates StateDir and its logs,
-// temp and tls folders, generates the self-signed certificate when cfg
-// has none, and writes nginx.conf (mode 0600). It returns the defaulted
-// configuration. [Start] calls it; it is exported for "render to disk".
+// Prepare applies defaults, validates cfg, checks that every zerotrust
+// service has its forwarder address (cfg.OverlayAddrs), creates StateDir
+// and its logs, temp and tls folders, generates the self-signed
+// certificate when cfg has none, and writes nginx.conf (mode 0600). It
+// returns the defaulted configuration. [Start] calls it; it is exported for "render to disk".
 func Prepare(cfg Config) (*Config, error) {
 	c := cfg
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.checkOverlayOpen(); err != nil {
 		return nil, err
 	}
 	if err := ensureStateDirs(&c); err != nil {

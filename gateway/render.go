@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// unreachableLocation is the named location that answers a zerotrust
+// service's ping when the forwarder refuses it, without the reason.
+const unreachableLocation = "@ztedge_overlay_unreachable"
+
 // callerVar is the NGINX variable that holds the caller's name that
 // proxy-auth returned in the X-Ztedge-Caller header of its answer.
 const callerVar = "$ztedge_caller"
@@ -26,6 +30,13 @@ const callerVar = "$ztedge_caller"
 //     proxy-auth returned (any X-Ztedge-Caller the client sent is dropped).
 //
 // Every other path answers 404.
+//
+// A zerotrust service ("zerotrust:<service>") is proxied to an upstream
+// block whose one server is the gateway's overlay forwarder for it, on
+// loopback (cfg.OverlayAddrs), with kept-alive HTTP/1.1 connections; the
+// client's Authorization header goes on to the service, which checks the
+// JWT itself. Before the forwarder is open (Render on a configuration as
+// loaded), the address is written as 127.0.0.1:0, which [Start] refuses.
 func Render(cfg Config) ([]byte, error) {
 	c := cfg
 	c.SetDefaults()
@@ -83,6 +94,20 @@ func render(c *Config) []byte {
 	p(1, "fastcgi_temp_path %s;", temp("fastcgi"))
 	p(1, "uwsgi_temp_path %s;", temp("uwsgi"))
 	p(1, "scgi_temp_path %s;", temp("scgi"))
+	for _, u := range c.OverlayUpstreams() {
+		p(0, "")
+		p(1, "# %s: %s%s, over the Ziti overlay as the gateway's identity,", u.Route, ZeroTrustPrefix, u.Service)
+		p(1, "# through the gateway's forwarder on loopback (kept alive: each new")
+		p(1, "# connection would be a new Ziti connection).")
+		p(1, "upstream %s {", upstreamName(u.Route))
+		if _, open := c.OverlayAddrs[u.Route]; !open {
+			p(2, `# The port is picked when "ztedge gateway run" opens the forwarder.`)
+		}
+		p(2, "server %s;", c.overlayAddr(u.Route))
+		p(2, "keepalive 8;")
+		p(2, "keepalive_timeout 60s;")
+		p(1, "}")
+	}
 	p(0, "")
 	p(1, "server {")
 	p(2, "listen %s ssl default_server;", c.Listen)
@@ -107,14 +132,27 @@ func render(c *Config) []byte {
 	proxySSL(p, c, c.AuthURL)
 	p(2, "}")
 	for _, name := range c.serviceNames() {
-		up := upstreamBase(c.Services[name])
+		up, host, overlay := upstreamBase(c.Services[name]), "$proxy_host", ""
+		if svc, ok := strings.CutPrefix(c.Services[name], ZeroTrustPrefix); ok {
+			up, host, overlay = "http://"+upstreamName(name), overlayHost(svc), svc
+		}
 		p(0, "")
-		p(2, "# %s: %s", name, up)
+		if overlay != "" {
+			p(2, "# %s: %s%s (upstream %s)", name, ZeroTrustPrefix, overlay, upstreamName(name))
+		} else {
+			p(2, "# %s: %s", name, up)
+		}
 		p(2, "location = /%s%s {", name, c.PingPath)
 		p(3, "limit_except GET {")
 		p(4, "deny all;")
 		p(3, "}")
 		p(3, "proxy_pass %s%s;", up, c.PingPath)
+		if overlay != "" {
+			keepAlive(p, host)
+			p(3, "# The forwarder's reasons (identity and policy) are for callers with a JWT.")
+			p(3, "proxy_intercept_errors on;")
+			p(3, "error_page 403 502 = %s;", unreachableLocation)
+		}
 		p(3, `proxy_set_header %s "";`, CallerHeader)
 		p(3, `proxy_set_header Authorization "";`)
 		proxySSL(p, c, up)
@@ -123,12 +161,24 @@ func render(c *Config) []byte {
 		p(3, "auth_request /auth;")
 		p(3, "auth_request_set %s $upstream_http_x_ztedge_caller;", callerVar)
 		p(3, "proxy_pass %s/;", up)
-		p(3, "proxy_set_header Host $proxy_host;")
+		if overlay != "" {
+			keepAlive(p, host)
+		} else {
+			p(3, "proxy_set_header Host %s;", host)
+		}
 		p(3, "proxy_set_header %s %s;", CallerHeader, callerVar)
 		p(3, "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;")
 		p(3, "proxy_set_header X-Forwarded-Proto $scheme;")
 		p(3, "proxy_set_header X-Forwarded-Prefix /%s;", name)
 		proxySSL(p, c, up)
+		p(2, "}")
+	}
+	if len(c.OverlayUpstreams()) > 0 {
+		p(0, "")
+		p(2, "# A zerotrust service's ping, when the overlay refuses it or nothing hosts it.")
+		p(2, "location %s {", unreachableLocation)
+		p(3, "default_type text/plain;")
+		p(3, `return 502 "ztedge gateway: the service cannot be reached over the overlay\n";`)
 		p(2, "}")
 	}
 	p(0, "")
@@ -138,6 +188,16 @@ func render(c *Config) []byte {
 	p(1, "}")
 	p(0, "}")
 	return b.Bytes()
+}
+
+// keepAlive writes the directives of a location that proxies to a Ziti
+// service through the forwarder: HTTP/1.1 with kept-alive connections (the
+// client's Authorization header passes on, as everywhere, so the service
+// checks the user's JWT itself) and the service's intercept name as Host.
+func keepAlive(p func(int, string, ...any), host string) {
+	p(3, "proxy_http_version 1.1;")
+	p(3, `proxy_set_header Connection "";`)
+	p(3, "proxy_set_header Host %s;", host)
 }
 
 // proxySSL writes the directives that make NGINX verify an https upstream.

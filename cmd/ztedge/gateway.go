@@ -9,17 +9,22 @@ import (
 	"log/slog"
 
 	"github.com/ztedge/ztedge/gateway"
+	"github.com/ztedge/ztedge/gateway/overlay"
 )
 
 const gatewayUsage = `usage: ztedge gateway render|run -config GATEWAY.yaml
 
   render  print the NGINX configuration for the gateway
-  run     write it to the state folder, check it with "nginx -t", run nginx
-          until interrupted (needs nginx: apt-get install nginx, and a running
-          proxy-auth)
+  run     open the overlay forwarder for zerotrust services (loopback ports,
+          as the gateway's Ziti identity), write the configuration to the
+          state folder, check it with "nginx -t", run nginx until interrupted
+          (needs nginx: apt-get install nginx, and a running proxy-auth)
 
 The YAML file has the fields of gateway.Config: listen, services (name: upstream
-URL), authURL, certFile, keyFile, upstreamCAFile, stateDir, pingPath, user, nginx.
+URL, or zerotrust:<service> for a service in zerotrust mode), zitiIdentity (the
+gateway's enrolled Ziti identity file, for zerotrust services), authURL,
+certFile, keyFile, upstreamCAFile, stateDir, pingPath, user, nginx.
+See docs/modes.md.
 `
 
 // runGateway implements "ztedge gateway render|run -config FILE".
@@ -60,19 +65,42 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	p, err := gateway.Start(ctx, *cfg, logger)
+	g, err := overlay.Start(ctx, *cfg, logger)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Gateway on https://%s (nginx pid %d); configuration %s, logs in %s.\n",
-		p.Addr, p.PID, p.Config.ConfigFile(), p.Config.ErrorLog())
-	if p.Config.GeneratedCertificate() {
-		fmt.Fprintf(stdout, "Self-signed certificate: %s (curl --cacert %s ...)\n", p.Config.CertFile, p.Config.CertFile)
-	}
+	printGateway(stdout, g)
 	select {
 	case <-ctx.Done():
-		return p.Stop()
-	case <-p.Done():
-		return errors.Join(errors.New("nginx exited unexpectedly; see "+p.Config.ErrorLog()), p.Err())
+		return g.Stop()
+	case <-g.Done():
+		err := g.Err()
+		_ = g.Stop()
+		return errors.Join(errors.New("the gateway stopped unexpectedly; see "+g.Config.ErrorLog()), err)
+	}
+}
+
+// printGateway says where the gateway listens and where each zerotrust
+// route goes.
+func printGateway(w io.Writer, g *overlay.Gateway) {
+	fmt.Fprintf(w, "Gateway on https://%s (nginx pid %d); configuration %s, logs in %s.\n",
+		g.Addr, g.PID, g.Config.ConfigFile(), g.Config.ErrorLog())
+	if g.Config.GeneratedCertificate() {
+		fmt.Fprintf(w, "Self-signed certificate: %s (curl --cacert %s ...)\n", g.Config.CertFile, g.Config.CertFile)
+	}
+	if len(g.Routes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Zerotrust services, over the Ziti overlay as identity %q (%s), through loopback only:\n", g.Identity, g.Config.ZitiIdentity)
+	width := 0
+	for _, r := range g.Routes {
+		width = max(width, len(r.Route)+2)
+	}
+	for _, r := range g.Routes {
+		line := fmt.Sprintf("  %-*s -> %-15s -> %s", width, "/"+r.Route+"/", r.Addr, r.Service)
+		if !r.Dialable {
+			line += "   refused (403) until a Dial policy allows it"
+		}
+		fmt.Fprintln(w, line)
 	}
 }

@@ -42,7 +42,7 @@ Commands:
   status -f TOPOLOGY         what is live now: services bound, identities, routers, JWT signer and key
   router join NAME ...       set up, enroll (once) and run an edge router of the topology on this node
   up ...                     the demo: tools, stack, provisioning, example services in zerotrust mode
-  gateway render|run ...     render or run the NGINX gateway (token-based mode)
+  gateway render|run ...     render or run the NGINX gateway (token-based and zerotrust services)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
   tunnel -i ID.json SVC=PORT forward loopback ports (or an HTTP proxy) to Ziti services, for curl and Postman
   edgex token-file|env ...   EdgeX 4 services: write (and keep valid) their Vault token file, print their environment

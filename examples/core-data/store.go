@@ -19,6 +19,9 @@ type Reading struct {
 	Origin   time.Time `json:"origin"`
 	// Sender is the authenticated caller that posted the reading.
 	Sender string `json:"sender"`
+	// Relay is the trusted relay the sender's JWT came through (an API
+	// gateway's Ziti identity, see docs/modes.md), if any.
+	Relay string `json:"relay,omitempty"`
 }
 
 // store keeps the most recent readings in memory.
@@ -63,7 +66,8 @@ func newRouter(s *store, writers []string) *mux.Router {
 			http.Error(w, "bad reading: device and resource are required", http.StatusBadRequest)
 			return
 		}
-		rd.Sender = caller.Name(req.Context())
+		who, _ := caller.From(req.Context())
+		rd.Sender, rd.Relay = who.Name, who.Relay
 		if rd.Origin.IsZero() {
 			rd.Origin = time.Now().UTC()
 		}
