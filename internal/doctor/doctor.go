@@ -8,8 +8,10 @@
 // code for each step (configuration loading, the credentials file, the
 // Vault client and login, the JWT source, the controller CA, the runtime's
 // start) and reads the controller as an administrator for the rest. It
-// changes nothing: no file is written next to the service, no policy is
-// touched.
+// changes nothing on the service's side: no file is written next to the
+// service, no policy is touched (the administrator's login pins the
+// controller's CA in the topology's output folder on first use, as
+// provisioning does).
 package doctor
 
 import (
