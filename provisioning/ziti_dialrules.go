@@ -79,6 +79,7 @@ func ruleLabel(r DialRule) string {
 	side := func(entries []string) string {
 		s := slices.Clone(entries)
 		slices.Sort(s)
+		s = slices.Compact(s)
 		return strings.ReplaceAll(strings.Join(s, "+"), GroupPrefix, "group-")
 	}
 	label := side(r.From) + ".to." + side(r.To)

@@ -147,6 +147,8 @@ func TestDialRulesAreStableAndDeduplicated(t *testing.T) {
 	top.Dial = append([]DialRule{top.Dial[2], top.Dial[0], top.Dial[1]}, top.Dial[0])
 	b := dialRules(top)
 	assert.ElementsMatch(t, a, b, "reordering or repeating rules changes nothing")
+	top.Dial = append(top.Dial, DialRule{From: []string{"group:admins", "group:admins"}, To: []string{"group:core"}})
+	assert.Len(t, dialRules(top), 3, "an entry named twice in a rule changes nothing")
 	require.Len(t, b, 3)
 	assert.Equal(t, "ztedge.dial.group-admins.to.group-core.", b[0].name[:len(b[0].name)-8])
 }
