@@ -39,12 +39,17 @@ type peerConns struct {
 	slots chan struct{} // one token per open (or opening) connection
 	idle  []*poolConn   // most recently used last
 	wake  chan struct{} // closed (and replaced) when a connection is returned or closed
+	// waited says a request took wake to wait on since it was last
+	// replaced: without one, notify need not replace it.
+	waited bool
 }
 
 // notify wakes the requests waiting for a connection. Call with p.mu held.
 func (pc *peerConns) notify() {
-	close(pc.wake)
-	pc.wake = make(chan struct{})
+	if pc.waited {
+		close(pc.wake)
+		pc.wake, pc.waited = make(chan struct{}), false
+	}
 }
 
 type poolConn struct {
@@ -222,6 +227,7 @@ func (p *ConnPool) get(ctx context.Context, addr string, fresh bool) (*poolConn,
 			pc.notify()
 		}
 		wake := pc.wake
+		pc.waited = true
 		p.mu.Unlock()
 		select {
 		case pc.slots <- struct{}{}:

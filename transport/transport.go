@@ -90,7 +90,13 @@ func (t *Transport) route(host, port string) (Route, error) {
 
 // RoundTrip sends the request over the path configured for its host.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	r, err := t.route(req.URL.Hostname(), portOf(req))
+	// Most requests name their peer exactly as configured, host:port in
+	// lower case: no need to build the key again.
+	r, ok := t.routes[req.URL.Host]
+	var err error
+	if !ok || req.URL.Port() == "" {
+		r, err = t.route(req.URL.Hostname(), portOf(req))
+	}
 	if err != nil {
 		closeBody(req)
 		return nil, err

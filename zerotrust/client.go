@@ -9,32 +9,66 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ztedge/ztedge/internal/metrics"
 )
 
-// timeoutTransport bounds each request, the reading of its answer's body
-// included, with a context deadline. It does what http.Client.Timeout
-// does for net/http's own Transport; for any other RoundTripper the
-// client would start a goroutine and a timer per request, which costs
-// about a tenth of the client's time per request on the overlay.
-type timeoutTransport struct {
-	rt      http.RoundTripper
-	timeout time.Duration
+// clientTransport is the round tripper of [Service.HTTPClient]. It finds a
+// request's configured peer once, by the URL's host, and then bounds the
+// request with the client's timeout, adds the service's JWT when the peer
+// requires one, sends it through the transport's deny-by-default router,
+// and records the peer's metrics: one layer instead of one per job, since
+// every request to a peer passes through all of them.
+type clientTransport struct {
+	next    http.RoundTripper // the service's transport
+	withJWT http.RoundTripper // next, adding the service's JWT; nil without one
+	timeout time.Duration     // 0: none
+	peers   *peerTracker
 }
 
-func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
-	resp, err := t.rt.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
+// peer is a configured peer as the client sees it.
+type peer struct {
+	name    string
+	jwt     bool // the peer requires JWTs: send the service's own
+	metrics *metrics.PeerMetrics
+}
+
+func (t *clientTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	p := t.peers.lookup(req)
+	next := t.next
+	if p != nil && p.jwt && t.withJWT != nil {
+		next = t.withJWT
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
+	var cancel context.CancelFunc
+	if t.timeout > 0 {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(req.Context(), t.timeout)
+		req = req.WithContext(ctx)
+	}
+	resp, err := next.RoundTrip(req)
+	code := 0
+	if resp != nil {
+		code = resp.StatusCode
+	}
+	if p != nil {
+		p.metrics.Requested(code, err, time.Since(start))
+	} else {
+		t.peers.metrics.Requested(hostPort(req), code, err, time.Since(start))
+	}
+	if cancel != nil {
+		if err != nil {
+			cancel()
+		} else {
+			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+		}
+	}
+	return resp, err
 }
 
 // CloseIdleConnections passes the call on.
-func (t *timeoutTransport) CloseIdleConnections() {
-	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
+func (t *clientTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
@@ -61,34 +95,25 @@ func (b *cancelOnClose) Close() error {
 	return err
 }
 
-// jwtWhereRequired sends the service's own JWT only to the peers that
-// require one (see [KeyRequireJWT]); requests to other peers go without.
-type jwtWhereRequired struct {
-	with, without http.RoundTripper
-	peers         map[string]bool // "host:port", host in lower case
-}
-
-func (t *jwtWhereRequired) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.peers[hostPort(req)] {
-		return t.with.RoundTrip(req)
+// peerKeys are the URL hosts that name a peer at host:port: host:port with
+// the host in lower case, and the bare host for port 80.
+func peerKeys(host string, port int) []string {
+	h := strings.ToLower(host)
+	keys := []string{net.JoinHostPort(h, strconv.Itoa(port))}
+	if port == 80 {
+		keys = append(keys, h)
 	}
-	return t.without.RoundTrip(req)
+	return keys
 }
 
-// CloseIdleConnections passes the call on.
-func (t *jwtWhereRequired) CloseIdleConnections() {
-	if c, ok := t.without.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
-// jwtPeers are the addresses of the clients that require JWTs.
-func jwtPeers(cfg *Config) map[string]bool {
-	peers := map[string]bool{}
-	for _, c := range cfg.Clients {
-		if c.sendJWT {
-			peers[net.JoinHostPort(strings.ToLower(c.Host), strconv.Itoa(c.Port))] = true
+// hostPort is the request's host:port, the port from the scheme when none.
+func hostPort(req *http.Request) string {
+	port := req.URL.Port()
+	if port == "" {
+		port = "80"
+		if req.URL.Scheme == "https" {
+			port = "443"
 		}
 	}
-	return peers
+	return net.JoinHostPort(strings.ToLower(req.URL.Hostname()), port)
 }

@@ -3,16 +3,19 @@ package zerotrust
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ztedge/ztedge/internal/metrics"
 	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/transport"
 )
@@ -48,8 +51,9 @@ func TestJWTGoesOnlyToPeersThatRequireIt(t *testing.T) {
 	tr, err := transport.New(routes, nil)
 	require.NoError(t, err)
 	tokens := jwtauth.TokenSourceFunc(func(context.Context) (string, error) { return "service-jwt", nil })
-	client := &http.Client{Transport: &timeoutTransport{timeout: time.Second,
-		rt: &jwtWhereRequired{without: tr, with: jwtauth.BearerTransport(tr, tokens), peers: jwtPeers(cfg)}}}
+	m := metrics.New("test", nil)
+	client := &http.Client{Transport: &clientTransport{next: tr, withJWT: jwtauth.BearerTransport(tr, tokens),
+		timeout: time.Second, peers: newPeerTracker(cfg, slog.New(slog.DiscardHandler), m)}}
 	get := func(u string) string {
 		resp, err := client.Get(u)
 		require.NoError(t, err)
@@ -59,6 +63,35 @@ func TestJWTGoesOnlyToPeersThatRequireIt(t *testing.T) {
 	}
 	assert.Equal(t, "Bearer service-jwt", get(tokenPeer.URL))
 	assert.Equal(t, "", get(otherPeer.URL), "a peer that does not require JWTs never sees the service's")
+	assert.Equal(t, "Bearer service-jwt", get(strings.ToUpper(tokenPeer.URL[:4])+tokenPeer.URL[4:]),
+		"the same peer again")
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Contains(t, rec.Body.String(), `ztedge_peer_requests_total{code="2xx",peer="token-peer",service="test"} 2`)
+	assert.Contains(t, rec.Body.String(), `ztedge_peer_requests_total{code="2xx",peer="other-peer",service="test"} 1`)
+	assert.Contains(t, rec.Body.String(), `ztedge_peer_request_seconds_count{peer="token-peer",service="test"} 2`)
+}
+
+func TestPeerLookupByURLHost(t *testing.T) {
+	cfg := &Config{
+		Service: ServiceConfig{Name: "device-virtual", SecurityOptions: SecurityOptions{
+			KeyMode: "zerotrust", KeyController: "ctrl:1280", KeyCredentials: "creds.json"}},
+		Clients: map[string]ClientConfig{
+			"core-data": {SecurityOptions: SecurityOptions{KeyMode: "zerotrust"}},
+		},
+	}
+	require.NoError(t, cfg.Validate())
+	peers := newPeerTracker(cfg, slog.New(slog.DiscardHandler), metrics.New("device-virtual", nil))
+	for _, u := range []string{"http://core-data.edgex.ziti/", "http://core-data.edgex.ziti:80/x", "http://Core-Data.EdgeX.Ziti:80/"} {
+		req := httptest.NewRequest(http.MethodGet, u, nil)
+		if p := peers.lookup(req); assert.NotNil(t, p, u) {
+			assert.Equal(t, "core-data", p.name, u)
+		}
+	}
+	for _, u := range []string{"https://core-data.edgex.ziti/", "http://core-data.edgex.ziti:8080/", "http://core-data/"} {
+		assert.Nil(t, peers.lookup(httptest.NewRequest(http.MethodGet, u, nil)), u)
+	}
 }
 
 func TestZerotrustPeersGetNoJWTByDefault(t *testing.T) {
@@ -71,5 +104,10 @@ func TestZerotrustPeersGetNoJWTByDefault(t *testing.T) {
 		},
 	}
 	require.NoError(t, cfg.Validate())
-	assert.Equal(t, map[string]bool{"core-metadata.edgex.ziti:80": true}, jwtPeers(cfg))
+	peers := newPeerTracker(cfg, slog.New(slog.DiscardHandler), metrics.New("device-virtual", nil))
+	jwt := map[string]bool{}
+	for _, p := range peers.byHost {
+		jwt[p.name] = p.jwt
+	}
+	assert.Equal(t, map[string]bool{"core-data": false, "core-metadata": true}, jwt)
 }

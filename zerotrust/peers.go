@@ -5,10 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ztedge/ztedge/internal/metrics"
 	"github.com/ztedge/ztedge/transport"
@@ -18,6 +16,7 @@ import (
 // peer's changes between reachable and unreachable once, not each failure.
 type peerTracker struct {
 	names   map[string]string // "host:port" (host in lower case) -> client name
+	byHost  map[string]*peer  // see peerKeys
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -26,11 +25,24 @@ type peerTracker struct {
 }
 
 func newPeerTracker(cfg *Config, log *slog.Logger, m *metrics.Metrics) *peerTracker {
-	p := &peerTracker{names: map[string]string{}, log: log, metrics: m, unreachable: map[string]bool{}}
+	p := &peerTracker{names: map[string]string{}, byHost: map[string]*peer{}, log: log, metrics: m, unreachable: map[string]bool{}}
 	for name, c := range cfg.Clients {
-		p.names[net.JoinHostPort(strings.ToLower(c.Host), strconv.Itoa(c.Port))] = name
+		keys := peerKeys(c.Host, c.Port)
+		p.names[keys[0]] = name
+		pr := &peer{name: name, jwt: c.sendJWT, metrics: m.Peer(name)}
+		for _, k := range keys {
+			p.byHost[k] = pr
+		}
 	}
 	return p
+}
+
+// lookup is the configured peer a request goes to, nil for none.
+func (p *peerTracker) lookup(req *http.Request) *peer {
+	if pr, ok := p.byHost[req.URL.Host]; ok && (req.URL.Scheme == "http" || req.URL.Port() != "") {
+		return pr
+	}
+	return p.byHost[hostPort(req)]
 }
 
 // name is the peer at addr, or addr itself.
@@ -68,43 +80,4 @@ func (p *peerTracker) changed(peer string, err error) {
 	case err == nil && was:
 		p.log.Info("peer reachable again", "peer", peer)
 	}
-}
-
-// observe wraps the client's round tripper with per-peer request metrics.
-func (p *peerTracker) observe(next http.RoundTripper) http.RoundTripper {
-	return observed{next: next, p: p}
-}
-
-type observed struct {
-	next http.RoundTripper
-	p    *peerTracker
-}
-
-func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := time.Now()
-	resp, err := o.next.RoundTrip(req)
-	code := 0
-	if resp != nil {
-		code = resp.StatusCode
-	}
-	o.p.metrics.Requested(o.p.name(hostPort(req)), code, err, time.Since(start))
-	return resp, err
-}
-
-func (o observed) CloseIdleConnections() {
-	if c, ok := o.next.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
-// hostPort is the request's host:port, the port from the scheme when none.
-func hostPort(req *http.Request) string {
-	port := req.URL.Port()
-	if port == "" {
-		port = "80"
-		if req.URL.Scheme == "https" {
-			port = "443"
-		}
-	}
-	return net.JoinHostPort(strings.ToLower(req.URL.Hostname()), port)
 }

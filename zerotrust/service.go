@@ -176,17 +176,14 @@ func (s *Service) buildClient() error {
 		return fmt.Errorf("zerotrust: %w", err)
 	}
 	s.transport = t
-	var rt http.RoundTripper = t
+	ct := &clientTransport{next: t, peers: s.peers, timeout: s.opts.RequestTimeout}
+	if s.opts.RequestTimeout == 0 {
+		ct.timeout = 30 * time.Second
+	}
 	if s.tokens != nil {
-		rt = &jwtWhereRequired{without: t, with: jwtauth.BearerTransport(t, s.tokens), peers: jwtPeers(s.cfg)}
+		ct.withJWT = jwtauth.BearerTransport(t, s.tokens)
 	}
-	switch timeout := s.opts.RequestTimeout; {
-	case timeout == 0:
-		rt = &timeoutTransport{rt: rt, timeout: 30 * time.Second}
-	case timeout > 0:
-		rt = &timeoutTransport{rt: rt, timeout: timeout}
-	}
-	s.client = &http.Client{Transport: s.peers.observe(rt), CheckRedirect: transport.CheckRedirect}
+	s.client = &http.Client{Transport: ct, CheckRedirect: transport.CheckRedirect}
 	return nil
 }
 

@@ -7,7 +7,7 @@ package metrics
 
 import (
 	"net/http"
-	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,16 +102,72 @@ func (m *Metrics) Bound(up bool) {
 func (m *Metrics) Dialed(peer string, err error) { m.dials.WithLabelValues(peer, result(err)).Inc() }
 
 // Requested counts a request to peer that got status code (0 and err for
-// none) after took.
+// none) after took. A client that sends many requests to the same peers
+// binds each once with [Metrics.Peer] instead.
 func (m *Metrics) Requested(peer string, code int, err error, took time.Duration) {
-	class := "error"
-	if err == nil {
-		class = strconv.Itoa(code/100) + "xx"
-	}
-	m.requests.WithLabelValues(peer, class).Inc()
+	m.requests.WithLabelValues(peer, classLabels[class(code, err)]).Inc()
 	if err == nil {
 		m.latency.WithLabelValues(peer).Observe(took.Seconds())
 	}
+}
+
+// Status classes of peer requests, as indexes of classLabels.
+const (
+	classError = iota
+	classOther = 6 // a code outside 100-599
+)
+
+var classLabels = [...]string{classError: "error", 1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx", classOther: "other"}
+
+// class is the index in classLabels of a request's outcome.
+func class(code int, err error) int {
+	switch {
+	case err != nil:
+		return classError
+	case code >= 100 && code < 600:
+		return code / 100
+	}
+	return classOther
+}
+
+// Peer returns the request metrics of one peer, bound to its name: a
+// request recorded through it costs no label lookup once each of its
+// series exists. Series are still created at their first request, as with
+// [Metrics.Requested].
+func (m *Metrics) Peer(name string) *PeerMetrics {
+	return &PeerMetrics{m: m, name: name}
+}
+
+// PeerMetrics are the request metrics of one peer; see [Metrics.Peer].
+// Its methods are safe for concurrent use.
+type PeerMetrics struct {
+	m       *Metrics
+	name    string
+	classes [len(classLabels)]atomic.Pointer[prometheus.Counter]
+	latency atomic.Pointer[prometheus.Observer]
+}
+
+// Requested counts a request that got status code (0 and err for none)
+// after took.
+func (p *PeerMetrics) Requested(code int, err error, took time.Duration) {
+	c := class(code, err)
+	counter := p.classes[c].Load()
+	if counter == nil {
+		bound := p.m.requests.WithLabelValues(p.name, classLabels[c])
+		counter = &bound
+		p.classes[c].Store(counter)
+	}
+	(*counter).Inc()
+	if err != nil {
+		return
+	}
+	obs := p.latency.Load()
+	if obs == nil {
+		bound := p.m.latency.WithLabelValues(p.name)
+		obs = &bound
+		p.latency.Store(obs)
+	}
+	(*obs).Observe(took.Seconds())
 }
 
 // Verified counts an inbound JWT verification with its result: "ok" or
