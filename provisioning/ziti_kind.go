@@ -103,8 +103,9 @@ func diffKind[S zitiSpec[S]](kind string, desired, existing []zitiObject[S]) (ki
 
 // changes turns a kind's plan into plan changes: creates and updates in
 // stage upsert, deletes in stage del.
-func (p kindPlan[S]) changes(z *zitiSide, k zitiKind[S], upsert, del int) (upserts, deletes []Change) {
+func (p kindPlan[S]) changes(z *zitiSide, k zitiKind[S], upsert int) (upserts, deletes []Change) {
 	kind := k.kind()
+	del := zitiDeleteStage(kind)
 	for _, o := range p.creates {
 		upserts = append(upserts, Change{Op: OpCreate, Kind: kind, Name: o.Name, stage: upsert,
 			apply: func(ctx context.Context) error {

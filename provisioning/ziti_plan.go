@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -134,8 +135,8 @@ func (z *zitiSide) destroyPlan(ctx context.Context) ([]Change, error) {
 
 // planAgainst compares desired with existing objects kind by kind. Creates
 // and updates come in dependency order, one stage per kind (the objects
-// of a kind are independent of each other); deletes after them, in
-// reverse order. Policies that name an identity being re-created (it gets
+// of a kind are independent of each other); deletes after them, in the
+// order of zitiDeleteOrder. Policies that name an identity being re-created (it gets
 // a new ID) are updated too.
 func (z *zitiSide) planAgainst(desired, existing *zitiState) ([]Change, error) {
 	var upserts, deletes []Change
@@ -146,7 +147,7 @@ func (z *zitiSide) planAgainst(desired, existing *zitiState) ([]Change, error) {
 			errs = append(errs, err)
 		}
 		upserts = append(upserts, u...)
-		deletes = append(d, deletes...)
+		deletes = append(deletes, d...)
 		stage++
 	}
 	add(planKind(z, signerKind{}, desired.signers, existing.signers, stage, nil, nil))
@@ -159,7 +160,7 @@ func (z *zitiSide) planAgainst(desired, existing *zitiState) ([]Change, error) {
 			recreated[u.want.Name] = true
 		}
 	}
-	u, d := idPlan.changes(z, identityKind{}, stageZitiUpsert+stage, stageZitiDelete-stage)
+	u, d := idPlan.changes(z, identityKind{}, stageZitiUpsert+stage)
 	add(u, d, idErr)
 	add(planKind(z, serviceKind{}, desired.services, existing.services, stage, nil, nil))
 	add(planKind(z, routerKind{}, desired.routers, existing.routers, stage, nil, nil))
@@ -171,6 +172,7 @@ func (z *zitiSide) planAgainst(desired, existing *zitiState) ([]Change, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	slices.SortStableFunc(deletes, func(a, b Change) int { return a.stage - b.stage })
 	return append(upserts, deletes...), nil
 }
 
@@ -184,7 +186,7 @@ func planKind[S zitiSpec[S]](z *zitiSide, k zitiKind[S], desired, existing []zit
 	if identityRoles != nil && len(recreated) > 0 {
 		p.updates = append(p.updates, refreshRoles(p, desired, existing, identityRoles, recreated)...)
 	}
-	upserts, deletes = p.changes(z, k, stageZitiUpsert+position, stageZitiDelete-position)
+	upserts, deletes = p.changes(z, k, stageZitiUpsert+position)
 	return upserts, deletes, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -40,11 +41,36 @@ const (
 )
 
 // Stages of the controller's changes: creates and updates kind by kind in
-// dependency order, then deletes in the reverse order.
+// dependency order, then deletes in the order of zitiDeleteOrder.
 const (
 	stageZitiUpsert = 0  // + the kind's index
-	stageZitiDelete = 50 // + the kind's index from the end
+	stageZitiDelete = 50 // + the kind's index in zitiDeleteOrder
 )
+
+// zitiDeleteOrder is the order in which kinds are deleted. Services,
+// identities and routers go first: the controller drops them from the
+// policies that name them as it deletes them, at a cost that grows with
+// their own links only. A policy, created or deleted, is evaluated
+// against every identity and service on the controller (Ziti 1.6), so
+// deleting policies after the entities they cover costs a fraction of
+// deleting them before: at 1,000 services, minutes against seconds.
+// Routers go after the policies that name them, configs after the
+// services that use them, the auth policy after its identities, the
+// signer after its auth policy.
+var zitiDeleteOrder = []string{
+	identityKind{}.kind(), serviceKind{}.kind(),
+	servicePolicyKind{}.kind(), routerPolicyKind{}.kind(), serviceRouterPolicyKind{}.kind(),
+	routerKind{}.kind(), configKind{}.kind(), authPolicyKind{}.kind(), signerKind{}.kind(),
+}
+
+// zitiDeleteStage is the stage of a kind's deletes.
+func zitiDeleteStage(kind string) int {
+	i := slices.Index(zitiDeleteOrder, kind)
+	if i < 0 {
+		panic("provisioning: no delete order for " + kind) // a kind added without one
+	}
+	return stageZitiDelete + i
+}
 
 // zitiSide provisions the Ziti controller through the edge management API.
 type zitiSide struct {

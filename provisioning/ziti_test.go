@@ -85,22 +85,33 @@ func TestZitiDesiredObjects(t *testing.T) {
 	assert.Equal(t, []string{"@edgex.core-data", "@edgex.core-metadata", "@edgex.device-virtual"}, serp.ServiceRoles)
 }
 
-func TestZitiPlanOrdersDeletesAfterCreatesInReverse(t *testing.T) {
+func TestZitiPlanDeletesEntitiesBeforeTheirPolicies(t *testing.T) {
 	z := testZitiSide(parseValid(t))
 	existing := &zitiState{
-		identities:      []zitiObject[identitySpec]{{Name: "gone", ID: "1", Managed: true}},
+		configs:         []zitiObject[configSpec]{{Name: "gone.intercept", ID: "4", Managed: true}},
 		servicePolicies: []zitiObject[servicePolicySpec]{{Name: "ztedge.dial.gone", ID: "2", Managed: true}},
+		identities:      []zitiObject[identitySpec]{{Name: "gone", ID: "1", Managed: true}},
+		services:        []zitiObject[serviceSpec]{{Name: "edgex.gone", ID: "3", Managed: true}},
 	}
 	changes, err := z.planAgainst(&zitiState{signers: z.desired().signers}, existing)
 	require.NoError(t, err)
-	require.Len(t, changes, 3)
-	assert.Equal(t, OpCreate, changes[0].Op)
-	assert.Equal(t, "ztedge.dial.gone", changes[1].Name, "policies are deleted before the identities they name")
-	assert.Equal(t, "gone", changes[2].Name)
+	var order []string
+	for _, c := range changes {
+		order = append(order, string(c.Op)+" "+c.Name)
+	}
+	// A policy is evaluated against every identity and service when it is
+	// deleted: deleting them first makes that cheap; the controller drops
+	// them from the policy as it deletes them.
+	assert.Equal(t, []string{"create " + changes[0].Name, "delete gone", "delete edgex.gone", "delete ztedge.dial.gone", "delete gone.intercept"}, order)
 	p := &Plan{Changes: changes}
-	stages := p.stages()
-	require.Len(t, stages, 3, "create, delete policy, delete identity: one stage each")
-	assert.Equal(t, "ztedge.dial.gone", stages[1][0][0].Name)
+	assert.Len(t, p.stages(), 5, "creates, then one stage per deleted kind")
+}
+
+func TestEveryZitiKindHasADeleteStage(t *testing.T) {
+	for _, k := range []string{signerKind{}.kind(), authPolicyKind{}.kind(), configKind{}.kind(), identityKind{}.kind(),
+		serviceKind{}.kind(), routerKind{}.kind(), servicePolicyKind{}.kind(), routerPolicyKind{}.kind(), serviceRouterPolicyKind{}.kind()} {
+		assert.NotPanics(t, func() { zitiDeleteStage(k) }, k)
+	}
 }
 
 // copyAsExisting turns desired objects into managed existing ones.
