@@ -38,7 +38,7 @@ const benchTCPPort = 8080
 //
 //	go test -run '^$' -bench AcrossHosts -benchtime 1x -timeout 30m ./internal/multihost
 //
-// ZTEDGE_XHOST_ROUNDS sets the number of rounds (default 7, at least 5).
+// ZTEDGE_XHOST_ROUNDS sets the number of rounds (default 9, at least 5).
 func BenchmarkAcrossHosts(b *testing.B) {
 	stacktest.Integration(b)
 	ctx := b.Context()
@@ -121,11 +121,11 @@ func BenchmarkAcrossHosts(b *testing.B) {
 	}
 }
 
-// benchRounds reads ZTEDGE_XHOST_ROUNDS (default 7, at least 5).
+// benchRounds reads ZTEDGE_XHOST_ROUNDS (default 9, at least 5).
 func benchRounds(b *testing.B) int {
 	v := os.Getenv("ZTEDGE_XHOST_ROUNDS")
 	if v == "" {
-		return 7
+		return 9
 	}
 	n, err := strconv.Atoi(v)
 	require.NoError(b, err, "ZTEDGE_XHOST_ROUNDS")
