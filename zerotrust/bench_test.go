@@ -22,11 +22,11 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/benchstats"
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/internal/stack"
@@ -337,7 +337,7 @@ func BenchmarkVersusRawSDK(b *testing.B) {
 	const ztURL = "http://core-data.edgex.ziti:80/"
 	const rounds = 20
 	report := func(b *testing.B, ztedge, raw []float64) {
-		z, r := median(ztedge), median(raw)
+		z, r := benchstats.Median(ztedge), benchstats.Median(raw)
 		b.ReportMetric(z*1e3, "ns/op")
 		b.ReportMetric(z, "ztedge-µs/req")
 		b.ReportMetric(r, "raw-µs/req")
@@ -354,7 +354,7 @@ func BenchmarkVersusRawSDK(b *testing.B) {
 		per := max(b.N/rounds, 1)
 		var zs, rs []float64
 		b.ResetTimer()
-		abba(rounds, func() { zs = append(zs, batch(per, func() { get(b, zt, ztURL) })) },
+		benchstats.Rotate(rounds, func() { zs = append(zs, batch(per, func() { get(b, zt, ztURL) })) },
 			func() { rs = append(rs, batch(per, func() { raw.do(b) })) })
 		report(b, zs, rs)
 	})
@@ -386,25 +386,10 @@ func BenchmarkVersusRawSDK(b *testing.B) {
 		}
 		var zs, rs []float64
 		b.ResetTimer()
-		abba(rounds, func() { zs = append(zs, inParallel(func(int) { get(b, zt, ztURL) })) },
+		benchstats.Rotate(rounds, func() { zs = append(zs, inParallel(func(int) { get(b, zt, ztURL) })) },
 			func() { rs = append(rs, inParallel(func(i int) { raws[i].do(b) })) })
 		report(b, zs, rs)
 	})
-}
-
-// abba runs a and b in rounds, swapping which goes first each round: the
-// batch that runs first after the other measured a few percent slower
-// here, whichever it was.
-func abba(rounds int, a, b func()) {
-	for r := range rounds {
-		if r%2 == 0 {
-			a()
-			b()
-		} else {
-			b()
-			a()
-		}
-	}
 }
 
 // batch runs f n times and returns the mean time per call in µs.
@@ -414,13 +399,4 @@ func batch(n int, f func()) float64 {
 		f()
 	}
 	return float64(time.Since(start).Microseconds()) / float64(n)
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -235,7 +235,7 @@ func TestIntegrationDeployment(t *testing.T) {
 }
 
 // buildZtedge compiles the ztedge command into a temporary folder.
-func buildZtedge(t *testing.T) string {
+func buildZtedge(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ztedge")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/ztedge/ztedge/cmd/ztedge").CombinedOutput()
@@ -290,7 +290,7 @@ dial:
 }
 
 // run runs a program on h and fails the test if it fails.
-func run(t *testing.T, h *testhosts.Host, bin string, args ...string) string {
+func run(t testing.TB, h *testhosts.Host, bin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -309,7 +309,7 @@ func start(t *testing.T, h *testhosts.Host, label, bin string, args ...string) *
 
 // startHelper runs this test binary on h in one of its helper modes and
 // returns the process and its standard input.
-func startHelper(t *testing.T, h *testhosts.Host, label, mode string, args ...string) (*testhosts.Process, io.WriteCloser) {
+func startHelper(t testing.TB, h *testhosts.Host, label, mode string, args ...string) (*testhosts.Process, io.WriteCloser) {
 	t.Helper()
 	self, err := os.Executable()
 	require.NoError(t, err)
@@ -328,10 +328,19 @@ type service struct {
 	stdin io.WriteCloser
 }
 
-// startService copies the service's credentials and the controller's CA
-// to the node, writes its configuration (zerotrust mode, health port on
-// the node's address, peers in zerotrust mode) and starts it.
+// startService writes the service's configuration on node (see
+// writeServiceConfig) and starts it.
 func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output, name string, health int, peers ...string) *service {
+	t.Helper()
+	p, stdin := startHelper(t, node, name, "service", writeServiceConfig(t, node, hub, output, name, health, peers...))
+	return &service{p: p, stdin: stdin}
+}
+
+// writeServiceConfig copies the service's credentials and the controller's
+// CA to the node, writes its configuration (zerotrust mode, health port on
+// the node's address, 0 for none, peers in zerotrust mode) and returns the
+// configuration file.
+func writeServiceConfig(t testing.TB, node *testhosts.Host, hub *multihost.Hub, output, name string, health int, peers ...string) string {
 	t.Helper()
 	dir := filepath.Join(node.Dir, name)
 	creds := filepath.Join(dir, "credentials.json")
@@ -354,8 +363,7 @@ Clients:
 	}
 	file := filepath.Join(dir, "configuration.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
-	p, stdin := startHelper(t, node, name, "service", file)
-	return &service{p: p, stdin: stdin}
+	return file
 }
 
 // waitReady waits until the service's readiness check, asked from
@@ -387,7 +395,7 @@ func call(t *testing.T, s *service, id, peer string) string {
 }
 
 // circuitPaths lists the open circuits' router paths, "a>b>c" each.
-func circuitPaths(t *testing.T, hub *multihost.Hub) []string {
+func circuitPaths(t testing.TB, hub *multihost.Hub) []string {
 	t.Helper()
 	var circuits struct {
 		Data []struct {
@@ -454,7 +462,7 @@ func status(t *testing.T, client *http.Client, method, url string) int {
 }
 
 // copyFile copies src to dst with mode, creating dst's folder (0700).
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 	t.Helper()
 	data, err := os.ReadFile(src)
 	require.NoError(t, err)

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 		if code, ok := deployHelper(mode, os.Args[1:]); ok {
 			os.Exit(code)
 		}
+		if code, ok := benchHelper(mode, os.Args[1:]); ok {
+			os.Exit(code)
+		}
 		os.Exit(sdkHelper(mode, os.Args[1:]))
 	}
 	os.Exit(m.Run())
@@ -44,7 +47,7 @@ func startSDK(t *testing.T, h *testhosts.Host, label, mode, identity, service st
 }
 
 // waitLog waits until p's log has a line containing want and returns it.
-func waitLog(t *testing.T, p *testhosts.Process, want string, timeout time.Duration) string {
+func waitLog(t testing.TB, p *testhosts.Process, want string, timeout time.Duration) string {
 	t.Helper()
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
 		data, _ := os.ReadFile(p.Log)
@@ -61,7 +64,7 @@ func waitLog(t *testing.T, p *testhosts.Process, want string, timeout time.Durat
 }
 
 // cli runs a ziti CLI command on the hub and fails the test on error.
-func cli(t *testing.T, hub *multihost.Hub, args ...string) string {
+func cli(t testing.TB, hub *multihost.Hub, args ...string) string {
 	t.Helper()
 	out, err := hub.CLI(t.Context(), args...)
 	require.NoError(t, err)
