@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openziti/edge-api/rest_management_api_client/identity"
+
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/edgerouter"
 )
@@ -58,13 +60,26 @@ func TestIntegrationRouters(t *testing.T) {
 	})
 
 	t.Run("policies name the router by ID on the controller and by name in plans", func(t *testing.T) {
-		objs, err := newProvisioner(t, top).ziti.listAll(ctx)
+		p := newProvisioner(t, top)
+		objs, err := p.ziti.listAll(ctx)
 		require.NoError(t, err)
 		erp := byName(t, objs.routerPolicies, "ztedge.edge-routers.@zt-node-a")
 		assert.Equal(t, []string{"@zt-node-a"}, erp.EdgeRouterRoles)
-		assert.Equal(t, []string{"@core-data"}, erp.IdentityRoles)
-		def := byName(t, objs.routerPolicies, edgeRouterPolicyName)
-		assert.NotContains(t, def.IdentityRoles, "@core-data", "a pinned service is not in the default policy")
+		assert.Equal(t, []string{"#ztedge.routers.router.zt-node-a"}, erp.IdentityRoles)
+		// What the controller makes of it: of ztedge's policies, only its
+		// router's applies to the pinned service.
+		id, err := p.ziti.idOf(identityKind{}.kind(), "core-data")
+		require.NoError(t, err)
+		policies, err := p.ziti.api.Identity.ListIdentitysEdgeRouterPolicies(
+			&identity.ListIdentitysEdgeRouterPoliciesParams{ID: id, Context: ctx}, nil)
+		require.NoError(t, err)
+		var names []string
+		for _, pol := range policies.Payload.Data {
+			if strings.HasPrefix(*pol.Name, edgeRouterPolicyName) {
+				names = append(names, *pol.Name)
+			}
+		}
+		assert.Equal(t, []string{"ztedge.edge-routers.@zt-node-a"}, names, "a pinned service is not in the default policy")
 	})
 
 	t.Run("a lost or changed token file is written again", func(t *testing.T) {

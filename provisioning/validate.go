@@ -24,6 +24,10 @@ func (e *ValidationError) Error() string {
 	return "invalid topology:\n  - " + strings.Join(e.Problems, "\n  - ")
 }
 
+// reservedAttributePrefix starts the role attributes ztedge gives
+// identities and services itself (groups, router entries).
+const reservedAttributePrefix = "ztedge."
+
 // GroupPrefix marks a dial rule entry that names a group, e.g. "group:core".
 const GroupPrefix = "group:"
 
@@ -211,8 +215,13 @@ func (v *validator) name(field, name string, seen map[string]string, kind string
 func (v *validator) groups(field string, groups []string) {
 	seen := map[string]bool{}
 	for i, g := range groups {
-		if !groupRE.MatchString(g) {
+		switch {
+		case !groupRE.MatchString(g):
 			v.addf("%s[%d]: %q is not a valid group name (lower-case letters, digits and ._-)", field, i, g)
+		case strings.HasPrefix(g, reservedAttributePrefix):
+			// A group is also a role attribute: one named like ztedge's
+			// own attributes would put its members in other policies.
+			v.addf("%s[%d]: group %q starts with %q, which ztedge reserves for its own attributes", field, i, g, reservedAttributePrefix)
 		}
 		if seen[g] {
 			v.addf("%s[%d]: group %q is listed twice", field, i, g)

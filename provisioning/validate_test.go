@@ -91,6 +91,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"host", func(t *Topology) { t.Services[0].Host = "bad host" }, `services[0].host: "bad host" is not a valid host name`},
 		{"duplicate intercept", func(t *Topology) { t.Services[1].Host = "core-data.edgex.ziti" }, "intercept address core-data.edgex.ziti:80 is already used"},
 		{"bad group", func(t *Topology) { t.Services[0].Groups = []string{"Core!"} }, `services[0].groups[0]: "Core!" is not a valid group name`},
+		{"reserved group", func(t *Topology) { t.Services[0].Groups = []string{"ztedge.routers"} },
+			`services[0].groups[0]: group "ztedge.routers" starts with "ztedge.", which ztedge reserves for its own attributes`},
 		{"unknown dialer", func(t *Topology) { t.Dial[1].From = []string{"core-dta"} }, `dial[1].from[0]: unknown service or client "core-dta"`},
 		{"unknown target", func(t *Topology) { t.Dial[0].To = []string{"nope"} }, `dial[0].to[0]: unknown service "nope"`},
 		{"client as target", func(t *Topology) { t.Dial[0].To = []string{"operator"} }, `dial[0].to[0]: "operator" is a client`},

@@ -15,6 +15,12 @@ import (
 const groupAttributePrefix = "ztedge.group."
 
 // groupAttributes are the role attributes of a member of groups.
+// roleAttributes are the role attributes of an identity or service: its
+// groups' (see groupAttributes) and its router entries' (see pinAttribute).
+func roleAttributes(groups, routerEntries []string) []string {
+	return normSet(append(groupAttributes(groups), pinAttributes(routerEntries)...))
+}
+
 func groupAttributes(groups []string) []string {
 	out := slices.Clone(groups)
 	for _, g := range groups {

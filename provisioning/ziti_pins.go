@@ -1,7 +1,6 @@
 package provisioning
 
 import (
-	"sort"
 	"strings"
 )
 
@@ -43,6 +42,37 @@ func pinPolicyName(base, entry string) string {
 	return base + ".@" + entry
 }
 
+// pinAttributePrefix starts the role attribute that puts an identity or a
+// service in the policies of a router entry.
+const pinAttributePrefix = "ztedge.routers"
+
+// pinAttribute is the role attribute of a router entry's policies:
+// "ztedge.routers" for [unpinned], "ztedge.routers.router.<router>" or
+// "ztedge.routers.attribute.<attribute>" otherwise. The policies select their
+// identities and services by it rather than by name: the controller
+// removes a deleted identity or service from every policy that names it,
+// at a cost that grows with the length of the policy's list, so that
+// destroying a fleet listed by name grows with its square.
+func pinAttribute(entry string) string {
+	switch {
+	case entry == unpinned:
+		return pinAttributePrefix
+	case strings.HasPrefix(entry, AttributePrefix):
+		return pinAttributePrefix + ".attribute." + strings.TrimPrefix(entry, AttributePrefix)
+	}
+	return pinAttributePrefix + ".router." + entry
+}
+
+// pinAttributes returns the router-entry attributes of an identity or
+// service that uses entries.
+func pinAttributes(entries []string) []string {
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, pinAttribute(e))
+	}
+	return out
+}
+
 // routerPolicies computes the edge-router and service-edge-router
 // policies, one of each per router entry that a service or client names
 // (plus one for the unpinned ones, with defaultRoles):
@@ -56,56 +86,57 @@ func pinPolicyName(base, entry string) string {
 // When nobody names routers this is one policy of each kind, for every
 // identity and every service, with defaultRoles.
 func routerPolicies(t *Topology, defaultRoles []string) ([]zitiObject[routerPolicySpec], []zitiObject[serviceRouterPolicySpec]) {
-	pins := map[string][]string{} // identity name -> entries
-	identities := map[string][]string{}
-	for _, s := range t.Services {
-		pins[s.Name] = pinsOf(s.Routers)
-	}
-	for _, c := range t.Clients {
-		pins[c.Name] = pinsOf(c.Routers)
-	}
-	for name, entries := range pins {
-		for _, e := range entries {
-			identities[e] = append(identities[e], "@"+name)
-		}
-	}
-	services := map[string][]string{}
-	dialers := t.Dialers()
-	for _, s := range t.Services {
-		need := map[string]bool{}
-		for _, e := range pins[s.Name] {
-			need[e] = true
-		}
-		for _, d := range dialers[s.Name] {
-			for _, e := range pins[d] {
-				need[e] = true
+	identities, services := routerEntries(t)
+	used := func(m map[string][]string) map[string]bool {
+		set := map[string]bool{}
+		for _, entries := range m {
+			for _, e := range entries {
+				set[e] = true
 			}
 		}
-		for e := range need {
-			services[e] = append(services[e], "@"+ZitiServiceName(s.Name))
-		}
+		return set
 	}
 	var erps []zitiObject[routerPolicySpec]
-	for _, e := range sortedEntries(identities) {
+	for _, e := range sortedKeys(used(identities)) {
 		erps = append(erps, zitiObject[routerPolicySpec]{Name: pinPolicyName(edgeRouterPolicyName, e), Spec: routerPolicySpec{
-			Semantic: "AnyOf", IdentityRoles: normSet(identities[e]), EdgeRouterRoles: normSet(pinRoles(e, defaultRoles)),
+			Semantic: "AnyOf", IdentityRoles: []string{AttributePrefix + pinAttribute(e)}, EdgeRouterRoles: normSet(pinRoles(e, defaultRoles)),
 		}})
 	}
 	var serps []zitiObject[serviceRouterPolicySpec]
-	for _, e := range sortedEntries(services) {
+	for _, e := range sortedKeys(used(services)) {
 		serps = append(serps, zitiObject[serviceRouterPolicySpec]{Name: pinPolicyName(serviceRouterPolicyNam, e), Spec: serviceRouterPolicySpec{
-			Semantic: "AnyOf", ServiceRoles: normSet(services[e]), EdgeRouterRoles: normSet(pinRoles(e, defaultRoles)),
+			Semantic: "AnyOf", ServiceRoles: []string{AttributePrefix + pinAttribute(e)}, EdgeRouterRoles: normSet(pinRoles(e, defaultRoles)),
 		}})
 	}
 	return erps, serps
 }
 
-// sortedEntries returns the keys of m, sorted.
-func sortedEntries(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// routerEntries returns the router entries of each identity (service or
+// client, by name) and of each service (by service name): an identity uses
+// its own entries; a service is reached through the entries of its own
+// identity (to bind it) and of every identity the dial rules allow to dial
+// it (to dial it), and no others.
+func routerEntries(t *Topology) (identities, services map[string][]string) {
+	identities = map[string][]string{}
+	for _, s := range t.Services {
+		identities[s.Name] = pinsOf(s.Routers)
 	}
-	sort.Strings(keys)
-	return keys
+	for _, c := range t.Clients {
+		identities[c.Name] = pinsOf(c.Routers)
+	}
+	services = map[string][]string{}
+	dialers := t.Dialers()
+	for _, s := range t.Services {
+		need := map[string]bool{}
+		for _, e := range identities[s.Name] {
+			need[e] = true
+		}
+		for _, d := range dialers[s.Name] {
+			for _, e := range identities[d] {
+				need[e] = true
+			}
+		}
+		services[ZitiServiceName(s.Name)] = sortedKeys(need)
+	}
+	return identities, services
 }

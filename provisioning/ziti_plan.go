@@ -33,6 +33,7 @@ func (z *zitiSide) desired() *zitiState {
 	d.authPolicies = []zitiObject[authPolicySpec]{{Name: AuthPolicyName, Spec: authPolicySpec{
 		ExtJWTAllowed: true, AllowedSigners: []string{SignerName},
 	}}}
+	idEntries, svcEntries := routerEntries(t)
 	for _, s := range t.Services {
 		data, _ := json.Marshal(map[string]any{
 			"protocols":  []string{"tcp"},
@@ -42,20 +43,21 @@ func (z *zitiSide) desired() *zitiState {
 		svc := ZitiServiceName(s.Name)
 		d.configs = append(d.configs, zitiObject[configSpec]{Name: interceptConfigPrefix + s.Name,
 			Spec: configSpec{Type: interceptConfigType, Data: normJSON(string(data))}})
-		id := identitySpec{ExternalJWT: true, ExternalID: s.Name, AuthPolicy: AuthPolicyName, RoleAttributes: groupAttributes(s.Groups)}
+		attrs := roleAttributes(s.Groups, idEntries[s.Name])
+		id := identitySpec{ExternalJWT: true, ExternalID: s.Name, AuthPolicy: AuthPolicyName, RoleAttributes: attrs}
 		if s.Auth == AuthIdentity {
-			id = identitySpec{RoleAttributes: groupAttributes(s.Groups), IdentityFile: true}
+			id = identitySpec{RoleAttributes: attrs, IdentityFile: true}
 		}
 		d.identities = append(d.identities, zitiObject[identitySpec]{Name: s.Name, Spec: id})
 		d.services = append(d.services, zitiObject[serviceSpec]{Name: svc, Spec: serviceSpec{
-			Configs: []string{interceptConfigPrefix + s.Name}, RoleAttributes: groupAttributes(s.Groups), EncryptionRequired: true,
+			Configs: []string{interceptConfigPrefix + s.Name}, RoleAttributes: roleAttributes(s.Groups, svcEntries[svc]), EncryptionRequired: true,
 		}})
 		d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: bindPolicyPrefix + s.Name,
 			Spec: servicePolicySpec{Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + s.Name}, ServiceRoles: []string{"@" + svc}}})
 	}
 	for _, c := range t.Clients {
 		d.identities = append(d.identities, zitiObject[identitySpec]{Name: c.Name, Spec: identitySpec{
-			RoleAttributes: groupAttributes(c.Groups), IdentityFile: true,
+			RoleAttributes: roleAttributes(c.Groups, idEntries[c.Name]), IdentityFile: true,
 		}})
 	}
 	for _, r := range dialRules(t) {

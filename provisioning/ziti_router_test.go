@@ -3,6 +3,7 @@ package provisioning
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,32 +71,54 @@ func TestZitiDesiredRouters(t *testing.T) {
 	assert.True(t, byName(t, d.routers, "node-b").Tunneler)
 }
 
+// selected returns, for each policy, the objects its roles select by
+// attribute (policies name no objects directly).
+func selected[P any, O any](t *testing.T, policies []zitiObject[P], roles func(P) []string, objs []zitiObject[O], attrs func(O) []string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, p := range policies {
+		rs := roles(p.Spec)
+		require.Len(t, rs, 1, p.Name)
+		require.True(t, strings.HasPrefix(rs[0], "#"), "%s selects by attribute: %v", p.Name, rs)
+		for _, o := range objs {
+			if slices.Contains(attrs(o.Spec), rs[0][1:]) {
+				out[p.Name] = append(out[p.Name], o.Name)
+			}
+		}
+	}
+	return out
+}
+
 func TestZitiDesiredPinsIdentitiesAndServicesToRouters(t *testing.T) {
 	d := testZitiSide(parsePinned(t)).desired()
-	erps := map[string]routerPolicySpec{}
+	routers := map[string][]string{}
 	for _, p := range d.routerPolicies {
-		erps[p.Name] = p.Spec
+		routers[p.Name] = p.Spec.EdgeRouterRoles
 	}
-	assert.Equal(t, map[string]routerPolicySpec{
-		"ztedge.edge-routers":         {Semantic: "AnyOf", IdentityRoles: []string{"@gamma"}, EdgeRouterRoles: []string{"#all"}},
-		"ztedge.edge-routers.@node-a": {Semantic: "AnyOf", IdentityRoles: []string{"@alpha"}, EdgeRouterRoles: []string{"@node-a"}},
-		"ztedge.edge-routers.#node-b": {Semantic: "AnyOf", IdentityRoles: []string{"@beta"}, EdgeRouterRoles: []string{"#node-b"}},
-		"ztedge.edge-routers.#public": {Semantic: "AnyOf", IdentityRoles: []string{"@laptop"}, EdgeRouterRoles: []string{"#public"}},
-	}, erps, "each identity may use exactly the routers it names")
+	assert.Equal(t, map[string][]string{
+		"ztedge.edge-routers": {"#all"}, "ztedge.edge-routers.@node-a": {"@node-a"},
+		"ztedge.edge-routers.#node-b": {"#node-b"}, "ztedge.edge-routers.#public": {"#public"},
+	}, routers)
+	assert.Equal(t, map[string][]string{
+		"ztedge.edge-routers":         {"gamma"},
+		"ztedge.edge-routers.@node-a": {"alpha"},
+		"ztedge.edge-routers.#node-b": {"beta"},
+		"ztedge.edge-routers.#public": {"laptop"},
+	}, selected(t, d.routerPolicies, func(p routerPolicySpec) []string { return p.IdentityRoles },
+		d.identities, func(i identitySpec) []string { return i.RoleAttributes }),
+		"each identity may use exactly the routers it names")
 
-	serps := map[string]serviceRouterPolicySpec{}
-	for _, p := range d.serviceRouters {
-		serps[p.Name] = p.Spec
-	}
-	assert.Equal(t, map[string]serviceRouterPolicySpec{
+	assert.Equal(t, map[string][]string{
 		// gamma is bound through the default routers; alpha, pinned to
 		// node-a, dials it from there.
-		"ztedge.service-edge-routers":         {Semantic: "AnyOf", ServiceRoles: []string{"@edgex.gamma"}, EdgeRouterRoles: []string{"#all"}},
-		"ztedge.service-edge-routers.@node-a": {Semantic: "AnyOf", ServiceRoles: []string{"@edgex.alpha", "@edgex.gamma"}, EdgeRouterRoles: []string{"@node-a"}},
+		"ztedge.service-edge-routers":         {"edgex.gamma"},
+		"ztedge.service-edge-routers.@node-a": {"edgex.alpha", "edgex.gamma"},
 		// alpha is dialled by beta (on #node-b) and laptop (on #public).
-		"ztedge.service-edge-routers.#node-b": {Semantic: "AnyOf", ServiceRoles: []string{"@edgex.alpha", "@edgex.beta"}, EdgeRouterRoles: []string{"#node-b"}},
-		"ztedge.service-edge-routers.#public": {Semantic: "AnyOf", ServiceRoles: []string{"@edgex.alpha"}, EdgeRouterRoles: []string{"#public"}},
-	}, serps, "a service is reachable through its own routers and its dialers', and no others")
+		"ztedge.service-edge-routers.#node-b": {"edgex.alpha", "edgex.beta"},
+		"ztedge.service-edge-routers.#public": {"edgex.alpha"},
+	}, selected(t, d.serviceRouters, func(p serviceRouterPolicySpec) []string { return p.ServiceRoles },
+		d.services, func(s serviceSpec) []string { return s.RoleAttributes }),
+		"a service is reachable through its own routers and its dialers', and no others")
 }
 
 func TestZitiDesiredWithoutPinsKeepsOnePolicyOfEachKind(t *testing.T) {
@@ -107,7 +130,9 @@ func TestZitiDesiredWithoutPinsKeepsOnePolicyOfEachKind(t *testing.T) {
 	assert.Equal(t, edgeRouterPolicyName, d.routerPolicies[0].Name)
 	assert.Equal(t, []string{"#edge"}, d.routerPolicies[0].Spec.EdgeRouterRoles)
 	require.Len(t, d.serviceRouters, 1)
-	assert.Equal(t, []string{"@edgex.core-data", "@edgex.core-metadata", "@edgex.device-virtual"}, d.serviceRouters[0].Spec.ServiceRoles)
+	assert.Equal(t, map[string][]string{serviceRouterPolicyNam: {"edgex.core-data", "edgex.core-metadata", "edgex.device-virtual"}},
+		selected(t, d.serviceRouters, func(p serviceRouterPolicySpec) []string { return p.ServiceRoles },
+			d.services, func(s serviceSpec) []string { return s.RoleAttributes }))
 }
 
 func TestRouterTokenProblem(t *testing.T) {

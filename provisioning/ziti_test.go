@@ -53,7 +53,8 @@ func TestZitiDesiredObjects(t *testing.T) {
 	id := byName(t, d.identities, "core-data")
 	assert.Equal(t, "core-data", id.ExternalID)
 	assert.Equal(t, AuthPolicyName, id.AuthPolicy)
-	assert.Equal(t, []string{"core", "ztedge.group.core"}, id.RoleAttributes, "the group, and ztedge's attribute for it")
+	assert.Equal(t, []string{"core", "ztedge.group.core", "ztedge.routers"}, id.RoleAttributes,
+		"the group, ztedge's attribute for it, and the attribute of the default routers' policy")
 	assert.False(t, byName(t, d.identities, "operator").ExternalJWT, "a client is enrolled")
 
 	assert.JSONEq(t, `{"addresses":["device-virtual.edgex.ziti"],"portRanges":[{"high":59900,"low":59900}],"protocols":["tcp"]}`,
@@ -78,11 +79,20 @@ func TestZitiDesiredObjects(t *testing.T) {
 		{Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"#ztedge.group.admins"}, ServiceRoles: []string{"#ztedge.group.core"}},
 	}, dials, "one Dial policy per rule, groups by ztedge's attribute")
 
+	// The router policies select every identity and service by one
+	// attribute: a policy that names a fleet one by one costs the
+	// controller the length of its list at every delete.
 	erp := byName(t, d.routerPolicies, edgeRouterPolicyName)
-	assert.Equal(t, []string{"@core-data", "@core-metadata", "@device-virtual", "@operator"}, erp.IdentityRoles)
+	assert.Equal(t, []string{"#ztedge.routers"}, erp.IdentityRoles)
 	assert.Equal(t, []string{"#all"}, erp.EdgeRouterRoles)
+	for _, i := range d.identities {
+		assert.Contains(t, i.Spec.RoleAttributes, "ztedge.routers", i.Name)
+	}
 	serp := byName(t, d.serviceRouters, serviceRouterPolicyNam)
-	assert.Equal(t, []string{"@edgex.core-data", "@edgex.core-metadata", "@edgex.device-virtual"}, serp.ServiceRoles)
+	assert.Equal(t, []string{"#ztedge.routers"}, serp.ServiceRoles)
+	for _, s := range d.services {
+		assert.Contains(t, s.Spec.RoleAttributes, "ztedge.routers", s.Name)
+	}
 }
 
 func TestZitiPlanDeletesEntitiesBeforeTheirPolicies(t *testing.T) {
@@ -125,7 +135,9 @@ func copyAsExisting[S any](objs []zitiObject[S]) []zitiObject[S] {
 }
 
 func TestZitiPlanRefreshesPoliciesOfRecreatedIdentities(t *testing.T) {
-	z := testZitiSide(parseValid(t))
+	top := parseValid(t)
+	top.Dial = append(top.Dial, DialRule{From: []string{"operator"}, To: []string{"device-virtual"}})
+	z := testZitiSide(top)
 	d := z.desired()
 	existing := &zitiState{
 		signers: copyAsExisting(d.signers), authPolicies: copyAsExisting(d.authPolicies), configs: copyAsExisting(d.configs),
@@ -148,8 +160,8 @@ func TestZitiPlanRefreshesPoliciesOfRecreatedIdentities(t *testing.T) {
 	require.NotEmpty(t, lines)
 	assert.Equal(t, []string{
 		"update ziti identity operator (identity file missing)",
-		"update ziti edge-router-policy ztedge.edge-routers (identityRoles: operator is re-created)",
-	}, lines, "the policy naming it by ID follows it; the Dial policy selects it by attribute")
+		"update ziti service-policy " + top.DialPolicyName(len(top.Dial)-1) + " (identityRoles: operator is re-created)",
+	}, lines, "the policy naming it by ID follows it; the others select it by attribute")
 }
 
 func TestDialRulesAreStableAndDeduplicated(t *testing.T) {
