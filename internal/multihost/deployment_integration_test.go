@@ -256,6 +256,7 @@ func writeDeployment(t *testing.T, hub *multihost.Hub, nodeA, nodeB *testhosts.H
 	require.NoError(t, os.WriteFile(topology, []byte(fmt.Sprintf(`# The deployment of docs/deployment.md, on test hosts.
 vault:
   address: %s
+  caCert: %s
   tokenFile: vault-token
 ziti:
   controller: %s
@@ -285,7 +286,7 @@ clients:
 dial:
   - from: [beta, laptop]
     to: [alpha]
-`, hub.VaultAddr, hub.ControllerURL, hub.CAFile, nodeA.IP, nodeB.IP)), 0o600))
+`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile, nodeA.IP, nodeB.IP)), 0o600))
 	return topology, filepath.Join(dir, "out")
 }
 
@@ -328,8 +329,8 @@ type service struct {
 	stdin io.WriteCloser
 }
 
-// startService copies the service's credentials and the controller's CA
-// to the node, writes its configuration (zerotrust mode, health port on
+// startService copies the service's credentials, the controller's CA and
+// Vault's CA to the node, writes its configuration (zerotrust mode, health port on
 // the node's address, peers in zerotrust mode) and starts it.
 func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output, name string, health int, peers ...string) *service {
 	t.Helper()
@@ -338,6 +339,8 @@ func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output
 	copyFile(t, credentials.Path(output, name), creds, 0o600)
 	ca := filepath.Join(dir, "ziti-ca.pem")
 	copyFile(t, hub.CAFile, ca, 0o644)
+	vaultCA := filepath.Join(dir, "vault-ca.pem")
+	copyFile(t, hub.VaultCAFile, vaultCA, 0o644)
 	cfg := fmt.Sprintf(`Service:
   Name: %s
   HealthHost: %s
@@ -347,8 +350,9 @@ func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output
     OpenZitiController: %s
     OpenZitiCAFile: %s
     VaultCredentialsFile: %s
+    VaultCAFile: %s
 Clients:
-`, name, node.IP, health, hub.ControllerURL, ca, creds)
+`, name, node.IP, health, hub.ControllerURL, ca, creds, vaultCA)
 	for _, p := range peers {
 		cfg += fmt.Sprintf("  %s:\n    SecurityOptions:\n      Mode: zerotrust\n", p)
 	}
