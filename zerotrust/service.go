@@ -58,6 +58,8 @@ type Service struct {
 
 	bound atomic.Bool // the Ziti bind is established (zerotrust mode, while serving)
 
+	stopKeep context.CancelFunc // ends the token keeper; nil without one
+
 	mu      sync.Mutex
 	serving bool
 	closed  bool
@@ -127,6 +129,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 	}
 	if err := s.buildClient(); err != nil {
 		return nil, err
+	}
+	if s.tokens != nil {
+		// Renew the JWT ahead of use, so that a slow or absent Vault shows
+		// in readiness and the log without waiting for a request.
+		keepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopKeep = stop
+		go s.tokens.Keep(keepCtx)
 	}
 	ok = true
 	return s, nil
@@ -250,6 +259,9 @@ func (s *Service) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.stopKeep != nil {
+		s.stopKeep()
+	}
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}

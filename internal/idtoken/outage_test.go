@@ -139,3 +139,20 @@ func TestKeepRenewsAheadOfUse(t *testing.T) {
 	require.Eventually(t, func() bool { return src.Fetches() >= 3 }, 10*time.Second, 50*time.Millisecond)
 	assert.True(t, time.Now().Before(src.State().Expires))
 }
+
+func TestATimeoutSaysWhichVaultDidNotAnswer(t *testing.T) {
+	src, fv, advance, logs := outageSource(t)
+	_, err := src.Token(context.Background())
+	require.NoError(t, err)
+	hang := make(chan struct{})
+	defer close(hang)
+	fv.mu.Lock()
+	fv.hang = hang
+	fv.mu.Unlock()
+	advance(40 * time.Second) // expired: wait for the renewal
+	_, err = src.Token(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "did not answer within "+requestTimeout.String())
+	assert.Contains(t, err.Error(), src.Address())
+	assert.Contains(t, logs.String(), "did not answer within")
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -298,7 +299,7 @@ func (s *Source) fetch(ctx context.Context) (tok string, iat, exp time.Time, err
 	sec, err := s.client.Logical().ReadWithContext(ctx, "identity/oidc/token/"+s.creds.OIDCRole)
 	s.observe("jwt", err)
 	if err != nil {
-		return "", iat, exp, fmt.Errorf("fetching the identity token of %q from vault: %w", s.creds.Service, vault.Sanitize(err))
+		return "", iat, exp, fmt.Errorf("fetching the identity token of %q from vault: %w", s.creds.Service, s.describe(err))
 	}
 	tok, _ = dataOf(sec)["token"].(string)
 	if tok == "" {
@@ -309,6 +310,16 @@ func (s *Source) fetch(ctx context.Context) (tok string, iat, exp time.Time, err
 		return "", iat, exp, fmt.Errorf("vault's identity token for %q: %w", s.creds.Service, err)
 	}
 	return tok, iat, exp, nil
+}
+
+// describe makes a Vault error fit for logs: a timeout says which Vault
+// did not answer and for how long, other errors are sanitised.
+func (s *Source) describe(err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("vault at %s did not answer within %s (unreachable, or too slow)", s.client.Address(), requestTimeout)
+	}
+	return vault.Sanitize(err)
 }
 
 func dataOf(sec *vaultapi.Secret) map[string]any {
