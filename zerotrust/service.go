@@ -82,7 +82,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 		opts.Logger = slog.Default()
 	}
 	level, _ := parseLevel(cfg.Service.LogLevel) // checked by Validate
-	log := slog.New(levelHandler{level: level, next: opts.Logger.Handler()}).With("service", cfg.Service.Name)
+	base := slog.New(levelHandler{level: level, next: opts.Logger.Handler()})
+	log := base.With("service", cfg.Service.Name)
 	s := &Service{cfg: cfg, opts: opts, log: log}
 	ok := false
 	defer func() {
@@ -93,7 +94,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 	s.metrics = metrics.New(cfg.Service.Name, s.jwtExpiry)
 	sec, field, zt := cfg.overlaySettings()
 	if sec.credentials != "" {
-		src, err := idtoken.New(sec.credentials, idtoken.Options{Address: sec.vaultAddress, CAFile: sec.vaultCA, Logger: s.log,
+		// The source names the service in its lines itself.
+		src, err := idtoken.New(sec.credentials, idtoken.Options{Address: sec.vaultAddress, CAFile: sec.vaultCA, Logger: base,
 			Observe: func(op string, err error) { s.metrics.Vault(op, err) }})
 		if err != nil {
 			return nil, fmt.Errorf("zerotrust: %s.%s: %w", field, KeyCredentials, err)

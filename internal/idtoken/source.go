@@ -274,7 +274,7 @@ func (s *Source) logFailureLocked(now time.Time, err error) {
 	case s.jwt != "":
 		if !s.expired {
 			s.expired = true
-			s.log.Error("the service's JWT has expired and vault cannot issue a new one: calls that need it fail and readiness reports not ready until vault is back",
+			s.log.Error("the service's JWT has expired and vault cannot issue a new one: the service reports not ready, and a new Ziti authentication or a call that carries the JWT fails until vault is back",
 				"service", s.creds.Service, "expired", s.jwtExp.UTC().Format(time.RFC3339), "err", err)
 		}
 	default:
