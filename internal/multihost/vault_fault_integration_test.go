@@ -4,6 +4,7 @@ package multihost_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -116,6 +117,11 @@ func TestIntegrationVaultFaults(t *testing.T) {
 			}
 		}
 		require.False(t, notReady[0].IsZero() || notReady[1].IsZero(), "both services report not ready once their JWT has expired")
+		if resp, err := hubHost.HTTPClient().Get("http://" + nodeA.Addr(alphaHealth) + "/api/v3/ping?ready"); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			t.Logf("alpha's readiness: %s %s", resp.Status, strings.TrimSpace(string(body)))
+		}
 		t.Logf("figure: vault unreachable: alpha not ready %s after the cut, beta %s (JWT lifetime %s)",
 			notReady[0].Sub(faultStart).Round(100*time.Millisecond), notReady[1].Sub(faultStart).Round(100*time.Millisecond), faultJWTTTL)
 		line := waitLog(t, alpha.p, "the service's JWT has expired and vault cannot issue a new one", 10*time.Second)
