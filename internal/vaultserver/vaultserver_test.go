@@ -140,3 +140,17 @@ func TestErrorsNeverCarryTheUnsealKey(t *testing.T) {
 	assert.Contains(t, err.Error(), "wrong key")
 	assert.False(t, strings.Contains(err.Error(), "d3Jvbmc=") || strings.Contains(err.Error(), "hvs.secret"))
 }
+
+func TestClientTrustsOnlyTheCAAndNeverAProxy(t *testing.T) {
+	p := Paths{Dir: t.TempDir()}
+	require.NoError(t, WriteTLS(p, []net.IP{net.IPv4(127, 0, 0, 1)}, nil))
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1")
+	c, err := HTTPClient(p, nil)
+	require.NoError(t, err)
+	tr := c.Transport.(*http.Transport)
+	assert.Nil(t, tr.Proxy, "unseal keys and tokens never go through an environment proxy")
+	assert.NotNil(t, tr.TLSClientConfig.RootCAs)
+	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify)
+	_, err = HTTPClient(Paths{Dir: t.TempDir()}, nil)
+	assert.ErrorContains(t, err, "read the CA")
+}
