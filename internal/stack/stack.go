@@ -72,7 +72,7 @@ func Up(ctx context.Context, cfg Config) (*State, error) {
 			if want := vaultScheme(cfg) + "://127.0.0.1:" + strconv.Itoa(cfg.VaultPort); prev.VaultAddress != want ||
 				prev.ControllerURL != "https://127.0.0.1:"+strconv.Itoa(cfg.ControllerPort) ||
 				prev.RouterAddress != "127.0.0.1:"+strconv.Itoa(cfg.RouterPort) {
-				fmt.Fprintf(cfg.Progress, "[stack] note: the running stack keeps its ports (%s, %s, %s); run \"stack down\" first to change them\n",
+				fmt.Fprintf(cfg.Progress, "[stack] note: the running stack keeps its addresses (%s, %s, %s); run \"stack down\" first to change them or to switch between the dev Vault and -vault-tls\n",
 					prev.VaultAddress, prev.ControllerURL, prev.RouterAddress)
 			}
 			return prev, nil
