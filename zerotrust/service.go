@@ -58,6 +58,8 @@ type Service struct {
 
 	bound atomic.Bool // the Ziti bind is established (zerotrust mode, while serving)
 
+	stopKeep context.CancelFunc // ends the token keeper; nil without one
+
 	mu      sync.Mutex
 	serving bool
 	closed  bool
@@ -80,7 +82,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 		opts.Logger = slog.Default()
 	}
 	level, _ := parseLevel(cfg.Service.LogLevel) // checked by Validate
-	log := slog.New(levelHandler{level: level, next: opts.Logger.Handler()}).With("service", cfg.Service.Name)
+	base := slog.New(levelHandler{level: level, next: opts.Logger.Handler()})
+	log := base.With("service", cfg.Service.Name)
 	s := &Service{cfg: cfg, opts: opts, log: log}
 	ok := false
 	defer func() {
@@ -91,7 +94,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 	s.metrics = metrics.New(cfg.Service.Name, s.jwtExpiry)
 	sec, field, zt := cfg.overlaySettings()
 	if sec.credentials != "" {
-		src, err := idtoken.New(sec.credentials, idtoken.Options{Address: sec.vaultAddress, CAFile: sec.vaultCA, Logger: s.log,
+		// The source names the service in its lines itself.
+		src, err := idtoken.New(sec.credentials, idtoken.Options{Address: sec.vaultAddress, CAFile: sec.vaultCA, Logger: base,
 			Observe: func(op string, err error) { s.metrics.Vault(op, err) }})
 		if err != nil {
 			return nil, fmt.Errorf("zerotrust: %s.%s: %w", field, KeyCredentials, err)
@@ -127,6 +131,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 	}
 	if err := s.buildClient(); err != nil {
 		return nil, err
+	}
+	if s.tokens != nil {
+		// Renew the JWT ahead of use, so that a slow or absent Vault shows
+		// in readiness and the log without waiting for a request.
+		keepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopKeep = stop
+		go s.tokens.Keep(keepCtx)
 	}
 	ok = true
 	return s, nil
@@ -247,6 +258,9 @@ func (s *Service) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.stopKeep != nil {
+		s.stopKeep()
+	}
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}

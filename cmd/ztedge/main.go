@@ -186,6 +186,7 @@ func stackFlags(fs *flag.FlagSet, withPorts bool) *stack.Config {
 		fs.IntVar(&cfg.VaultPort, "vault-port", cfg.VaultPort, "Vault port on 127.0.0.1; port+1 is its cluster port (env ZTEDGE_VAULT_PORT)")
 		fs.IntVar(&cfg.ControllerPort, "ctrl-port", cfg.ControllerPort, "Ziti controller port on 127.0.0.1 (env ZTEDGE_CTRL_PORT)")
 		fs.IntVar(&cfg.RouterPort, "router-port", cfg.RouterPort, "Ziti edge router port (env ZTEDGE_ROUTER_PORT)")
+		fs.BoolVar(&cfg.VaultTLS, "vault-tls", cfg.VaultTLS, "run Vault with TLS (generated CA) and file storage instead of the dev server (env ZTEDGE_VAULT_TLS=1)")
 	}
 	return &cfg
 }
@@ -266,6 +267,9 @@ func runStackStatus(ctx context.Context, args []string, stdout, stderr io.Writer
 func printState(w io.Writer, st *stack.State) {
 	fmt.Fprintf(w, "Vault:            %s (pid %d)\n", st.VaultAddress, st.VaultPID)
 	fmt.Fprintf(w, "  root token in:  %s\n", st.VaultTokenFile)
+	if st.VaultCAFile != "" {
+		fmt.Fprintf(w, "  TLS CA:         %s (file storage; unseal key and root token in vault-init.json beside it)\n", st.VaultCAFile)
+	}
 	fmt.Fprintf(w, "Ziti controller:  %s (pid %d)\n", st.ControllerURL, st.ZitiPID)
 	fmt.Fprintf(w, "  admin user:     %s\n", st.ZitiUsername)
 	fmt.Fprintf(w, "  password in:    %s\n", st.ZitiPasswordFile)

@@ -43,6 +43,7 @@ type upOptions struct {
 	tunnelPort     int
 	proxyPort      int
 	readingsPeriod time.Duration
+	vaultTLS       bool
 }
 
 // runUp implements "ztedge up".
@@ -56,6 +57,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.IntVar(&o.tunnelPort, "tunnel-port", 18080, "loopback port \"ztedge tunnel\" forwards to core-data")
 	fs.IntVar(&o.proxyPort, "proxy-port", 18099, "loopback port of the tunnel's HTTP proxy for http://<service>.edgex.ziti")
 	fs.DurationVar(&o.readingsPeriod, "every", 3*time.Second, "how often device-virtual posts a reading")
+	fs.BoolVar(&o.vaultTLS, "vault-tls", stack.ConfigFromEnv().VaultTLS, "run Vault with TLS (generated CA) and file storage instead of the dev server (env ZTEDGE_VAULT_TLS=1)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), upUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,7 +97,12 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 	}
 	d.cfg.ZitiBin, d.cfg.VaultBin = paths.Ziti, paths.Vault
 
-	step("Bringing up the local stack: Vault dev server and Ziti controller and edge router")
+	d.cfg.VaultTLS = o.vaultTLS
+	vaultKind := "Vault dev server"
+	if o.vaultTLS {
+		vaultKind = "Vault with TLS and file storage"
+	}
+	step("Bringing up the local stack: %s and Ziti controller and edge router", vaultKind)
 	_, health, err := stack.Status(ctx, d.cfg)
 	if err != nil {
 		return err
@@ -121,6 +128,9 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 	top, err := provisioning.LoadFile(filepath.Join(src, o.topology))
 	if err != nil {
 		return err
+	}
+	if top.Vault.CACert == "" && st.VaultCAFile != "" {
+		top.Vault.CACert = st.VaultCAFile // the stack's Vault has TLS
 	}
 	p, err := provisioning.New(ctx, top, nil)
 	if err != nil {
@@ -149,13 +159,17 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 		}
 	}
 	env := func(name string, ping int) []string {
-		return append(demoEnv(),
+		e := append(demoEnv(),
 			"SERVICE_HEALTHPORT="+strconv.Itoa(ping),
 			"SERVICE_SECURITYOPTIONS_MODE=zerotrust",
 			"SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER="+st.ControllerURL,
 			"SERVICE_SECURITYOPTIONS_OPENZITICAFILE="+st.ZitiCAFile,
 			"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="+credentials.Path(output, name),
 		)
+		if st.VaultCAFile != "" {
+			e = append(e, "SERVICE_SECURITYOPTIONS_VAULTCAFILE="+st.VaultCAFile)
+		}
+		return e
 	}
 	coreData, err := d.start(ctx, st, filepath.Join(binDir, "core-data"), env("core-data", o.coreDataPing),
 		"-config", filepath.Join(src, "examples/core-data/configuration.yaml"))

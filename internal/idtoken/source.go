@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -24,8 +25,11 @@ import (
 // Source fetches and caches a service's identity token. It keeps each JWT
 // until a fifth of its lifetime is left and each Vault login token until a
 // fifth of its TTL is left, renewing it (periodic tokens) or logging in
-// again. While Vault cannot be reached it keeps handing out the current JWT
-// until shortly before it expires. It is safe for concurrent use.
+// again. Renewal never holds up a caller for long: while Vault is slow or
+// unreachable the current JWT is handed out until shortly before it
+// expires, one renewal runs at a time, and a failed one is retried after
+// [RetryInterval]. Run [Source.Keep] to renew ahead of use. It is safe for
+// concurrent use.
 type Source struct {
 	creds   credentials.Service
 	client  *vaultapi.Client
@@ -37,13 +41,32 @@ type Source struct {
 	jwt        string
 	jwtRenewAt time.Time
 	jwtExp     time.Time
-	loggedIn   bool
 	entityID   string
-	tokenEnd   time.Time // when the Vault login token expires
-	tokenTTL   time.Duration
 	fetches    int
 	lastErr    error
+	failedAt   time.Time     // when the last failed renewal ended
+	outage     time.Time     // when renewals started failing; zero while they work
+	expired    bool          // the expiry during this outage was logged
+	refreshing chan struct{} // closed when the running renewal ends; nil when none runs
+
+	// Used only by the one running renewal.
+	loggedIn bool
+	tokenEnd time.Time // when the Vault login token expires
+	tokenTTL time.Duration
 }
+
+// RetryInterval is how long a source waits after a failed renewal before
+// asking Vault again; callers get the current JWT, or the last error,
+// meanwhile.
+const RetryInterval = 2 * time.Second
+
+// renewWait is how long the caller that starts a renewal waits for it
+// while its current JWT is still valid; the renewal goes on without it.
+const renewWait = 2 * time.Second
+
+// requestTimeout bounds each request to Vault, so that a renewal stuck on
+// an unreachable Vault ends and is retried soon after Vault is back.
+const requestTimeout = 5 * time.Second
 
 // Options tune a [Source]. The zero value is usable.
 type Options struct {
@@ -69,7 +92,9 @@ func New(credentialsFile string, opts Options) (*Source, error) {
 	if opts.Address != "" {
 		addr = opts.Address
 	}
-	client, err := vault.NewClient(vault.Config{Address: addr, CAFile: opts.CAFile})
+	// No retries inside the client: the source retries by itself, and a
+	// retry would double the time a renewal hangs on an unreachable Vault.
+	client, err := vault.NewClient(vault.Config{Address: addr, CAFile: opts.CAFile, Timeout: requestTimeout, MaxRetries: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -118,32 +143,146 @@ func (s *Source) State() State {
 	return State{Expires: s.jwtExp, LastError: s.lastErr, EntityID: s.entityID}
 }
 
-// Token returns the cached JWT, or fetches a new one when the cached one
-// is close to expiry.
+// Token returns the cached JWT, or a new one when the cached one is close
+// to expiry. While the cached one is still valid, Token waits at most
+// renewWait for a renewal (callers arriving while one runs do not wait).
+// Without a valid JWT it waits for the renewal, or ctx, and fails with
+// the renewal's error; within [RetryInterval] of a failed renewal it fails
+// at once.
 func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
+	now := s.now()
+	if s.jwt != "" && now.Before(s.jwtRenewAt) {
+		tok := s.jwt
+		s.mu.Unlock()
+		return tok, nil
+	}
+	valid := s.validLocked(now)
+	started := false
+	if s.refreshing == nil && (s.lastErr == nil || !now.Before(s.failedAt.Add(RetryInterval))) {
+		s.refreshing = make(chan struct{})
+		started = true
+		go s.refresh(s.refreshing)
+	}
+	wait, cur, lastErr := s.refreshing, s.jwt, s.lastErr
+	s.mu.Unlock()
+
+	switch {
+	case valid && !started:
+		return cur, nil
+	case wait == nil: // no valid JWT, and the last renewal failed just now
+		return "", lastErr
+	case valid:
+		select {
+		case <-wait:
+		case <-time.After(renewWait):
+		case <-ctx.Done():
+		}
+	default:
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return "", fmt.Errorf("waiting for the identity token of %q: %w", s.creds.Service, context.Cause(ctx))
+		}
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.jwt != "" && s.now().Before(s.jwtRenewAt) {
+	if s.validLocked(s.now()) {
 		return s.jwt, nil
 	}
-	jwt, err := s.fetch(ctx)
+	if s.lastErr != nil {
+		return "", s.lastErr
+	}
+	return "", fmt.Errorf("the identity token of %q has expired", s.creds.Service)
+}
+
+// validLocked reports whether the cached JWT can still be handed out.
+func (s *Source) validLocked(now time.Time) bool {
+	return s.jwt != "" && now.Before(s.jwtExp.Add(-time.Second))
+}
+
+// Keep renews the JWT ahead of its use until ctx ends: at its renewal time,
+// and every [RetryInterval] while Vault cannot issue one, so that the
+// service's state (readiness, metrics, the log) follows Vault without
+// waiting for a request.
+func (s *Source) Keep(ctx context.Context) {
+	for {
+		_, _ = s.Token(ctx)
+		s.mu.Lock()
+		wait := RetryInterval
+		if s.lastErr == nil && s.jwt != "" {
+			wait = max(s.jwtRenewAt.Sub(s.now()), 100*time.Millisecond)
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// refresh runs one renewal (logging in again once if Vault refused the
+// login token), records its outcome and closes done.
+func (s *Source) refresh(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*requestTimeout)
+	defer cancel()
+	jwt, iat, exp, err := s.fetch(ctx)
 	if err != nil && refused(err) {
-		// The Vault token was revoked or Vault restarted: log in afresh once.
+		// The Vault token was revoked or Vault lost it: log in afresh once.
 		s.log.Info("vault refused the login token; logging in again", "service", s.creds.Service)
 		s.loggedIn = false
-		jwt, err = s.fetch(ctx)
+		jwt, iat, exp, err = s.fetch(ctx)
 	}
-	s.lastErr = err
-	if err == nil {
-		return jwt, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer close(done)
+	s.refreshing = nil
+	now := s.now()
+	if err != nil {
+		s.lastErr, s.failedAt = err, now
+		s.logFailureLocked(now, err)
+		return
 	}
-	if s.jwt != "" && s.now().Before(s.jwtExp.Add(-time.Second)) {
-		s.log.Warn("renewing the service's JWT failed; using the current one until it expires",
-			"service", s.creds.Service, "expires", s.jwtExp, "err", err)
-		return s.jwt, nil
+	renewed := s.jwt != ""
+	s.jwt, s.jwtExp, s.jwtRenewAt = jwt, exp, exp.Add(-renewMargin(exp.Sub(iat)))
+	s.fetches++
+	s.lastErr = nil
+	switch {
+	case !s.outage.IsZero():
+		s.log.Info("vault issues identity tokens again; renewed the service's JWT", "service", s.creds.Service,
+			"failing_for", now.Sub(s.outage).Round(time.Second), "expires", exp.UTC().Format(time.RFC3339))
+	case renewed:
+		s.log.Info("renewed the service's JWT", "service", s.creds.Service, "expires", exp.UTC().Format(time.RFC3339))
 	}
-	s.log.Error("the service has no valid JWT: Vault cannot issue one", "service", s.creds.Service, "err", err)
-	return "", err
+	s.outage, s.expired = time.Time{}, false
+}
+
+// logFailureLocked logs a failed renewal once per stage of an outage: when
+// renewals start failing, and when the current JWT has expired.
+func (s *Source) logFailureLocked(now time.Time, err error) {
+	first := s.outage.IsZero()
+	if first {
+		s.outage = now
+	}
+	switch {
+	case s.validLocked(now):
+		if first {
+			s.log.Warn("renewing the service's JWT failed; using the current one until it expires, and retrying",
+				"service", s.creds.Service, "expires", s.jwtExp.UTC().Format(time.RFC3339), "err", err)
+		}
+	case s.jwt != "":
+		if !s.expired {
+			s.expired = true
+			s.log.Error("the service's JWT has expired and vault cannot issue a new one: the service reports not ready, and a new Ziti authentication or a call that carries the JWT fails until vault is back",
+				"service", s.creds.Service, "expired", s.jwtExp.UTC().Format(time.RFC3339), "err", err)
+		}
+	default:
+		if first {
+			s.log.Error("the service has no valid JWT: Vault cannot issue one", "service", s.creds.Service, "err", err)
+		}
+	}
+	s.log.Debug("renewing the service's JWT failed", "service", s.creds.Service, "err", err)
 }
 
 // refused reports whether Vault refused the request's token.
@@ -152,32 +291,35 @@ func refused(err error) bool {
 	return code == http.StatusForbidden || code == http.StatusUnauthorized
 }
 
-func (s *Source) fetch(ctx context.Context) (string, error) {
+// fetch logs in if needed and reads a new JWT with its iat and exp.
+func (s *Source) fetch(ctx context.Context) (tok string, iat, exp time.Time, err error) {
 	if err := s.ensureLogin(ctx); err != nil {
-		return "", err
+		return "", iat, exp, err
 	}
 	sec, err := s.client.Logical().ReadWithContext(ctx, "identity/oidc/token/"+s.creds.OIDCRole)
 	s.observe("jwt", err)
 	if err != nil {
-		return "", fmt.Errorf("fetching the identity token of %q from vault: %w", s.creds.Service, vault.Sanitize(err))
+		return "", iat, exp, fmt.Errorf("fetching the identity token of %q from vault: %w", s.creds.Service, s.describe(err))
 	}
-	tok, _ := dataOf(sec)["token"].(string)
+	tok, _ = dataOf(sec)["token"].(string)
 	if tok == "" {
-		return "", fmt.Errorf("vault returned no identity token for %q", s.creds.Service)
+		return "", iat, exp, fmt.Errorf("vault returned no identity token for %q", s.creds.Service)
 	}
-	iat, exp, err := tokenTimes(tok)
+	iat, exp, err = tokenTimes(tok)
 	if err != nil {
-		return "", fmt.Errorf("vault's identity token for %q: %w", s.creds.Service, err)
+		return "", iat, exp, fmt.Errorf("vault's identity token for %q: %w", s.creds.Service, err)
 	}
-	renewed := s.jwt != ""
-	s.jwt = tok
-	s.jwtExp = exp
-	s.jwtRenewAt = exp.Add(-renewMargin(exp.Sub(iat)))
-	s.fetches++
-	if renewed {
-		s.log.Info("renewed the service's JWT", "service", s.creds.Service, "expires", exp.UTC().Format(time.RFC3339))
+	return tok, iat, exp, nil
+}
+
+// describe makes a Vault error fit for logs: a timeout says which Vault
+// did not answer and for how long, other errors are sanitised.
+func (s *Source) describe(err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("vault at %s did not answer within %s (unreachable, or too slow)", s.client.Address(), requestTimeout)
 	}
-	return tok, nil
+	return vault.Sanitize(err)
 }
 
 func dataOf(sec *vaultapi.Secret) map[string]any {
@@ -212,7 +354,9 @@ func (s *Source) ensureLogin(ctx context.Context) error {
 	}
 	s.client.SetToken(login.Token)
 	s.loggedIn = true
+	s.mu.Lock()
 	s.entityID = login.EntityID
+	s.mu.Unlock()
 	s.setLease(int(login.TTL / time.Second))
 	return nil
 }

@@ -25,6 +25,8 @@ type fakeVault struct {
 	jwtTTL                  time.Duration
 	tokenTTL                int // seconds
 	revoked                 bool
+	hang                    chan struct{} // when not nil, token reads wait for it to close
+	down                    bool          // token reads fail with 503
 }
 
 func (f *fakeVault) handler(t *testing.T) http.Handler {
@@ -41,6 +43,16 @@ func (f *fakeVault) handler(t *testing.T) http.Handler {
 			f.renews++
 			_ = json.NewEncoder(w).Encode(map[string]any{"auth": map[string]any{"client_token": "s.vault-token", "lease_duration": f.tokenTTL, "renewable": true}})
 		case "/v1/identity/oidc/token/core-data":
+			if hang := f.hang; hang != nil {
+				f.mu.Unlock()
+				<-hang
+				f.mu.Lock()
+			}
+			if f.down {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"errors":["Vault is sealed"]}`))
+				return
+			}
 			if f.revoked || r.Header.Get("X-Vault-Token") != "s.vault-token" {
 				w.WriteHeader(http.StatusForbidden)
 				_, _ = w.Write([]byte(`{"errors":["permission denied"]}`))

@@ -35,7 +35,9 @@ import (
 //	                                    line "ID PEER" on stdin calls PEER's
 //	                                    /whoami over Ziti and logs
 //	                                    "call ID PEER: STATUS BODY" or
-//	                                    "call ID PEER: error ERR"
+//	                                    "call ID PEER: error ERR"; the line
+//	                                    "load PEER" starts calling PEER
+//	                                    steadily (see load)
 //	MULTIHOST_SDK=client IDENTITY +SVC… -SVC…
 //	                                    a tunneler-like client with an enrolled
 //	                                    identity: GET /whoami of each +SVC
@@ -89,6 +91,10 @@ func serviceHelper(args []string) int {
 			if c, ok := cfg.Clients[peer]; ok {
 				url = c.BaseURL() + "/whoami"
 			}
+			if id == "load" {
+				go load(ctx, svc.HTTPClient(), peer, url)
+				continue
+			}
 			fmt.Printf("call %s %s: %s\n", id, peer, get(ctx, svc.HTTPClient(), url))
 		}
 	}()
@@ -97,6 +103,26 @@ func serviceHelper(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// loadInterval and loadTimeout pace the steady calls of load.
+const (
+	loadInterval = 200 * time.Millisecond
+	loadTimeout  = 5 * time.Second
+)
+
+// load calls url every loadInterval (or right after the previous call
+// when it took longer) until ctx ends, logging each as
+// "load N PEER START_MS END_MS: OUTCOME" with Unix milliseconds.
+func load(ctx context.Context, client *http.Client, peer, url string) {
+	for n := 1; ctx.Err() == nil; n++ {
+		began := time.Now()
+		callCtx, cancel := context.WithTimeout(ctx, loadTimeout)
+		out := get(callCtx, client, url)
+		cancel()
+		fmt.Printf("load %d %s %d %d: %s\n", n, peer, began.UnixMilli(), time.Now().UnixMilli(), out)
+		time.Sleep(time.Until(began.Add(loadInterval)))
+	}
 }
 
 // get does a GET and describes the outcome in one line.

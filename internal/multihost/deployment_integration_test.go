@@ -256,6 +256,7 @@ func writeDeployment(t *testing.T, hub *multihost.Hub, nodeA, nodeB *testhosts.H
 	require.NoError(t, os.WriteFile(topology, []byte(fmt.Sprintf(`# The deployment of docs/deployment.md, on test hosts.
 vault:
   address: %s
+  caCert: %s
   tokenFile: vault-token
 ziti:
   controller: %s
@@ -285,7 +286,7 @@ clients:
 dial:
   - from: [beta, laptop]
     to: [alpha]
-`, hub.VaultAddr, hub.ControllerURL, hub.CAFile, nodeA.IP, nodeB.IP)), 0o600))
+`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile, nodeA.IP, nodeB.IP)), 0o600))
 	return topology, filepath.Join(dir, "out")
 }
 
@@ -336,8 +337,8 @@ func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output
 	return &service{p: p, stdin: stdin}
 }
 
-// writeServiceConfig copies the service's credentials and the controller's
-// CA to the node, writes its configuration (zerotrust mode, health port on
+// writeServiceConfig copies the service's credentials, the controller's CA
+// and Vault's CA to the node, writes its configuration (zerotrust mode, health port on
 // the node's address, 0 for none, peers in zerotrust mode) and returns the
 // configuration file.
 func writeServiceConfig(t testing.TB, node *testhosts.Host, hub *multihost.Hub, output, name string, health int, peers ...string) string {
@@ -347,6 +348,8 @@ func writeServiceConfig(t testing.TB, node *testhosts.Host, hub *multihost.Hub, 
 	copyFile(t, credentials.Path(output, name), creds, 0o600)
 	ca := filepath.Join(dir, "ziti-ca.pem")
 	copyFile(t, hub.CAFile, ca, 0o644)
+	vaultCA := filepath.Join(dir, "vault-ca.pem")
+	copyFile(t, hub.VaultCAFile, vaultCA, 0o644)
 	cfg := fmt.Sprintf(`Service:
   Name: %s
   HealthHost: %s
@@ -356,8 +359,9 @@ func writeServiceConfig(t testing.TB, node *testhosts.Host, hub *multihost.Hub, 
     OpenZitiController: %s
     OpenZitiCAFile: %s
     VaultCredentialsFile: %s
+    VaultCAFile: %s
 Clients:
-`, name, node.IP, health, hub.ControllerURL, ca, creds)
+`, name, node.IP, health, hub.ControllerURL, ca, creds, vaultCA)
 	for _, p := range peers {
 		cfg += fmt.Sprintf("  %s:\n    SecurityOptions:\n      Mode: zerotrust\n", p)
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ztedge/ztedge/internal/testhosts"
+	"github.com/ztedge/ztedge/internal/vaultserver"
 )
 
 // Ports every host uses; each host has its own network namespace, so they
@@ -39,8 +41,16 @@ const readyTimeout = 2 * time.Minute
 type Hub struct {
 	// Host is the hub's test host.
 	Host *testhosts.Host
-	// VaultAddr is "http://IP:8200"; VaultToken its root token.
+	// VaultAddr is "https://IP:8200"; VaultToken its root token (from its
+	// initialisation, kept with the unseal key in VaultFiles.InitFile()).
 	VaultAddr, VaultToken string
+	// VaultCAFile is the CA of Vault's TLS certificate (PEM), for
+	// VaultCAFile in a service's SecurityOptions and vault.caCert in a
+	// topology.
+	VaultCAFile string
+	// VaultFiles are Vault's certificates, configuration, init file and
+	// file storage, in <hub dir>/vault.
+	VaultFiles vaultserver.Paths
 	// ControllerURL is "https://IP:1280".
 	ControllerURL string
 	// CAFile is the controller's root CA (PEM), which its TLS chain ends at.
@@ -50,28 +60,46 @@ type Hub struct {
 	// Vault and Ziti are the running processes.
 	Vault, Ziti *testhosts.Process
 
-	zitiBin string
+	zitiBin, vaultBin string
+	vaultClient       *http.Client
 }
 
-// StartHub starts Vault's dev server and "ziti edge quickstart" on h, both
-// bound to h's address, waits until Vault answers, the controller answers
-// with a certificate valid for h's IP, the ziti CLI on h is logged in as
-// admin, and the quickstart's router is online. The processes stop at the
+// StartHub starts Vault and "ziti edge quickstart" on h, both bound to
+// h's address, waits until Vault answers, the controller answers with a
+// certificate valid for h's IP, the ziti CLI on h is logged in as admin,
+// and the quickstart's router is online. The processes stop at the
 // network's cleanup.
+//
+// Vault is a real server, not the dev server: TLS with a CA and
+// certificate generated for h's address (VaultCAFile), file storage, and
+// one unseal key. StartHub initialises and unseals it, and keeps
+// unsealing it whenever it comes back sealed (after RestartVault or
+// StartVault), for as long as the quickstart runs. The controller trusts
+// Vault's CA (SSL_CERT_FILE) to fetch Vault's signing keys over https.
 func StartHub(ctx context.Context, h *testhosts.Host, zitiBin, vaultBin string) (*Hub, error) {
+	files := vaultserver.Paths{Dir: filepath.Join(h.Dir, "vault")}
 	hub := &Hub{
 		Host:          h,
-		VaultAddr:     "http://" + h.Addr(VaultPort),
+		VaultAddr:     "https://" + h.Addr(VaultPort),
+		VaultCAFile:   files.CAFile(),
+		VaultFiles:    files,
 		ControllerURL: "https://" + h.Addr(ControllerPort),
 		CAFile:        filepath.Join(h.Dir, "ziti", "pki", "root-ca", "certs", "root-ca.cert"),
-		VaultToken:    randomHex(),
 		AdminPassword: randomHex(),
 		zitiBin:       zitiBin,
+		vaultBin:      vaultBin,
+	}
+	if err := vaultserver.WriteTLS(files, []net.IP{h.IP.AsSlice(), net.IPv4(127, 0, 0, 1)}, nil); err != nil {
+		return nil, err
+	}
+	if err := vaultserver.WriteConfig(files, h.Addr(VaultPort), hub.VaultAddr); err != nil {
+		return nil, err
 	}
 	var err error
-	vault := h.Command(context.Background(), vaultBin, "server", "-dev", "-dev-listen-address="+h.Addr(VaultPort))
-	vault.Env = append(vault.Env, "VAULT_DEV_ROOT_TOKEN_ID="+hub.VaultToken)
-	if hub.Vault, err = h.Start("vault", vault); err != nil {
+	if hub.vaultClient, err = vaultserver.HTTPClient(files, h.Dial); err != nil {
+		return nil, err
+	}
+	if err := hub.startVaultProcess(); err != nil {
 		return nil, err
 	}
 	ip := h.IP.String()
@@ -89,17 +117,33 @@ func StartHub(ctx context.Context, h *testhosts.Host, zitiBin, vaultBin string) 
 		// The quickstart's own CLI login goes here, not to the hub's
 		// ~/.config/ziti, which the CLI calls below use.
 		"ZITI_CONFIG_DIR="+filepath.Join(h.Dir, "quickstart-cli"),
+		// The controller fetches the external JWT signer's keys (Vault's
+		// JWKS) with Go's default client: make it trust Vault's CA.
+		"SSL_CERT_FILE="+files.CAFile(),
 	)
 	if hub.Ziti, err = h.Start("ziti-quickstart", qs); err != nil {
 		return nil, err
 	}
 
-	client := h.HTTPClient()
 	if err := waitFor(ctx, "vault to answer on "+hub.VaultAddr, hub.Vault, func(ctx context.Context) error {
-		return getOK(ctx, client, hub.VaultAddr+"/v1/sys/health")
+		_, err := vaultserver.SealStatus(ctx, hub.vaultClient, hub.VaultAddr)
+		return err
 	}); err != nil {
 		return nil, err
 	}
+	if hub.VaultToken, err = vaultserver.Init(ctx, hub.vaultClient, hub.VaultAddr, files); err != nil {
+		return nil, err
+	}
+	if err := hub.waitVaultActive(ctx); err != nil {
+		return nil, err
+	}
+	keeperCtx, stopKeeper := context.WithCancel(context.Background())
+	go func() {
+		<-hub.Ziti.Done()
+		stopKeeper()
+	}()
+	go vaultserver.KeepUnsealed(keeperCtx, hub.vaultClient, hub.VaultAddr, files, 250*time.Millisecond, nil)
+
 	if err := waitFor(ctx, "the controller to answer on "+hub.ControllerURL+" with a certificate for "+ip, hub.Ziti, func(ctx context.Context) error {
 		tlsClient, err := hub.verifyingClient()
 		if err != nil {

@@ -85,9 +85,11 @@ func TestIntegrationTwoNodes(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("timing: hub ready (vault, controller, CLI login, hub router online) in %s", time.Since(began).Round(time.Millisecond))
 
-	t.Run("the nodes reach vault on the hub", func(t *testing.T) {
+	t.Run("the nodes reach vault on the hub over TLS with its CA", func(t *testing.T) {
 		for _, node := range []*testhosts.Host{nodeA, nodeB} {
-			resp, err := node.HTTPClient().Get(hub.VaultAddr + "/v1/sys/health")
+			client, err := hub.VaultClient(node)
+			require.NoError(t, err)
+			resp, err := client.Get(hub.VaultAddr + "/v1/sys/health")
 			require.NoError(t, err, node.Name)
 			resp.Body.Close()
 			assert.Equal(t, 200, resp.StatusCode, node.Name)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Default ports, chosen away from the tools' own defaults (8200, 1280, 3022)
@@ -30,6 +31,9 @@ const (
 	EnvVaultPort  = "ZTEDGE_VAULT_PORT"
 	EnvCtrlPort   = "ZTEDGE_CTRL_PORT"
 	EnvRouterPort = "ZTEDGE_ROUTER_PORT"
+	// EnvVaultTLS set to 1 (or true) starts Vault with TLS and file
+	// storage instead of the in-memory dev server.
+	EnvVaultTLS = "ZTEDGE_VAULT_TLS"
 )
 
 // Config says where the stack keeps its state, which loopback ports it uses
@@ -43,6 +47,12 @@ type Config struct {
 	ControllerPort int
 	// RouterPort is the Ziti edge router's listener port.
 	RouterPort int
+	// VaultTLS starts Vault as a real server instead of the in-memory dev
+	// server: TLS with a CA and certificate generated into the state
+	// folder (State.VaultCAFile), file storage, one unseal key kept with
+	// the root token in a 0600 file there; Up unseals it again when it
+	// finds it sealed, and RestartVault restarts and unseals it.
+	VaultTLS bool
 	// ZitiBin and VaultBin are the binaries to run; empty means the pinned
 	// tools from the toolchain cache (built on demand).
 	ZitiBin, VaultBin string
@@ -51,8 +61,8 @@ type Config struct {
 }
 
 // ConfigFromEnv returns the default configuration with the ZTEDGE_STATE_DIR,
-// ZTEDGE_VAULT_PORT, ZTEDGE_CTRL_PORT and ZTEDGE_ROUTER_PORT overrides
-// applied. A port variable that is not a number is kept as -1, so that Up
+// ZTEDGE_VAULT_PORT, ZTEDGE_CTRL_PORT, ZTEDGE_ROUTER_PORT and
+// ZTEDGE_VAULT_TLS overrides applied. A port variable that is not a number is kept as -1, so that Up
 // reports it. The binaries are left empty (toolchain defaults).
 func ConfigFromEnv() Config {
 	return Config{
@@ -60,7 +70,14 @@ func ConfigFromEnv() Config {
 		VaultPort:      envPort(EnvVaultPort, DefaultVaultPort),
 		ControllerPort: envPort(EnvCtrlPort, DefaultControllerPort),
 		RouterPort:     envPort(EnvRouterPort, DefaultRouterPort),
+		VaultTLS:       envBool(EnvVaultTLS),
 	}
+}
+
+// envBool reads a yes/no environment variable: 1 or true (any case).
+func envBool(name string) bool {
+	v := strings.ToLower(strings.TrimSpace(os.Getenv(name)))
+	return v == "1" || v == "true" || v == "yes"
 }
 
 func defaultStateDir() string {

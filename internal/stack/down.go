@@ -116,7 +116,7 @@ func stopAll(ctx context.Context, st *State, progress io.Writer) error {
 // stack; the logs stay.
 func removeStackFiles(dir string) {
 	for _, name := range []string{stateFileName, envFileName, vaultTokenName, zitiPasswordName,
-		zitiCAName, zitiHomeName, zitiCLIDirName} {
+		zitiCAName, zitiHomeName, zitiCLIDirName, vaultDirName} {
 		_ = os.RemoveAll(filepath.Join(dir, name))
 	}
 }
@@ -145,7 +145,7 @@ func check(ctx context.Context, st *State) Health {
 	var h Health
 	if !processMatches(st.VaultPID, st.VaultBin, vaultMarker) {
 		h.Vault = Component{Detail: fmt.Sprintf("process %d is not running", st.VaultPID)}
-	} else if err := vaultHealthy(ctx, st.VaultAddress); err != nil {
+	} else if err := vaultHealthy(ctx, st.VaultAddress, st.VaultCAFile); err != nil {
 		h.Vault = Component{Detail: err.Error()}
 	} else {
 		h.Vault = Component{Up: true, Detail: fmt.Sprintf("%s, pid %d", st.VaultAddress, st.VaultPID)}

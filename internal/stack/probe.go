@@ -46,9 +46,13 @@ func httpGetOK(ctx context.Context, client *http.Client, u string) error {
 }
 
 // vaultHealthy checks GET /v1/sys/health: 200 means initialised, unsealed
-// and active.
-func vaultHealthy(ctx context.Context, addr string) error {
-	return httpGetOK(ctx, &http.Client{}, addr+"/v1/sys/health")
+// and active. caFile is the CA of a TLS Vault; empty for the dev server.
+func vaultHealthy(ctx context.Context, addr, caFile string) error {
+	c, err := vaultHTTPClient(caFile)
+	if err != nil {
+		return err
+	}
+	return httpGetOK(ctx, c, addr+"/v1/sys/health")
 }
 
 // controllerClient returns an HTTP client for the controller that trusts

@@ -57,11 +57,11 @@ func RestartController(ctx context.Context, st *State, progress io.Writer) (*Sta
 		"--router-port", routerPort,
 		"--username", st.ZitiUsername,
 		"--password", throwaway,
-	}, append(childEnv(os.Environ()),
+	}, trustVault(append(childEnv(os.Environ()),
 		"ZITI_CONFIG_DIR="+filepath.Join(st.StateDir, zitiCLIDirName),
 		"ZITI_CTRL_BIND_ADDRESS=127.0.0.1",
 		"ZITI_CTRL_EDGE_BIND_ADDRESS=127.0.0.1",
-	), st.StateDir, st.ZitiLogFile())
+	), st.VaultCAFile), st.StateDir, st.ZitiLogFile())
 	if err != nil {
 		return nil, err
 	}

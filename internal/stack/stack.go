@@ -69,13 +69,22 @@ func Up(ctx context.Context, cfg Config) (*State, error) {
 		h := check(ctx, prev)
 		if h.Healthy() {
 			fmt.Fprintf(cfg.Progress, "[stack] already up (vault pid %d, ziti pid %d)\n", prev.VaultPID, prev.ZitiPID)
-			if want := "http://127.0.0.1:" + strconv.Itoa(cfg.VaultPort); prev.VaultAddress != want ||
+			if want := vaultScheme(cfg) + "://127.0.0.1:" + strconv.Itoa(cfg.VaultPort); prev.VaultAddress != want ||
 				prev.ControllerURL != "https://127.0.0.1:"+strconv.Itoa(cfg.ControllerPort) ||
 				prev.RouterAddress != "127.0.0.1:"+strconv.Itoa(cfg.RouterPort) {
-				fmt.Fprintf(cfg.Progress, "[stack] note: the running stack keeps its ports (%s, %s, %s); run \"stack down\" first to change them\n",
+				fmt.Fprintf(cfg.Progress, "[stack] note: the running stack keeps its addresses (%s, %s, %s); run \"stack down\" first to change them or to switch between the dev Vault and -vault-tls\n",
 					prev.VaultAddress, prev.ControllerURL, prev.RouterAddress)
 			}
 			return prev, nil
+		}
+		if !h.Vault.Up && h.Controller.Up && h.Router.Up {
+			// A TLS Vault that was restarted comes back sealed.
+			if unsealed, err := unsealVault(ctx, prev); err == nil && unsealed {
+				fmt.Fprintf(cfg.Progress, "[stack] vault (pid %d) was sealed: unsealed it with the key in %s\n", prev.VaultPID, cfg.StateDir)
+				if h = check(ctx, prev); h.Healthy() {
+					return prev, nil
+				}
+			}
 		}
 		fmt.Fprintf(cfg.Progress, "[stack] the stack in %s is not healthy (%s); restarting it\n", cfg.StateDir, h.summary())
 		if err := stopAll(ctx, prev, cfg.Progress); err != nil {
@@ -172,7 +181,7 @@ func start(ctx context.Context, cfg Config) (st *State, err error) {
 	}
 
 	st = &State{
-		VaultAddress:     "http://127.0.0.1:" + strconv.Itoa(cfg.VaultPort),
+		VaultAddress:     vaultScheme(cfg) + "://127.0.0.1:" + strconv.Itoa(cfg.VaultPort),
 		ControllerURL:    "https://127.0.0.1:" + strconv.Itoa(cfg.ControllerPort),
 		RouterAddress:    "127.0.0.1:" + strconv.Itoa(cfg.RouterPort),
 		VaultTokenFile:   filepath.Join(dir, vaultTokenName),
@@ -216,13 +225,22 @@ func start(ctx context.Context, cfg Config) (st *State, err error) {
 
 	env := childEnv(os.Environ())
 
-	fmt.Fprintf(cfg.Progress, "[stack] starting vault dev server on %s (log %s)\n", st.VaultAddress, st.VaultLogFile())
-	vault, err := startDetached("vault", vaultBin, []string{
-		vaultMarker, "-dev",
-		"-dev-listen-address=127.0.0.1:" + strconv.Itoa(cfg.VaultPort),
-		// Do not write the token to ~/.vault-token.
-		"-dev-no-store-token",
-	}, append(env, "VAULT_DEV_ROOT_TOKEN_ID="+vaultBootstrap), dir, st.VaultLogFile())
+	var vault *process
+	if cfg.VaultTLS {
+		if err := prepareVaultServer(st, cfg.VaultPort); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cfg.Progress, "[stack] starting vault with TLS and file storage on %s (CA %s, log %s)\n", st.VaultAddress, st.VaultCAFile, st.VaultLogFile())
+		vault, err = startVaultServer(st, env)
+	} else {
+		fmt.Fprintf(cfg.Progress, "[stack] starting vault dev server on %s (log %s)\n", st.VaultAddress, st.VaultLogFile())
+		vault, err = startDetached("vault", vaultBin, []string{
+			vaultMarker, "-dev",
+			"-dev-listen-address=127.0.0.1:" + strconv.Itoa(cfg.VaultPort),
+			// Do not write the token to ~/.vault-token.
+			"-dev-no-store-token",
+		}, append(env, "VAULT_DEV_ROOT_TOKEN_ID="+vaultBootstrap), dir, st.VaultLogFile())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -240,14 +258,14 @@ func start(ctx context.Context, cfg Config) (st *State, err error) {
 		"--router-port", strconv.Itoa(cfg.RouterPort),
 		"--username", zitiAdmin,
 		"--password", bootstrap,
-	}, append(env,
+	}, trustVault(append(env,
 		// Keep the CLI login the quickstart does out of ~/.config/ziti.
 		"ZITI_CONFIG_DIR="+filepath.Join(dir, zitiCLIDirName),
 		// Bind the controller to loopback (the router's template binds all
 		// interfaces, which the quickstart does not let us change).
 		"ZITI_CTRL_BIND_ADDRESS=127.0.0.1",
 		"ZITI_CTRL_EDGE_BIND_ADDRESS=127.0.0.1",
-	), dir, st.ZitiLogFile())
+	), st.VaultCAFile), dir, st.ZitiLogFile())
 	if err != nil {
 		return nil, err
 	}
@@ -255,15 +273,29 @@ func start(ctx context.Context, cfg Config) (st *State, err error) {
 	st.ZitiPID = ziti.pid
 
 	t0 := time.Now()
-	if err := waitFor(ctx, vault, "vault to answer on "+st.VaultAddress, secrets, func(ctx context.Context) error {
-		return vaultHealthy(ctx, st.VaultAddress)
-	}); err != nil {
-		return nil, err
-	}
-	if err := waitFor(ctx, vault, "the vault root token to be set", secrets, func(ctx context.Context) error {
-		return replaceVaultRootToken(ctx, st.VaultAddress, vaultBootstrap, token)
-	}); err != nil {
-		return nil, err
+	if cfg.VaultTLS {
+		if err := waitFor(ctx, vault, "vault to be initialised and unsealed on "+st.VaultAddress, secrets, func(ctx context.Context) error {
+			root, err := initVaultServer(ctx, st)
+			if err != nil {
+				return err
+			}
+			token = root
+			secrets = append(secrets, root)
+			return vaultHealthy(ctx, st.VaultAddress, st.VaultCAFile)
+		}); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := waitFor(ctx, vault, "vault to answer on "+st.VaultAddress, secrets, func(ctx context.Context) error {
+			return vaultHealthy(ctx, st.VaultAddress, "")
+		}); err != nil {
+			return nil, err
+		}
+		if err := waitFor(ctx, vault, "the vault root token to be set", secrets, func(ctx context.Context) error {
+			return replaceVaultRootToken(ctx, st.VaultAddress, vaultBootstrap, token)
+		}); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprintf(cfg.Progress, "[stack] vault is up (%s)\n", time.Since(t0).Round(100*time.Millisecond))
 

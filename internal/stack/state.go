@@ -37,6 +37,9 @@ type State struct {
 	RouterAddress string
 	// VaultTokenFile holds the Vault root token.
 	VaultTokenFile string
+	// VaultCAFile is the CA of Vault's TLS certificate (PEM) when Vault
+	// runs with TLS and file storage; empty for the dev server (http).
+	VaultCAFile string `json:",omitempty"`
 	// ZitiUsername is the Ziti admin user name.
 	ZitiUsername string
 	// ZitiPasswordFile holds the Ziti admin password.
@@ -77,6 +80,7 @@ func (s *State) TopologyEnv(output string) map[string]string {
 	return map[string]string{
 		"ZTEDGE_VAULT_ADDR":         s.VaultAddress,
 		"ZTEDGE_VAULT_TOKEN_FILE":   s.VaultTokenFile,
+		"ZTEDGE_VAULT_CA_FILE":      s.VaultCAFile,
 		"ZTEDGE_ZITI_CONTROLLER":    s.ControllerURL,
 		"ZTEDGE_ZITI_CA_FILE":       s.ZitiCAFile,
 		"ZTEDGE_ZITI_USER":          s.ZitiUsername,
@@ -184,6 +188,9 @@ func envFileContent(s *State, token, password string) string {
 	line("ZTEDGE_STATE_DIR", s.StateDir)
 	line("VAULT_ADDR", s.VaultAddress)
 	line("VAULT_TOKEN", token)
+	if s.VaultCAFile != "" {
+		line("VAULT_CACERT", s.VaultCAFile)
+	}
 	line("ZITI_CTRL_URL", s.ControllerURL)
 	line("ZITI_CTRL_MANAGEMENT_URL", s.ManagementURL())
 	line("ZITI_CA_FILE", s.ZitiCAFile)

@@ -29,7 +29,10 @@ const cleanupTimeout = 60 * time.Second
 //
 // The first run in a fresh cache compiles ziti and vault, which takes
 // several minutes: run such tests with a generous -timeout.
-func Start(ctx context.Context, progress io.Writer) (*stack.State, func(), error) {
+//
+// Each option may change the configuration before the stack starts (for
+// example VaultTLS); the ports and folder are set already.
+func Start(ctx context.Context, progress io.Writer, options ...func(*stack.Config)) (*stack.State, func(), error) {
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -40,7 +43,7 @@ func Start(ctx context.Context, progress io.Writer) (*stack.State, func(), error
 	// Another process may grab a picked port before the stack binds it:
 	// pick again a few times when Up reports exactly that.
 	for attempt := 1; ; attempt++ {
-		st, cleanup, err := startOnce(ctx, paths, progress)
+		st, cleanup, err := startOnce(ctx, paths, progress, options)
 		var busy *stack.PortInUseError
 		if err != nil && errors.As(err, &busy) && attempt < 3 {
 			fmt.Fprintf(progress, "[stacktest] %v; picking other ports\n", busy)
@@ -51,7 +54,7 @@ func Start(ctx context.Context, progress io.Writer) (*stack.State, func(), error
 }
 
 // startOnce starts a stack on freshly picked ports in a new directory.
-func startOnce(ctx context.Context, paths toolchain.Paths, progress io.Writer) (*stack.State, func(), error) {
+func startOnce(ctx context.Context, paths toolchain.Paths, progress io.Writer, options []func(*stack.Config)) (*stack.State, func(), error) {
 	ports, err := FreePorts()
 	if err != nil {
 		return nil, nil, fmt.Errorf("stacktest: %w", err)
@@ -68,6 +71,9 @@ func startOnce(ctx context.Context, paths toolchain.Paths, progress io.Writer) (
 		ZitiBin:        paths.Ziti,
 		VaultBin:       paths.Vault,
 		Progress:       progress,
+	}
+	for _, o := range options {
+		o(&cfg)
 	}
 	var once sync.Once
 	cleanup := func() { once.Do(func() { stop(cfg, progress) }) }
