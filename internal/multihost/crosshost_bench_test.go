@@ -218,6 +218,7 @@ func writeBenchTopology(b *testing.B, hub *multihost.Hub) (topology, output stri
 	require.NoError(b, os.WriteFile(topology, []byte(fmt.Sprintf(`# BenchmarkAcrossHosts: routers joined with multihost.JoinRouter.
 vault:
   address: %s
+  caCert: %s
   tokenFile: vault-token
 ziti:
   controller: %s
@@ -243,6 +244,6 @@ dial:
     to: [alpha]
   - from: [beta-raw]
     to: [alpha-raw]
-`, hub.VaultAddr, hub.ControllerURL, hub.CAFile)), 0o600))
+`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile)), 0o600))
 	return topology, filepath.Join(dir, "out")
 }
