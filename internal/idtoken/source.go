@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -32,6 +34,9 @@ type Source struct {
 	log     *slog.Logger
 	now     func() time.Time
 	observe func(operation string, err error)
+
+	vaultVia  atomic.Pointer[func(ctx context.Context) (net.Conn, error)] // the overlay's dial of Vault, once joined
+	viaWarned atomic.Bool
 
 	mu         sync.Mutex
 	jwt        string
@@ -69,7 +74,8 @@ func New(credentialsFile string, opts Options) (*Source, error) {
 	if opts.Address != "" {
 		addr = opts.Address
 	}
-	client, err := vault.NewClient(vault.Config{Address: addr, CAFile: opts.CAFile})
+	s := &Source{creds: *creds}
+	client, err := vault.NewClient(vault.Config{Address: addr, CAFile: opts.CAFile, Dial: s.DialVault})
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +87,43 @@ func New(credentialsFile string, opts Options) (*Source, error) {
 	if observe == nil {
 		observe = func(string, error) {}
 	}
-	return &Source{creds: *creds, client: client, log: log, now: time.Now, observe: observe}, nil
+	s.client, s.log, s.now, s.observe = client, log, time.Now, observe
+	return s, nil
+}
+
+// VaultZitiService is the Ziti service that publishes Vault on the
+// overlay, from the credentials file; "" when Vault is not on the overlay.
+func (s *Source) VaultZitiService() string { return s.creds.VaultZitiService }
+
+// UseOverlay makes the source reach Vault through dial (a connection to
+// Vault's Ziti service) from now on, for logins, renewals and JWTs alike;
+// connections already open to Vault are closed when idle. TLS, when Vault
+// uses it, runs over the overlay connection as over TCP.
+func (s *Source) UseOverlay(dial func(ctx context.Context) (net.Conn, error)) {
+	s.vaultVia.Store(&dial)
+	s.client.CloneConfig().HttpClient.CloseIdleConnections()
+}
+
+// underlayDialer dials Vault over TCP, as http.DefaultTransport does.
+var underlayDialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+
+// DialVault connects to Vault at addr: over the overlay once [Source.UseOverlay]
+// was called, else (and when the overlay cannot reach Vault, with a
+// warning) over TCP. Use it as the DialContext of other clients of Vault.
+func (s *Source) DialVault(ctx context.Context, network, addr string) (net.Conn, error) {
+	if via := s.vaultVia.Load(); via != nil {
+		c, err := (*via)(ctx)
+		if err == nil {
+			if s.viaWarned.CompareAndSwap(true, false) {
+				s.log.Info("reaching vault over the overlay again", "service", s.creds.Service)
+			}
+			return c, nil
+		}
+		if s.viaWarned.CompareAndSwap(false, true) {
+			s.log.Warn("cannot reach vault over the overlay; trying its address on the network", "service", s.creds.Service, "err", err)
+		}
+	}
+	return underlayDialer.DialContext(ctx, network, addr)
 }
 
 // Service is the service name the credentials belong to.
