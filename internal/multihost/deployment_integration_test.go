@@ -122,9 +122,11 @@ func TestIntegrationDeployment(t *testing.T) {
 		assert.Contains(t, run(t, hubHost, ztedge, "provision", "apply", "-f", topology), "No changes")
 	})
 
-	// The services, each on its node, with its own credentials file.
+	// The services, each on its node, with its own credentials file;
+	// redis on node-a's loopback, for beta.
+	startRedis(t, nodeA)
 	alpha := startService(t, nodeA, hub, output, "alpha", alphaHealth, "beta")
-	beta := startService(t, nodeB, hub, output, "beta", betaHealth, "alpha")
+	beta := startService(t, nodeB, hub, output, "beta", betaHealth, "alpha", "redis:6379")
 	waitReady(t, hubHost, nodeA, alphaHealth, alpha)
 	waitReady(t, hubHost, nodeB, betaHealth, beta)
 	timing("both services bound")
@@ -146,6 +148,11 @@ func TestIntegrationDeployment(t *testing.T) {
 		assert.Contains(t, line, ": error ")
 	})
 	timing("calls across nodes")
+
+	checkDependency(t, ztedge, n, nodeA, nodeB, serviceConfigPath(nodeB, "beta"))
+	timing("redis over the overlay")
+	checkVaultOverOverlay(t, hub, nodeA, nodeB, alpha, beta)
+	timing("the Vault cut")
 
 	t.Run("the laptop reaches exactly what its identity may dial", func(t *testing.T) {
 		identity := filepath.Join(laptop.Dir, "laptop.json")
@@ -257,19 +264,23 @@ func writeDeployment(t *testing.T, hub *multihost.Hub, nodeA, nodeB *testhosts.H
 vault:
   address: %s
   tokenFile: vault-token
+  tokenPeriod: 1m          # renewed over Ziti during the Vault cut
+  overlay:
+    router: hub-router     # Vault on the overlay, hosted by its own host's router
 ziti:
   controller: %s
   caCert: %s
   username: admin
   passwordFile: ziti-password
 jwt:
-  ttl: 10m
+  ttl: 20s                 # several lifetimes pass during the Vault cut
 output: out
 routers:
   - name: node-a
     attributes: [node-a]
     advertise: %s
     linkPort: 3022   # links from other routers share the edge port
+    tunneler: true   # hosts redis (host mode: no port of its own)
   - name: node-b
     attributes: [node-b]
     advertise: %s
@@ -282,6 +293,11 @@ services:
 clients:
   - name: laptop
     routers: ["#public"]   # the hub's router
+dependencies:
+  - name: redis      # on node-a's loopback, hosted by its router's tunneler
+    router: node-a
+    port: 6379
+    dialers: [beta]
 dial:
   - from: [beta, laptop]
     to: [alpha]
@@ -330,7 +346,8 @@ type service struct {
 
 // startService copies the service's credentials and the controller's CA
 // to the node, writes its configuration (zerotrust mode, health port on
-// the node's address, peers in zerotrust mode) and starts it.
+// the node's address, peers in zerotrust mode; a peer "NAME:PORT" is a
+// TCP dependency) and starts it.
 func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output, name string, health int, peers ...string) *service {
 	t.Helper()
 	dir := filepath.Join(node.Dir, name)
@@ -350,9 +367,14 @@ func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output
 Clients:
 `, name, node.IP, health, hub.ControllerURL, ca, creds)
 	for _, p := range peers {
+		// "NAME:PORT" is a dependency, reached with Service.Dial.
+		if name, port, dep := strings.Cut(p, ":"); dep {
+			cfg += fmt.Sprintf("  %s:\n    Protocol: tcp\n    Port: %s\n    SecurityOptions:\n      Mode: zerotrust\n", name, port)
+			continue
+		}
 		cfg += fmt.Sprintf("  %s:\n    SecurityOptions:\n      Mode: zerotrust\n", p)
 	}
-	file := filepath.Join(dir, "configuration.yaml")
+	file := serviceConfigPath(node, name)
 	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
 	p, stdin := startHelper(t, node, name, "service", file)
 	return &service{p: p, stdin: stdin}
