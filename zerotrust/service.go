@@ -58,6 +58,8 @@ type Service struct {
 
 	bound atomic.Bool // the Ziti bind is established (zerotrust mode, while serving)
 
+	stopKeeper context.CancelFunc // ends keepFresh; nil without a token source
+
 	mu      sync.Mutex
 	serving bool
 	closed  bool
@@ -128,6 +130,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 	}
 	if err := s.buildClient(); err != nil {
 		return nil, err
+	}
+	if s.tokens != nil {
+		kctx, cancel := context.WithCancel(context.Background())
+		s.stopKeeper = cancel
+		go s.keepFresh(kctx)
 	}
 	ok = true
 	return s, nil
@@ -264,6 +271,9 @@ func (s *Service) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.stopKeeper != nil {
+		s.stopKeeper()
+	}
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}

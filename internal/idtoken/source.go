@@ -160,6 +160,14 @@ func (s *Source) State() State {
 	return State{Expires: s.jwtExp, LastError: s.lastErr, EntityID: s.entityID}
 }
 
+// RenewAt is when the current JWT is due for renewal (a fifth of its
+// lifetime before it expires); zero before the first fetch.
+func (s *Source) RenewAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jwtRenewAt
+}
+
 // Token returns the cached JWT, or fetches a new one when the cached one
 // is close to expiry.
 func (s *Source) Token(ctx context.Context) (string, error) {

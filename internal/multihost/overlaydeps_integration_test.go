@@ -5,6 +5,7 @@ package multihost_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,6 +134,11 @@ func checkVaultOverOverlay(t *testing.T, hub *multihost.Hub, nodeA, nodeB *testh
 			assert.NotContains(t, since, "cannot reach vault over the overlay", name)
 			assert.NotContains(t, since, "renewing the vault login token failed", name)
 			assert.NotContains(t, since, "has no valid JWT", name)
+		}
+		client := hub.Host.HTTPClient()
+		for node, port := range map[*testhosts.Host]int{nodeA: alphaHealth, nodeB: betaHealth} {
+			assert.Equal(t, http.StatusOK, status(t, client, http.MethodGet, "http://"+node.Addr(port)+"/api/v3/ping?ready"),
+				"%s is ready: bound, with a valid JWT", node.Name)
 		}
 	})
 }
