@@ -160,13 +160,21 @@ func (s *Source) State() State {
 	return State{Expires: s.jwtExp, LastError: s.lastErr, EntityID: s.entityID}
 }
 
-// RenewAt is when the current JWT is due for renewal (a fifth of its
-// lifetime before it expires); zero before the first fetch.
+// RenewAt is when the source next has work: the current JWT or the Vault
+// login token due for renewal (a fifth of its lifetime before it ends);
+// zero before the first fetch. A Token call at or after it does that work.
 func (s *Source) RenewAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.jwtRenewAt
+	at := s.jwtRenewAt
+	if login := s.loginRenewAt(); s.loggedIn && login.Before(at) {
+		at = login
+	}
+	return at
 }
+
+// loginRenewAt is when the Vault login token is due for renewal.
+func (s *Source) loginRenewAt() time.Time { return s.tokenEnd.Add(-renewMargin(s.tokenTTL)) }
 
 // Token returns the cached JWT, or fetches a new one when the cached one
 // is close to expiry.
@@ -174,6 +182,13 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jwt != "" && s.now().Before(s.jwtRenewAt) {
+		if s.loggedIn && !s.now().Before(s.loginRenewAt()) {
+			// Keep the Vault login alive between JWTs; the JWT in hand
+			// stays good whatever happens here.
+			if err := s.ensureLogin(ctx); err != nil {
+				s.log.Warn("renewing the vault login failed; the current JWT stays in use", "service", s.creds.Service, "err", err)
+			}
+		}
 		return s.jwt, nil
 	}
 	jwt, err := s.fetch(ctx)
@@ -241,7 +256,7 @@ func dataOf(sec *vaultapi.Secret) map[string]any {
 // before it ends, or logging in again with the AppRole credentials.
 func (s *Source) ensureLogin(ctx context.Context) error {
 	now := s.now()
-	if s.loggedIn && now.Before(s.tokenEnd.Add(-renewMargin(s.tokenTTL))) {
+	if s.loggedIn && now.Before(s.loginRenewAt()) {
 		return nil
 	}
 	if s.loggedIn {

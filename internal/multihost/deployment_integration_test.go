@@ -37,12 +37,16 @@ const (
 
 // TestIntegrationDeployment deploys ztedge across hosts the way
 // docs/deployment.md describes: Vault and the controller on a hub,
-// "ztedge provision apply" there, "ztedge router join" on two nodes, a
-// ztedge service on each node, pinned to its node's router, and a client
-// identity on a laptop. It checks that calls cross hosts with their
-// caller, that dial rules hold across hosts, that each node shows other
-// hosts nothing but its router's edge port and its health port, and that
-// the laptop reaches exactly what it may dial.
+// "ztedge provision apply" there, "ztedge router join" on two nodes (and
+// on the hub, for the router whose tunneler publishes Vault on the
+// overlay), a ztedge service on each node, pinned to its node's router,
+// and a client identity on a laptop. It checks that calls cross hosts
+// with their caller, that dial rules hold across hosts, that a Redis on
+// node-a's loopback is reached from node-b through the overlay, that the
+// services keep renewing their JWTs over Ziti once their underlay path to
+// Vault is cut, that each node shows other hosts nothing but its router's
+// edge port and its health port, and that the laptop reaches exactly what
+// it may dial.
 func TestIntegrationDeployment(t *testing.T) {
 	stacktest.Integration(t)
 	ctx := t.Context()
@@ -78,7 +82,7 @@ func TestIntegrationDeployment(t *testing.T) {
 		assert.Contains(t, run(t, hubHost, ztedge, "provision", "apply", "-f", topology), "No changes")
 	})
 	t.Run("each router's token is written for its node, private", func(t *testing.T) {
-		for _, r := range []string{"node-a", "node-b"} {
+		for _, r := range []string{"hub", "node-a", "node-b"} {
 			fi, err := os.Stat(credentials.RouterTokenPath(output, r))
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -101,9 +105,11 @@ func TestIntegrationDeployment(t *testing.T) {
 	joinB := []string{"router", "join", "node-b", "-jwt", nodeBToken, "-advertise", nodeB.IP.String(), "-tunneler", "-dir", filepath.Join(nodeB.Dir, "router"), "-ziti", tools.Ziti}
 	routerA := start(t, nodeA, "router-node-a", ztedge, joinA...)
 	start(t, nodeB, "router-node-b", ztedge, joinB...)
+	start(t, hubHost, "router-hub", ztedge, "router", "join", "hub", "-f", topology, "-dir", filepath.Join(hubHost.Dir, "router"), "-ziti", tools.Ziti)
 	require.NoError(t, hub.WaitRouterOnline(ctx, "node-a"))
 	require.NoError(t, hub.WaitRouterOnline(ctx, "node-b"))
-	timing("both routers joined, enrolled and online")
+	require.NoError(t, hub.WaitRouterOnline(ctx, "hub"))
+	timing("the three routers joined, enrolled and online")
 	t.Logf("router join node-a said: %s", strings.Join(ztedgeLines(t, routerA), " | "))
 
 	t.Run("joining again enrolls nothing and prints the command", func(t *testing.T) {
@@ -266,7 +272,7 @@ vault:
   tokenFile: vault-token
   tokenPeriod: 1m          # renewed over Ziti during the Vault cut
   overlay:
-    router: hub-router     # Vault on the overlay, hosted by its own host's router
+    router: hub            # Vault on the overlay, hosted by its own host's router
 ziti:
   controller: %s
   caCert: %s
@@ -276,6 +282,12 @@ jwt:
   ttl: 20s                 # several lifetimes pass during the Vault cut
 output: out
 routers:
+  - name: hub        # on Vault's host: its tunneler hosts Vault on the overlay
+    attributes: [hub]
+    advertise: %s
+    port: 3023       # the quickstart's hub-router has 3022
+    linkPort: 3023
+    tunneler: true
   - name: node-a
     attributes: [node-a]
     advertise: %s
@@ -301,7 +313,7 @@ dependencies:
 dial:
   - from: [beta, laptop]
     to: [alpha]
-`, hub.VaultAddr, hub.ControllerURL, hub.CAFile, nodeA.IP, nodeB.IP)), 0o600))
+`, hub.VaultAddr, hub.ControllerURL, hub.CAFile, hub.Host.IP, nodeA.IP, nodeB.IP)), 0o600))
 	return topology, filepath.Join(dir, "out")
 }
 
