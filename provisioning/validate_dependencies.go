@@ -64,7 +64,7 @@ func (v *validator) hostingRouter(field, name string, tunnelers map[string]bool)
 		v.addf("%s: missing (the edge router whose tunneler hosts it)", field)
 	case declared && !on:
 		v.addf("%s: router %q has no tunneler (set tunneler: true on it)", field, name)
-	case !declared && strings.ContainsAny(name, "@#\"") :
+	case !declared && strings.ContainsAny(name, "@#\""):
 		v.addf("%s: %q is not a router name", field, name)
 	}
 }

@@ -107,6 +107,11 @@ func checkVaultOverOverlay(t *testing.T, hub *multihost.Hub, nodeA, nodeB *testh
 			waitLog(t, s.p, "reaching vault over the overlay from now on", time.Second)
 		}
 		waitTerminator(t, hub, "ztedge.vault")
+		advice := cli(t, hub, "edge", "policy-advisor", "services", "ztedge.vault")
+		for _, id := range []string{"alpha", "beta"} {
+			assert.Regexp(t, `OKAY : `+id+` \(\d+\) -> ztedge.vault \(\d+\) .*Dial: Y`, advice, "%s may dial Vault's service", id)
+		}
+		assert.NotContains(t, advice, "laptop", "a client may not dial Vault's service")
 		for _, node := range []*testhosts.Host{nodeA, nodeB} {
 			require.NoError(t, hub.Host.BlockFrom(node, multihost.VaultPort))
 			t.Cleanup(func() { _ = hub.Host.UnblockFrom(node, multihost.VaultPort) })
