@@ -3,7 +3,9 @@
 // entities, AppRole logins and OIDC roles on the Vault side; an external JWT
 // signer, an auth policy, identities, services, intercept configs, edge
 // routers (with their enrolment tokens) and service, edge-router and
-// service-edge-router policies on the Ziti side.
+// service-edge-router policies on the Ziti side, and, for dependencies
+// that are not Ziti-aware (a database, a broker, Vault itself), Ziti
+// services with host.v1 configs that a router's tunneler hosts.
 //
 // Provisioning is idempotent. [Provisioner.Plan] reports what
 // [Provisioner.Apply] would create, update and delete; applying the same
