@@ -2,9 +2,12 @@ package idtoken
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,4 +77,31 @@ func TestSourceFallsBackToTheNetworkWhenTheOverlayFails(t *testing.T) {
 	_, err = src.Token(context.Background())
 	require.NoError(t, err)
 	assert.True(t, src.viaWarned.Load(), "the fallback is reported")
+}
+
+func TestSourceKeepsTLSEndToEndOverTheOverlay(t *testing.T) {
+	fv := &fakeVault{now: time.Now, jwtTTL: 10 * time.Minute, tokenTTL: 3600}
+	srv := httptest.NewTLSServer(fv.handler(t))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "vault-ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	overlay := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", srv.Listener.Addr().String())
+	}
+
+	// httptest's certificate is for example.com: the overlay connection
+	// carries TLS checked against the host name of the Vault address.
+	src, err := New(writeCreds(t, "https://example.com:8200"), Options{CAFile: ca})
+	require.NoError(t, err)
+	src.UseOverlay(overlay)
+	_, err = src.Token(context.Background())
+	require.NoError(t, err)
+
+	wrongName, err := New(writeCreds(t, "https://vault.example.net:8200"), Options{CAFile: ca})
+	require.NoError(t, err)
+	wrongName.UseOverlay(overlay)
+	_, err = wrongName.Token(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate is valid for", "a certificate for another name is refused over the overlay too")
 }
