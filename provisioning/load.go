@@ -250,6 +250,7 @@ func (t *Topology) SetDefaults() {
 			s.Auth = AuthJWT
 		}
 	}
+	t.setDependencyDefaults()
 	for i := range t.Routers {
 		if t.Routers[i].Port == 0 {
 			t.Routers[i].Port = DefaultRouterPort

@@ -3,7 +3,9 @@
 // entities, AppRole logins and OIDC roles on the Vault side; an external JWT
 // signer, an auth policy, identities, services, intercept configs, edge
 // routers (with their enrolment tokens) and service, edge-router and
-// service-edge-router policies on the Ziti side.
+// service-edge-router policies on the Ziti side, and, for dependencies
+// that are not Ziti-aware (a database, a broker, Vault itself), Ziti
+// services with host.v1 configs that a router's tunneler hosts.
 //
 // Provisioning is idempotent. [Provisioner.Plan] reports what
 // [Provisioner.Apply] would create, update and delete; applying the same
@@ -55,6 +57,9 @@ type Topology struct {
 	// Routers are edge routers that ztedge creates on the controller and
 	// that "ztedge router join" runs on the nodes.
 	Routers []Router `yaml:"routers"`
+	// Dependencies are TCP servers that are not Ziti-aware (a database, a
+	// broker), hosted on the overlay by a router's tunneler.
+	Dependencies []Dependency `yaml:"dependencies"`
 }
 
 // VaultSettings says where Vault is and which names ztedge uses there.
@@ -82,6 +87,11 @@ type VaultSettings struct {
 	// "secret/edgex". ztedge creates it when it is missing and refuses a
 	// KV version 2 mount there. Unused when no service keeps secrets.
 	SecretsMount string `yaml:"secretsMount"`
+	// Overlay, when set, also publishes Vault on the overlay as the Ziti
+	// service "ztedge.vault", hosted by a router's tunneler: services then
+	// fetch fresh JWTs and renew their Vault tokens over Ziti, and need
+	// an underlay path to Vault only for their first login.
+	Overlay *VaultOverlay `yaml:"overlay"`
 }
 
 // ZitiSettings says where the Ziti controller is and how to log in.

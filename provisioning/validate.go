@@ -165,6 +165,7 @@ func (t *Topology) Validate() error {
 		}
 	}
 	v.routers(t.Routers, names)
+	v.dependencies(t, names, groups, intercepts)
 	if len(v.problems) > 0 {
 		return &ValidationError{Problems: v.problems}
 	}

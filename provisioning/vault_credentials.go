@@ -57,6 +57,7 @@ func (credentialsKind) converge(ctx context.Context, v *vaultSide, s *serviceSta
 	d.str("authMount", cur.AuthMount, want.AuthMount)
 	d.str("oidcRole", cur.OIDCRole, want.OIDCRole)
 	d.str("audience", cur.Audience, want.Audience)
+	d.str("vaultZitiService", cur.VaultZitiService, want.VaultZitiService)
 	if len(d) == 0 {
 		return nil, nil
 	}
@@ -88,13 +89,17 @@ func (credentialsKind) remove(_ context.Context, v *vaultSide, s *serviceState) 
 
 // credentialsFor returns the credentials of s without role_id and secret_id.
 func (v *vaultSide) credentialsFor(s string) credentials.Service {
-	return credentials.Service{
+	c := credentials.Service{
 		Service:      s,
 		VaultAddress: strings.TrimRight(strings.TrimSpace(v.t.Vault.Address), "/"),
 		AuthMount:    v.mountPath(),
 		OIDCRole:     s,
 		Audience:     v.t.JWT.Audience,
 	}
+	if v.t.Vault.Overlay != nil {
+		c.VaultZitiService = VaultZitiService
+	}
+	return c
 }
 
 // applyNewCredentials generates a secret_id for AppRole role s, writes the

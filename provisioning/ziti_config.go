@@ -12,8 +12,9 @@ import (
 // configTypeKind names config types among remembered IDs.
 const configTypeKind = "ziti config-type"
 
-// configKind is a service's intercept.v1 config: the host name and port
-// that clients dial it by.
+// configKind is a service's intercept.v1 config (the host name and port
+// that clients dial it by) or a dependency's host.v1 config (where the
+// hosting router's tunneler forwards it).
 type configKind struct{}
 
 // configSpec is the part of a config ztedge manages.
@@ -33,10 +34,11 @@ func (want configSpec) diff(have configSpec) fieldDiffs {
 
 func (configKind) kind() string { return "ziti config" }
 
-// loadConfigType finds the ID of the intercept.v1 config type.
+// loadConfigType finds the IDs of the config types ztedge uses:
+// intercept.v1 and host.v1.
 func (z *zitiSide) loadConfigType(ctx context.Context) error {
 	cts, err := page(func(l, o int64) ([]*rest_model.ConfigTypeDetail, error) {
-		f := fmt.Sprintf(`name = "%s"`, interceptConfigType)
+		f := fmt.Sprintf(`name in ["%s", "%s"]`, interceptConfigType, hostConfigType)
 		r, err := z.api.Config.ListConfigTypes(&config.ListConfigTypesParams{Context: ctx, Filter: &f, Limit: &l, Offset: &o}, nil)
 		if err != nil {
 			return nil, err
@@ -47,11 +49,12 @@ func (z *zitiSide) loadConfigType(ctx context.Context) error {
 		return fmt.Errorf("listing config types: %w", err)
 	}
 	for _, ct := range cts {
-		z.configTypeID = str(ct.ID)
-		z.remember(configTypeKind, interceptConfigType, z.configTypeID)
+		z.remember(configTypeKind, str(ct.Name), str(ct.ID))
 	}
-	if z.configTypeID == "" {
-		return fmt.Errorf("the controller has no %s config type", interceptConfigType)
+	for _, name := range []string{interceptConfigType, hostConfigType} {
+		if _, err := z.idOf(configTypeKind, name); err != nil {
+			return fmt.Errorf("the controller has no %s config type", name)
+		}
 	}
 	return nil
 }
@@ -78,12 +81,16 @@ func (k configKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[configS
 }
 
 func (configKind) create(ctx context.Context, z *zitiSide, o zitiObject[configSpec]) (string, error) {
+	typeID, err := z.idOf(configTypeKind, o.Spec.Type)
+	if err != nil {
+		return "", err
+	}
 	var data any
 	if err := json.Unmarshal([]byte(o.Spec.Data), &data); err != nil {
 		return "", err
 	}
 	r, err := z.api.Config.CreateConfig(&config.CreateConfigParams{Context: ctx, Config: &rest_model.ConfigCreate{
-		Name: ptr(o.Name), ConfigTypeID: ptr(z.configTypeID), Data: data, Tags: managedTags(),
+		Name: ptr(o.Name), ConfigTypeID: ptr(typeID), Data: data, Tags: managedTags(),
 	}}, nil)
 	if err != nil {
 		return "", err

@@ -71,7 +71,9 @@ func (z *zitiSide) desired() *zitiState {
 	}
 	// Roles are compared by name: an "@<id>" of one of ztedge's routers
 	// reads back as "@<name>".
-	d.routerPolicies, d.serviceRouters = routerPolicies(t, z.roleNames(routerKind{}.kind(), t.Ziti.EdgeRouterRoles))
+	defaults := z.roleNames(routerKind{}.kind(), t.Ziti.EdgeRouterRoles)
+	d.routerPolicies, d.serviceRouters = routerPolicies(t, defaults)
+	z.addHosted(d, defaults)
 	return d
 }
 
@@ -123,7 +125,11 @@ func (z *zitiSide) plan(ctx context.Context, issuer, jwksURL string) ([]Change, 
 	if err != nil {
 		return nil, err
 	}
-	return z.planAgainst(z.desired(), existing)
+	d := z.desired()
+	if len(z.hostedErrs) > 0 {
+		return nil, errors.Join(z.hostedErrs...)
+	}
+	return z.planAgainst(d, existing)
 }
 
 // destroyPlan deletes every ztedge-managed object, in reverse dependency order.

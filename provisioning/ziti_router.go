@@ -55,6 +55,10 @@ const (
 
 func (routerKind) kind() string { return "ziti edge-router" }
 
+// anyRouterKind names every edge router on the controller, ztedge's or
+// not, among remembered IDs: routers named as dependency hosts.
+const anyRouterKind = "ziti edge-router (any)"
+
 func (k routerKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[routerSpec], error) {
 	all, err := page(func(l, o int64) ([]*rest_model.EdgeRouterDetail, error) {
 		r, err := z.api.EdgeRouter.ListEdgeRouters(&edge_router.ListEdgeRoutersParams{Context: ctx, Limit: &l, Offset: &o}, nil)
@@ -73,6 +77,8 @@ func (k routerKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[routerS
 		if r.RoleAttributes != nil {
 			o.Spec.RoleAttributes = normSet(*r.RoleAttributes)
 		}
+		// Any router may host a dependency with its tunneler.
+		z.remember(anyRouterKind, o.Name, o.ID)
 		if o.Managed {
 			// Only ztedge's routers are named in roles by name: an
 			// "@<id>" in ziti.edgeRouterRoles stays as written.
@@ -111,6 +117,7 @@ func (k routerKind) create(ctx context.Context, z *zitiSide, o zitiObject[router
 		return "", err
 	}
 	id := r.Payload.Data.ID
+	z.remember(anyRouterKind, o.Name, id)
 	return id, z.writeRouterToken(ctx, id, o.Name, false)
 }
 

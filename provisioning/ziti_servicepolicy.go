@@ -58,7 +58,7 @@ func (k servicePolicyKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[
 
 // roles resolves the policy's identity and service roles to IDs.
 func (servicePolicyKind) roles(z *zitiSide, s servicePolicySpec) (identities, services rest_model.Roles, err error) {
-	if identities, err = z.roleIDs(identityKind{}.kind(), s.IdentityRoles); err != nil {
+	if identities, err = z.identityRoleIDs(s.IdentityRoles); err != nil {
 		return nil, nil, err
 	}
 	services, err = z.roleIDs(serviceKind{}.kind(), s.ServiceRoles)

@@ -79,7 +79,9 @@ type zitiSide struct {
 	log *slog.Logger
 
 	issuer, jwksURL string
-	configTypeID    string
+	// hostedErrs are problems found while computing the desired objects
+	// of hosted dependencies (a hosting router that does not exist).
+	hostedErrs []error
 
 	mu    sync.Mutex
 	ids   map[string]string // kind + "/" + name -> id

@@ -70,7 +70,8 @@ type ServiceConfig struct {
 // ClientConfig describes one peer the service calls, keyed by the peer's
 // service name in [Config.Clients].
 type ClientConfig struct {
-	// Protocol is http (the only one supported). Default http.
+	// Protocol is http (default), or tcp for a dependency that is not
+	// Ziti-aware (a database, a broker) reached with [Service.Dial].
 	Protocol string `yaml:"Protocol"`
 	// Host and Port address the peer. In zerotrust mode they default to
 	// the peer's intercept address, "<name>.edgex.ziti" and 80.

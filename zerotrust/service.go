@@ -119,6 +119,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 			return nil, err
 		}
 		s.overlay = ov
+		s.vaultOverOverlay()
 	}
 	if cfg.Service.sec.requireJWT {
 		v, err := newVerifier(ctx, cfg.Service.sec, s.tokens, s.log, func(err error) { s.metrics.Verified(jwtauth.Reason(err)) })
@@ -141,6 +142,19 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// vaultOverOverlay makes the token source reach Vault through Vault's
+// Ziti service once the service has joined the overlay, when the
+// credentials name one: only the first login then needs a path to Vault
+// on the network.
+func (s *Service) vaultOverOverlay() {
+	if s.tokens == nil || s.tokens.VaultZitiService() == "" {
+		return
+	}
+	svc, zctx := s.tokens.VaultZitiService(), s.overlay.zctx
+	s.tokens.UseOverlay(func(ctx context.Context) (net.Conn, error) { return zctx.DialContext(ctx, svc) })
+	s.log.Info("reaching vault over the overlay from now on", "ziti_service", svc)
 }
 
 // overlaySettings picks the settings the overlay and the token source are

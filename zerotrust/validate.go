@@ -141,8 +141,8 @@ func (c *Config) validateClients() []error {
 		if cl.Protocol == "" {
 			cl.Protocol = "http"
 		}
-		if cl.Protocol != "http" {
-			errs = append(errs, fmt.Errorf("%s.Protocol: %q is not supported (use http)", f, cl.Protocol))
+		if cl.Protocol != "http" && cl.Protocol != "tcp" {
+			errs = append(errs, fmt.Errorf("%s.Protocol: %q is not supported (use http, or tcp for a dependency reached with Service.Dial)", f, cl.Protocol))
 		}
 		switch sec.mode {
 		case ModeZeroTrust:

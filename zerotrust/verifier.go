@@ -33,7 +33,11 @@ func newVerifier(ctx context.Context, sec settings, tokens *idtoken.Source, log 
 	if addr == "" {
 		return nil, errors.New("zerotrust: the service requires JWTs but no Vault address is configured")
 	}
-	client, err := vault.HTTPClient(vault.Config{Address: addr, CAFile: sec.vaultCA})
+	vc := vault.Config{Address: addr, CAFile: sec.vaultCA}
+	if tokens != nil {
+		vc.Dial = tokens.DialVault // over the overlay once joined
+	}
+	client, err := vault.HTTPClient(vc)
 	if err != nil {
 		return nil, fmt.Errorf("zerotrust: %s: %w", KeyVaultCA, err)
 	}

@@ -14,6 +14,7 @@
 //	ztedge edgex token-file|env ...
 //	ztedge up [-once]
 //	ztedge tunnel -i IDENTITY.json [-http [ADDRESS:]PORT] SERVICE=[ADDRESS:]PORT ...
+//	ztedge forward -config CONFIG.yaml PEER=[ADDRESS:]PORT ...
 package main
 
 import (
@@ -45,6 +46,7 @@ Commands:
   gateway render|run ...     render or run the NGINX gateway (token-based and zerotrust services)
   user add|remove NAME       add or remove a human user in Vault, for gateway JWTs
   tunnel -i ID.json SVC=PORT forward loopback ports (or an HTTP proxy) to Ziti services, for curl and Postman
+  forward -config C PEER=PORT act as a service and forward loopback ports to its zerotrust peers (e.g. a dependency)
   edgex token-file|env ...   EdgeX 4 services: write (and keep valid) their Vault token file, print their environment
 
 Run "ztedge <command> -h" for a command's flags.
@@ -124,6 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runUser(ctx, args[1:], stdout, stderr)
 	case "tunnel":
 		return runTunnel(ctx, args[1:], stdout, stderr)
+	case "forward":
+		return runForward(ctx, args[1:], stdout, stderr)
 	case "edgex":
 		return runEdgeX(ctx, args[1:], stdout, stderr)
 	default:

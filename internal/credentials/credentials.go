@@ -33,6 +33,10 @@ type Service struct {
 	OIDCRole string `json:"oidcRole"`
 	// Audience is the "aud" claim the identity token carries.
 	Audience string `json:"audience"`
+	// VaultZitiService, when set, is the Ziti service that publishes Vault
+	// on the overlay: once the service has joined the overlay it reaches
+	// Vault through it (TLS, when Vault uses it, stays end to end).
+	VaultZitiService string `json:"vaultZitiService,omitempty"`
 }
 
 // maxSize bounds how much of a credentials file is read.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -37,6 +38,9 @@ type Source struct {
 	now     func() time.Time
 	observe func(operation string, err error)
 
+	vaultVia  atomic.Pointer[func(ctx context.Context) (net.Conn, error)] // the overlay's dial of Vault, once joined
+	viaWarned atomic.Bool
+
 	mu         sync.Mutex
 	jwt        string
 	jwtRenewAt time.Time
@@ -48,6 +52,7 @@ type Source struct {
 	outage     time.Time     // when renewals started failing; zero while they work
 	expired    bool          // the expiry during this outage was logged
 	refreshing chan struct{} // closed when the running renewal ends; nil when none runs
+	loginDue   time.Time     // when the Vault login token is due for renewal; zero before a login
 
 	// Used only by the one running renewal.
 	loggedIn bool
@@ -92,9 +97,10 @@ func New(credentialsFile string, opts Options) (*Source, error) {
 	if opts.Address != "" {
 		addr = opts.Address
 	}
+	s := &Source{creds: *creds}
 	// No retries inside the client: the source retries by itself, and a
 	// retry would double the time a renewal hangs on an unreachable Vault.
-	client, err := vault.NewClient(vault.Config{Address: addr, CAFile: opts.CAFile, Timeout: requestTimeout, MaxRetries: -1})
+	client, err := vault.NewClient(vault.Config{Address: addr, CAFile: opts.CAFile, Timeout: requestTimeout, MaxRetries: -1, Dial: s.DialVault})
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +112,52 @@ func New(credentialsFile string, opts Options) (*Source, error) {
 	if observe == nil {
 		observe = func(string, error) {}
 	}
-	return &Source{creds: *creds, client: client, log: log, now: time.Now, observe: observe}, nil
+	s.client, s.log, s.now, s.observe = client, log, time.Now, observe
+	return s, nil
 }
+
+
+// VaultZitiService is the Ziti service that publishes Vault on the
+// overlay, from the credentials file; "" when Vault is not on the overlay.
+func (s *Source) VaultZitiService() string { return s.creds.VaultZitiService }
+
+// UseOverlay makes the source reach Vault through dial (a connection to
+// Vault's Ziti service) from now on, for logins, renewals and JWTs alike;
+// connections already open to Vault are closed when idle, and a renewal
+// that just failed may be retried at once. TLS, when Vault
+// uses it, runs over the overlay connection as over TCP.
+func (s *Source) UseOverlay(dial func(ctx context.Context) (net.Conn, error)) {
+	s.vaultVia.Store(&dial)
+	s.client.CloneConfig().HttpClient.CloseIdleConnections()
+	// A new path to Vault: a renewal that failed on the old one may be
+	// tried again at once.
+	s.mu.Lock()
+	s.failedAt = time.Time{}
+	s.mu.Unlock()
+}
+
+// underlayDialer dials Vault over TCP, as http.DefaultTransport does.
+var underlayDialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+
+// DialVault connects to Vault at addr: over the overlay once [Source.UseOverlay]
+// was called, else (and when the overlay cannot reach Vault, with a
+// warning) over TCP. Use it as the DialContext of other clients of Vault.
+func (s *Source) DialVault(ctx context.Context, network, addr string) (net.Conn, error) {
+	if via := s.vaultVia.Load(); via != nil {
+		c, err := (*via)(ctx)
+		if err == nil {
+			if s.viaWarned.CompareAndSwap(true, false) {
+				s.log.Info("reaching vault over the overlay again", "service", s.creds.Service)
+			}
+			return c, nil
+		}
+		if s.viaWarned.CompareAndSwap(false, true) {
+			s.log.Warn("cannot reach vault over the overlay; trying its address on the network", "service", s.creds.Service, "err", err)
+		}
+	}
+	return underlayDialer.DialContext(ctx, network, addr)
+}
+
 
 // Service is the service name the credentials belong to.
 func (s *Source) Service() string { return s.creds.Service }
@@ -152,7 +202,7 @@ func (s *Source) State() State {
 func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	now := s.now()
-	if s.jwt != "" && now.Before(s.jwtRenewAt) {
+	if s.jwt != "" && now.Before(s.renewAtLocked()) {
 		tok := s.jwt
 		s.mu.Unlock()
 		return tok, nil
@@ -211,7 +261,7 @@ func (s *Source) Keep(ctx context.Context) {
 		s.mu.Lock()
 		wait := RetryInterval
 		if s.lastErr == nil && s.jwt != "" {
-			wait = max(s.jwtRenewAt.Sub(s.now()), 100*time.Millisecond)
+			wait = max(s.renewAtLocked().Sub(s.now()), 100*time.Millisecond)
 		}
 		s.mu.Unlock()
 		select {
@@ -222,26 +272,68 @@ func (s *Source) Keep(ctx context.Context) {
 	}
 }
 
-// refresh runs one renewal (logging in again once if Vault refused the
-// login token), records its outcome and closes done.
+// RenewAt is when the source next has work: the current JWT or the Vault
+// login token due for renewal (a fifth of its lifetime before it ends);
+// zero before the first fetch. A Token call at or after it starts that
+// work.
+func (s *Source) RenewAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.renewAtLocked()
+}
+
+func (s *Source) renewAtLocked() time.Time {
+	if !s.loginDue.IsZero() && s.loginDue.Before(s.jwtRenewAt) {
+		return s.loginDue
+	}
+	return s.jwtRenewAt
+}
+
+// refresh runs one renewal, records its outcome and closes done. It
+// fetches a new JWT when the current one is due (logging in again once if
+// Vault refused the login token); when only the Vault login is due, it
+// renews just that, so the login stays alive between long-lived JWTs.
 func (s *Source) refresh(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*requestTimeout)
 	defer cancel()
-	jwt, iat, exp, err := s.fetch(ctx)
-	if err != nil && refused(err) {
-		// The Vault token was revoked or Vault lost it: log in afresh once.
-		s.log.Info("vault refused the login token; logging in again", "service", s.creds.Service)
-		s.loggedIn = false
+	s.mu.Lock()
+	loginOnly := s.jwt != "" && s.now().Before(s.jwtRenewAt)
+	s.mu.Unlock()
+	var jwt string
+	var iat, exp time.Time
+	var err error
+	if loginOnly {
+		err = s.ensureLogin(ctx)
+	} else {
 		jwt, iat, exp, err = s.fetch(ctx)
+		if err != nil && refused(err) {
+			// The Vault token was revoked or Vault lost it: log in afresh once.
+			s.log.Info("vault refused the login token; logging in again", "service", s.creds.Service)
+			s.loggedIn = false
+			jwt, iat, exp, err = s.fetch(ctx)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer close(done)
 	s.refreshing = nil
+	s.loginDue = time.Time{}
+	if s.loggedIn {
+		s.loginDue = s.tokenEnd.Add(-renewMargin(s.tokenTTL))
+	}
 	now := s.now()
 	if err != nil {
 		s.lastErr, s.failedAt = err, now
 		s.logFailureLocked(now, err)
+		return
+	}
+	if loginOnly {
+		s.lastErr = nil
+		if !s.outage.IsZero() {
+			s.log.Info("vault answers again; renewed the vault login", "service", s.creds.Service,
+				"failing_for", now.Sub(s.outage).Round(time.Second))
+		}
+		s.outage, s.expired = time.Time{}, false
 		return
 	}
 	renewed := s.jwt != ""

@@ -37,12 +37,16 @@ const (
 
 // TestIntegrationDeployment deploys ztedge across hosts the way
 // docs/deployment.md describes: Vault and the controller on a hub,
-// "ztedge provision apply" there, "ztedge router join" on two nodes, a
-// ztedge service on each node, pinned to its node's router, and a client
-// identity on a laptop. It checks that calls cross hosts with their
-// caller, that dial rules hold across hosts, that each node shows other
-// hosts nothing but its router's edge port and its health port, and that
-// the laptop reaches exactly what it may dial.
+// "ztedge provision apply" there, "ztedge router join" on two nodes (and
+// on the hub, for the router whose tunneler publishes Vault on the
+// overlay), a ztedge service on each node, pinned to its node's router,
+// and a client identity on a laptop. It checks that calls cross hosts
+// with their caller, that dial rules hold across hosts, that a Redis on
+// node-a's loopback is reached from node-b through the overlay, that the
+// services keep renewing their JWTs over Ziti once their underlay path to
+// Vault is cut, that each node shows other hosts nothing but its router's
+// edge port and its health port, and that the laptop reaches exactly what
+// it may dial.
 func TestIntegrationDeployment(t *testing.T) {
 	stacktest.Integration(t)
 	ctx := t.Context()
@@ -78,7 +82,7 @@ func TestIntegrationDeployment(t *testing.T) {
 		assert.Contains(t, run(t, hubHost, ztedge, "provision", "apply", "-f", topology), "No changes")
 	})
 	t.Run("each router's token is written for its node, private", func(t *testing.T) {
-		for _, r := range []string{"node-a", "node-b"} {
+		for _, r := range []string{"hub", "node-a", "node-b"} {
 			fi, err := os.Stat(credentials.RouterTokenPath(output, r))
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -101,9 +105,11 @@ func TestIntegrationDeployment(t *testing.T) {
 	joinB := []string{"router", "join", "node-b", "-jwt", nodeBToken, "-advertise", nodeB.IP.String(), "-tunneler", "-dir", filepath.Join(nodeB.Dir, "router"), "-ziti", tools.Ziti}
 	routerA := start(t, nodeA, "router-node-a", ztedge, joinA...)
 	start(t, nodeB, "router-node-b", ztedge, joinB...)
+	start(t, hubHost, "router-hub", ztedge, "router", "join", "hub", "-f", topology, "-dir", filepath.Join(hubHost.Dir, "router"), "-ziti", tools.Ziti)
 	require.NoError(t, hub.WaitRouterOnline(ctx, "node-a"))
 	require.NoError(t, hub.WaitRouterOnline(ctx, "node-b"))
-	timing("both routers joined, enrolled and online")
+	require.NoError(t, hub.WaitRouterOnline(ctx, "hub"))
+	timing("the three routers joined, enrolled and online")
 	t.Logf("router join node-a said: %s", strings.Join(ztedgeLines(t, routerA), " | "))
 
 	t.Run("joining again enrolls nothing and prints the command", func(t *testing.T) {
@@ -122,9 +128,11 @@ func TestIntegrationDeployment(t *testing.T) {
 		assert.Contains(t, run(t, hubHost, ztedge, "provision", "apply", "-f", topology), "No changes")
 	})
 
-	// The services, each on its node, with its own credentials file.
+	// The services, each on its node, with its own credentials file;
+	// redis on node-a's loopback, for beta.
+	startRedis(t, nodeA)
 	alpha := startService(t, nodeA, hub, output, "alpha", alphaHealth, "beta")
-	beta := startService(t, nodeB, hub, output, "beta", betaHealth, "alpha")
+	beta := startService(t, nodeB, hub, output, "beta", betaHealth, "alpha", "redis:6379")
 	waitReady(t, hubHost, nodeA, alphaHealth, alpha)
 	waitReady(t, hubHost, nodeB, betaHealth, beta)
 	timing("both services bound")
@@ -146,6 +154,11 @@ func TestIntegrationDeployment(t *testing.T) {
 		assert.Contains(t, line, ": error ")
 	})
 	timing("calls across nodes")
+
+	checkDependency(t, ztedge, n, nodeA, nodeB, serviceConfigPath(nodeB, "beta"))
+	timing("redis over the overlay")
+	checkVaultOverOverlay(t, hub, nodeA, nodeB, alpha, beta)
+	timing("the Vault cut")
 
 	t.Run("the laptop reaches exactly what its identity may dial", func(t *testing.T) {
 		identity := filepath.Join(laptop.Dir, "laptop.json")
@@ -258,19 +271,29 @@ vault:
   address: %s
   caCert: %s
   tokenFile: vault-token
+  tokenPeriod: 1m          # renewed over Ziti during the Vault cut
+  overlay:
+    router: hub            # Vault on the overlay, hosted by its own host's router
 ziti:
   controller: %s
   caCert: %s
   username: admin
   passwordFile: ziti-password
 jwt:
-  ttl: 10m
+  ttl: 20s                 # several lifetimes pass during the Vault cut
 output: out
 routers:
+  - name: hub        # on Vault's host: its tunneler hosts Vault on the overlay
+    attributes: [hub]
+    advertise: %s
+    port: 3023       # the quickstart's hub-router has 3022
+    linkPort: 3023
+    tunneler: true
   - name: node-a
     attributes: [node-a]
     advertise: %s
     linkPort: 3022   # links from other routers share the edge port
+    tunneler: true   # hosts redis (host mode: no port of its own)
   - name: node-b
     attributes: [node-b]
     advertise: %s
@@ -283,10 +306,15 @@ services:
 clients:
   - name: laptop
     routers: ["#public"]   # the hub's router
+dependencies:
+  - name: redis      # on node-a's loopback, hosted by its router's tunneler
+    router: node-a
+    port: 6379
+    dialers: [beta]
 dial:
   - from: [beta, laptop]
     to: [alpha]
-`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile, nodeA.IP, nodeB.IP)), 0o600))
+`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile, hub.Host.IP, nodeA.IP, nodeB.IP)), 0o600))
 	return topology, filepath.Join(dir, "out")
 }
 
@@ -339,8 +367,8 @@ func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output
 
 // writeServiceConfig copies the service's credentials, the controller's CA
 // and Vault's CA to the node, writes its configuration (zerotrust mode, health port on
-// the node's address, 0 for none, peers in zerotrust mode) and returns the
-// configuration file.
+// the node's address, 0 for none, peers in zerotrust mode; a peer
+// "NAME:PORT" is a TCP dependency) and returns the configuration file.
 func writeServiceConfig(t testing.TB, node *testhosts.Host, hub *multihost.Hub, output, name string, health int, peers ...string) string {
 	t.Helper()
 	dir := filepath.Join(node.Dir, name)
@@ -363,9 +391,14 @@ func writeServiceConfig(t testing.TB, node *testhosts.Host, hub *multihost.Hub, 
 Clients:
 `, name, node.IP, health, hub.ControllerURL, ca, creds, vaultCA)
 	for _, p := range peers {
+		// "NAME:PORT" is a dependency, reached with Service.Dial.
+		if name, port, dep := strings.Cut(p, ":"); dep {
+			cfg += fmt.Sprintf("  %s:\n    Protocol: tcp\n    Port: %s\n    SecurityOptions:\n      Mode: zerotrust\n", name, port)
+			continue
+		}
 		cfg += fmt.Sprintf("  %s:\n    SecurityOptions:\n      Mode: zerotrust\n", p)
 	}
-	file := filepath.Join(dir, "configuration.yaml")
+	file := serviceConfigPath(node, name)
 	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
 	return file
 }

@@ -14,10 +14,10 @@ import (
 // (*net.TCPConn, the SDK's edge.Conn).
 type closeWriter interface{ CloseWrite() error }
 
-// pipe copies both ways between a and b until both directions have ended
+// Pipe copies both ways between a and b until both directions have ended
 // or one fails, then closes both. An orderly end of one direction (EOF)
 // is passed on as a half-close, so request-then-EOF protocols work.
-func pipe(a, b net.Conn) {
+func Pipe(a, b net.Conn) {
 	errc := make(chan error, 2)
 	half := func(dst, src net.Conn) {
 		_, err := io.Copy(dst, src)

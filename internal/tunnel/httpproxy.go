@@ -128,7 +128,7 @@ func (t *Tunnel) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if _, err := c.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 		return
 	}
-	pipe(c, zc)
+	Pipe(c, zc)
 }
 
 // dialAddr connects to the service whose intercept address is addr.

@@ -299,7 +299,7 @@ func (t *Tunnel) forward(c net.Conn, r Route) {
 		return
 	}
 	defer t.untrack(zc)
-	pipe(c, zc)
+	Pipe(c, zc)
 }
 
 // spawn tracks c and runs fn for it in a goroutine Close waits for; it
