@@ -17,13 +17,7 @@ import (
 // are kept in z.hostedErrs.
 func (z *zitiSide) addHosted(d *zitiState, defaultRoles []string) {
 	t := z.t
-	pins := map[string][]string{}
-	for _, s := range t.Services {
-		pins[s.Name] = pinsOf(s.Routers)
-	}
-	for _, c := range t.Clients {
-		pins[c.Name] = pinsOf(c.Routers)
-	}
+	pins, _ := routerEntries(t)
 	declared := routerNames(t.Routers)
 	for _, h := range t.hostedServices() {
 		hostData, _ := json.Marshal(map[string]any{"protocol": "tcp", "address": h.address, "port": h.port})
