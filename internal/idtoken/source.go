@@ -118,6 +118,20 @@ func (s *Source) State() State {
 	return State{Expires: s.jwtExp, LastError: s.lastErr, EntityID: s.entityID}
 }
 
+// Ready reports whether the service holds a valid JWT or can get one now:
+// nil when it can, else why not. A JWT is fetched only when something asks
+// for one (an authentication to the controller, a call to a token-mode
+// peer), so a long API session leaves the cached one expired although
+// Vault would issue another: Ready then asks for a fresh one, as Token
+// does, and fails only when Vault cannot issue it. It calls Vault at most
+// once per JWT lifetime, however often it is asked.
+func (s *Source) Ready(ctx context.Context) error {
+	if _, err := s.Token(ctx); err != nil {
+		return fmt.Errorf("no valid JWT: %w", err)
+	}
+	return nil
+}
+
 // Token returns the cached JWT, or fetches a new one when the cached one
 // is close to expiry.
 func (s *Source) Token(ctx context.Context) (string, error) {
