@@ -98,7 +98,7 @@ func deploy(t *testing.T) *deployment {
 		d.startRouter(rp)
 	}
 	for name := range d.routers {
-		require.NoError(t, d.hub.WaitRouterOnline(ctx, name))
+		d.waitRouterOnline(name)
 	}
 	d.serverCfg = d.writeService(d.nodeA, output, server, serverPing)
 	d.clientCfg = d.writeService(d.nodeB, output, client, clientPing, server)
@@ -287,16 +287,27 @@ func setSessionTimeout(t *testing.T, dir, timeout string) {
 // cli runs "ziti ARGS" as admin on the hub, logging in again first when
 // the CLI's API session has expired (they live a minute here).
 func (d *deployment) cli(args ...string) string {
-	ctx := d.t.Context()
-	out, err := d.hub.CLI(ctx, args...)
+	out, err := d.hub.CLI(d.t.Context(), args...)
 	if err != nil {
-		_, lerr := d.hub.CLI(ctx, "edge", "login", d.hub.ControllerURL, "--username", "admin",
-			"--password", d.hub.AdminPassword, "--ca", d.hub.CAFile)
-		require.NoError(d.t, lerr, "log in again after: %v", err)
-		out, err = d.hub.CLI(ctx, args...)
+		d.login()
+		out, err = d.hub.CLI(d.t.Context(), args...)
 	}
 	require.NoError(d.t, err)
 	return out
+}
+
+// login logs the hub's ziti CLI in again as admin.
+func (d *deployment) login() {
+	_, err := d.hub.CLI(d.t.Context(), "edge", "login", d.hub.ControllerURL, "--username", "admin",
+		"--password", d.hub.AdminPassword, "--ca", d.hub.CAFile)
+	require.NoError(d.t, err, "log the ziti CLI in again")
+}
+
+// waitRouterOnline waits until the controller sees router name online,
+// with a fresh CLI login (an idle one expires in a minute here).
+func (d *deployment) waitRouterOnline(name string) {
+	d.login()
+	require.NoError(d.t, d.hub.WaitRouterOnline(d.t.Context(), name))
 }
 
 // run runs a program on h and fails the test if it fails.

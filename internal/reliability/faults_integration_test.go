@@ -70,11 +70,11 @@ func TestIntegrationFaults(t *testing.T) {
 	})
 	t.Run("router restart: node-a1 back, then node-a2 restarted", func(t *testing.T) {
 		d.startRouter(d.routers["node-a1"])
-		require.NoError(t, d.hub.WaitRouterOnline(t.Context(), "node-a1"))
+		d.waitRouterOnline("node-a1")
 		r := d.routers["node-a2"]
 		check(t, d.fault("router restart", func() { require.NoError(t, r.p.Stop()) }, func() {
 			d.startRouter(r)
-			require.NoError(t, d.hub.WaitRouterOnline(t.Context(), r.name))
+			d.waitRouterOnline(r.name)
 		}))
 		t.Logf("terminators: %v", d.terminators())
 	})
@@ -103,7 +103,7 @@ func TestIntegrationFaults(t *testing.T) {
 		// starting then waits for its routers).
 		unblocked := time.Now()
 		for name := range d.routers {
-			require.NoError(t, d.hub.WaitRouterOnline(t.Context(), name))
+			d.waitRouterOnline(name)
 		}
 		t.Logf("controller unreachable: the controller sees all routers online %s after the fault ended",
 			time.Since(unblocked).Round(100*time.Millisecond))

@@ -41,7 +41,7 @@ func TestIntegrationSoak(t *testing.T) {
 				time.Sleep(down)
 			}, func() {
 				d.startRouter(r)
-				require.NoError(t, d.hub.WaitRouterOnline(t.Context(), r.name))
+				d.waitRouterOnline(r.name)
 			})
 		}},
 		{"link cut", func() outcome {
