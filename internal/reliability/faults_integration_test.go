@@ -110,10 +110,11 @@ func TestIntegrationFaults(t *testing.T) {
 			require.NoError(t, hub.UnblockFrom(d.nodeA, 0))
 			require.NoError(t, hub.UnblockFrom(d.nodeB, 0))
 		}),
-			// When the circuit in use broke during the outage, the SDK
-			// (sdk-golang 1.9.0) reconnected to its router only after its
-			// next session refresh, about 40 s after the controller was back.
-			"the SDK re-authenticates late after its API session expired")
+			// Upstream: when the circuit in use broke during the outage, a
+			// new dial waits for the router's control channel, which ziti
+			// 1.6.0 reconnected 36-39 s after the controller was back; until
+			// then the router refuses the service's new API session.
+			"the routers reconnect to the controller late")
 		// The routers' control channels come back on their own schedule;
 		// until then a new API session is unknown to them (a service
 		// starting then waits for its routers).
