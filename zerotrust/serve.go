@@ -118,19 +118,20 @@ func (s *Service) apiHandler(h http.Handler, pingHandler http.Handler) http.Hand
 	})
 }
 
+// readyTimeout bounds the Vault request a readiness check may make.
+const readyTimeout = 3 * time.Second
+
 // ready tells whether the service can serve now: nil, or why not.
 func (s *Service) ready() error {
 	if s.cfg.Service.sec.mode == ModeZeroTrust && !s.bound.Load() {
 		return errors.New("the ziti service is not bound on any edge router")
 	}
 	if s.tokens != nil {
-		st := s.tokens.State()
-		if st.Expires.IsZero() || time.Now().After(st.Expires) {
-			if st.LastError != nil {
-				return fmt.Errorf("no valid JWT: %v", st.LastError)
-			}
-			return errors.New("no valid JWT")
-		}
+		// The cached JWT may have expired unused while the API session
+		// lives on: ready means a JWT can be had now, so ask for one.
+		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+		defer cancel()
+		return s.tokens.Ready(ctx)
 	}
 	return nil
 }

@@ -123,9 +123,38 @@ type ctrlYAML struct {
 }
 
 type linkYAML struct {
-	Dialers   []map[string]string `yaml:"dialers"`
+	Dialers   []dialerYAML        `yaml:"dialers"`
 	Listeners []map[string]string `yaml:"listeners,omitempty"`
 }
+
+// dialerYAML is the router's link dialer. Its backoffs replace ziti's
+// defaults, under which a link whose peer was unreachable for a while (a
+// cut cable) is dialed again only after up to a minute (unhealthy: from
+// 1 minute, times 10 each failure) or tens of seconds (healthy: 5 s times
+// 1.5, up to 5 minutes): services across that link stayed unreachable
+// 6 to 21 s after the cable was back (docs/reliability.md).
+type dialerYAML struct {
+	Binding   string      `yaml:"binding"`
+	Healthy   backoffYAML `yaml:"healthyDialBackoff"`
+	Unhealthy backoffYAML `yaml:"unhealthyDialBackoff"`
+}
+
+type backoffYAML struct {
+	Factor float64 `yaml:"retryBackoffFactor"`
+	Min    string  `yaml:"minRetryInterval"`
+	Max    string  `yaml:"maxRetryInterval"`
+}
+
+// linkDialer dials links again at most linkRedialMax after the last
+// attempt, so a link is back within seconds of its peer.
+var linkDialer = dialerYAML{
+	Binding:   "transport",
+	Healthy:   backoffYAML{Factor: 1.5, Min: "1s", Max: linkRedialMax},
+	Unhealthy: backoffYAML{Factor: 2, Min: "2s", Max: linkRedialMax},
+}
+
+// linkRedialMax is the longest pause between two dials of a link.
+const linkRedialMax = "5s"
 
 type listenerYAML struct {
 	Binding string            `yaml:"binding"`
@@ -160,7 +189,7 @@ func (c Config) Render() ([]byte, error) {
 			Cert: c.certFile(), ServerCert: c.serverCertFile(), Key: c.keyFile(), CA: c.caFile(),
 		},
 		Ctrl: ctrlYAML{Endpoint: "tls:" + c.Controller},
-		Link: linkYAML{Dialers: []map[string]string{{"binding": "transport"}}},
+		Link: linkYAML{Dialers: []dialerYAML{linkDialer}},
 		Listen: []listenerYAML{{
 			Binding: "edge",
 			Address: "tls:" + net.JoinHostPort(bind, strconv.Itoa(c.Port)),

@@ -50,7 +50,12 @@ func TestRenderBindsOnlyTheGivenAddress(t *testing.T) {
 	}}, m["listeners"], "one listener, for SDKs, on the node's address only")
 	link := m["link"].(map[string]any)
 	assert.NotContains(t, link, "listeners", "no link listener: the router dials its links")
-	assert.Equal(t, []any{map[string]any{"binding": "transport"}}, link["dialers"])
+	assert.Equal(t, []any{map[string]any{
+		"binding": "transport",
+		// A link is dialed again within 5 s, not after up to a minute.
+		"healthyDialBackoff":   map[string]any{"retryBackoffFactor": 1.5, "minRetryInterval": "1s", "maxRetryInterval": "5s"},
+		"unhealthyDialBackoff": map[string]any{"retryBackoffFactor": 2, "minRetryInterval": "2s", "maxRetryInterval": "5s"},
+	}}, link["dialers"])
 	sans := m["edge"].(map[string]any)["csr"].(map[string]any)["sans"].(map[string]any)
 	assert.Equal(t, []any{"198.18.0.2"}, sans["ip"])
 	assert.NotContains(t, sans, "dns")

@@ -116,49 +116,6 @@ func New(credentialsFile string, opts Options) (*Source, error) {
 	return s, nil
 }
 
-
-// VaultZitiService is the Ziti service that publishes Vault on the
-// overlay, from the credentials file; "" when Vault is not on the overlay.
-func (s *Source) VaultZitiService() string { return s.creds.VaultZitiService }
-
-// UseOverlay makes the source reach Vault through dial (a connection to
-// Vault's Ziti service) from now on, for logins, renewals and JWTs alike;
-// connections already open to Vault are closed when idle, and a renewal
-// that just failed may be retried at once. TLS, when Vault
-// uses it, runs over the overlay connection as over TCP.
-func (s *Source) UseOverlay(dial func(ctx context.Context) (net.Conn, error)) {
-	s.vaultVia.Store(&dial)
-	s.client.CloneConfig().HttpClient.CloseIdleConnections()
-	// A new path to Vault: a renewal that failed on the old one may be
-	// tried again at once.
-	s.mu.Lock()
-	s.failedAt = time.Time{}
-	s.mu.Unlock()
-}
-
-// underlayDialer dials Vault over TCP, as http.DefaultTransport does.
-var underlayDialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-
-// DialVault connects to Vault at addr: over the overlay once [Source.UseOverlay]
-// was called, else (and when the overlay cannot reach Vault, with a
-// warning) over TCP. Use it as the DialContext of other clients of Vault.
-func (s *Source) DialVault(ctx context.Context, network, addr string) (net.Conn, error) {
-	if via := s.vaultVia.Load(); via != nil {
-		c, err := (*via)(ctx)
-		if err == nil {
-			if s.viaWarned.CompareAndSwap(true, false) {
-				s.log.Info("reaching vault over the overlay again", "service", s.creds.Service)
-			}
-			return c, nil
-		}
-		if s.viaWarned.CompareAndSwap(false, true) {
-			s.log.Warn("cannot reach vault over the overlay; trying its address on the network", "service", s.creds.Service, "err", err)
-		}
-	}
-	return underlayDialer.DialContext(ctx, network, addr)
-}
-
-
 // Service is the service name the credentials belong to.
 func (s *Source) Service() string { return s.creds.Service }
 
@@ -191,6 +148,20 @@ func (s *Source) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return State{Expires: s.jwtExp, LastError: s.lastErr, EntityID: s.entityID}
+}
+
+// Ready reports whether the service holds a valid JWT or can get one now:
+// nil when it can, else why not. Without [Source.Keep] running, a JWT is
+// fetched only when something asks for one, so the cached one may have
+// expired unused although Vault would issue another: Ready then asks for a
+// fresh one, as Token does, and fails only when Vault cannot issue it. It
+// calls Vault at most once per JWT lifetime (or per [RetryInterval] while
+// Vault fails), however often it is asked.
+func (s *Source) Ready(ctx context.Context) error {
+	if _, err := s.Token(ctx); err != nil {
+		return fmt.Errorf("no valid JWT: %w", err)
+	}
+	return nil
 }
 
 // Token returns the cached JWT, or a new one when the cached one is close

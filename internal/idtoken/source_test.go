@@ -163,3 +163,35 @@ func TestRenewMargin(t *testing.T) {
 	assert.Equal(t, time.Second, renewMargin(2*time.Second))
 	assert.Equal(t, 5*time.Minute, renewMargin(24*time.Hour))
 }
+
+// A JWT fetched once and then left unused (the API session it opened
+// lives on) expires; the source is still ready while Vault can issue a
+// new one, and not ready once it cannot.
+func TestReadyRenewsAnExpiredUnusedJWT(t *testing.T) {
+	clock := time.Unix(1_800_000_000, 0)
+	var clockMu sync.Mutex
+	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
+	advance := func(d time.Duration) { clockMu.Lock(); clock = clock.Add(d); clockMu.Unlock() }
+	fv := &fakeVault{now: now, jwtTTL: 30 * time.Second, tokenTTL: 3600}
+	srv := httptest.NewServer(fv.handler(t))
+	defer srv.Close()
+	src, err := New(writeCreds(t, srv.URL), Options{})
+	require.NoError(t, err)
+	src.now = now
+	ctx := context.Background()
+	require.NoError(t, src.Ready(ctx))
+	assert.Equal(t, 1, fv.fetches)
+
+	advance(time.Minute)
+	assert.True(t, now().After(src.State().Expires), "the cached JWT expired unused")
+	require.NoError(t, src.Ready(ctx), "Vault can issue another: ready")
+	assert.Equal(t, 2, fv.fetches)
+	require.NoError(t, src.Ready(ctx))
+	assert.Equal(t, 2, fv.fetches, "no Vault call while the JWT is fresh")
+
+	srv.Close()
+	advance(time.Minute)
+	err = src.Ready(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no valid JWT")
+}

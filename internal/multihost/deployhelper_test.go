@@ -10,12 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 
 	"github.com/ztedge/ztedge/caller"
 	"github.com/ztedge/ztedge/internal/naming"
+	"github.com/ztedge/ztedge/internal/testhosts"
 	"github.com/ztedge/ztedge/zerotrust"
 )
 
@@ -193,46 +192,18 @@ func clientHelper(args []string) int {
 	return 0
 }
 
-// scanConcurrency and scanTimeout bound the TCP connect scan: closed
-// ports answer with a reset at once on the test network; a port that does
-// not answer within the timeout counts as closed.
-const (
-	scanConcurrency = 256
-	scanTimeout     = 2 * time.Second
-)
-
 func scanHelper(args []string) int {
 	if len(args) != 1 {
 		fmt.Println("usage: IP")
 		return 2
 	}
-	ip := args[0]
+	ip, err := netip.ParseAddr(args[0])
+	if err != nil {
+		fmt.Println(err)
+		return 2
+	}
 	start := time.Now()
-	ports := make(chan int)
-	var mu sync.Mutex
-	var open []int
-	var wg sync.WaitGroup
-	for range scanConcurrency {
-		wg.Go(func() {
-			for p := range ports {
-				c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, strconv.Itoa(p)), scanTimeout)
-				if err != nil {
-					continue
-				}
-				c.Close()
-				mu.Lock()
-				open = append(open, p)
-				mu.Unlock()
-			}
-		})
-	}
-	for p := 1; p <= 65535; p++ {
-		ports <- p
-	}
-	close(ports)
-	wg.Wait()
-	sort.Ints(open)
-	for _, p := range open {
+	for _, p := range testhosts.ScanTCP(ip) {
 		fmt.Println("open", p)
 	}
 	fmt.Printf("scan of %s done: 65535 ports in %s\n", ip, time.Since(start).Round(time.Millisecond))

@@ -102,29 +102,10 @@ func StartHub(ctx context.Context, h *testhosts.Host, zitiBin, vaultBin string) 
 	if err := hub.startVaultProcess(); err != nil {
 		return nil, err
 	}
-	ip := h.IP.String()
-	qs := h.Command(context.Background(), zitiBin, "edge", "quickstart",
-		"--home", filepath.Join(h.Dir, "ziti"),
-		"--ctrl-address", ip, "--ctrl-port", strconv.Itoa(ControllerPort),
-		"--router-address", ip, "--router-port", strconv.Itoa(RouterPort),
-		"--username", "admin", "--password", hub.AdminPassword)
-	qs.Env = append(qs.Env,
-		// --ctrl-address puts an IP only in a DNS SAN; the controller
-		// then refuses its own certificate for that host and exits.
-		"ZITI_CTRL_EDGE_IP_OVERRIDE="+ip,
-		"ZITI_ROUTER_IP_OVERRIDE="+ip,
-		"ZITI_ROUTER_NAME="+hubRouter,
-		// The quickstart's own CLI login goes here, not to the hub's
-		// ~/.config/ziti, which the CLI calls below use.
-		"ZITI_CONFIG_DIR="+filepath.Join(h.Dir, "quickstart-cli"),
-		// The controller fetches the external JWT signer's keys (Vault's
-		// JWKS) with Go's default client: make it trust Vault's CA.
-		"SSL_CERT_FILE="+files.CAFile(),
-	)
-	if hub.Ziti, err = h.Start("ziti-quickstart", qs); err != nil {
+	if err := hub.StartController(); err != nil {
 		return nil, err
 	}
-
+	ip := h.IP.String()
 	if err := waitFor(ctx, "vault to answer on "+hub.VaultAddr, hub.Vault, func(ctx context.Context) error {
 		_, err := vaultserver.SealStatus(ctx, hub.vaultClient, hub.VaultAddr)
 		return err
@@ -262,4 +243,38 @@ func randomHex() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// StartController starts "ziti edge quickstart" (the controller and the
+// hub's router) on the hub: at StartHub, and again after a test stopped
+// hub.Ziti, reusing its home. It returns once the process runs, not once
+// the controller answers.
+func (hub *Hub) StartController() error {
+	h := hub.Host
+	ip := h.IP.String()
+	qs := h.Command(context.Background(), hub.zitiBin, "edge", "quickstart",
+		"--home", filepath.Join(h.Dir, "ziti"),
+		"--ctrl-address", ip, "--ctrl-port", strconv.Itoa(ControllerPort),
+		"--router-address", ip, "--router-port", strconv.Itoa(RouterPort),
+		// An initialised home is reused: the password counts only the first time.
+		"--username", "admin", "--password", hub.AdminPassword)
+	qs.Env = append(qs.Env,
+		// --ctrl-address puts an IP only in a DNS SAN; the controller
+		// then refuses its own certificate for that host and exits.
+		"ZITI_CTRL_EDGE_IP_OVERRIDE="+ip,
+		"ZITI_ROUTER_IP_OVERRIDE="+ip,
+		"ZITI_ROUTER_NAME="+hubRouter,
+		// The quickstart's own CLI login goes here, not to the hub's
+		// ~/.config/ziti, which the CLI calls below use.
+		"ZITI_CONFIG_DIR="+filepath.Join(h.Dir, "quickstart-cli"),
+		// The controller fetches the external JWT signer's keys (Vault's
+		// JWKS) with Go's default client: make it trust Vault's CA.
+		"SSL_CERT_FILE="+hub.VaultCAFile,
+	)
+	p, err := h.Start("ziti-quickstart", qs)
+	if err != nil {
+		return err
+	}
+	hub.Ziti = p
+	return nil
 }
