@@ -53,6 +53,10 @@ const VaultZitiService = "ztedge.vault"
 // service or dependency name can take it.
 const vaultHostedName = "ztedge.vault"
 
+// vaultDialerAttribute is the role attribute of the identities that may
+// dial Vault's Ziti service: every service's, with vault.overlay.
+const vaultDialerAttribute = "ztedge.vault.dialers"
+
 // Names of the objects of a hosted dependency, after the prefix.
 const (
 	hostConfigPrefix = "ztedge.host."

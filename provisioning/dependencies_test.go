@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,8 +61,15 @@ func TestZitiDesiredDependencies(t *testing.T) {
 	assert.JSONEq(t, `{"protocol":"tcp","address":"vault.example","port":8200}`, vaultHost.Data)
 	assert.Equal(t, []string{"ztedge.host.ztedge.vault"}, byName(t, d.services, VaultZitiService).Configs, "no intercept: dialled by name")
 	assert.Equal(t, []string{"@hub-router"}, byName(t, d.servicePolicies, "ztedge.bind.ztedge.vault").IdentityRoles)
-	assert.Equal(t, []string{"@alpha", "@beta", "@gamma"}, byName(t, d.servicePolicies, "ztedge.dial.ztedge.vault").IdentityRoles,
-		"every service of the topology, and no client")
+	assert.Equal(t, []string{"#ztedge.vault.dialers"}, byName(t, d.servicePolicies, "ztedge.dial.ztedge.vault").IdentityRoles,
+		"selected by attribute")
+	var dialers []string
+	for _, id := range d.identities {
+		if slices.Contains(id.Spec.RoleAttributes, "ztedge.vault.dialers") {
+			dialers = append(dialers, id.Name)
+		}
+	}
+	assert.Equal(t, []string{"alpha", "beta", "gamma"}, dialers, "every service of the topology, and no client")
 	assert.Equal(t, []string{"#all", "#node-b", "@hub-id", "@node-a"}, byName(t, d.serviceRouters, "ztedge.service-edge-routers.host.ztedge.vault").EdgeRouterRoles,
 		"a router ztedge does not manage is named by ID")
 }

@@ -42,6 +42,11 @@ func (z *zitiSide) addHosted(d *zitiState, defaultRoles []string) {
 		for _, n := range h.dialers {
 			dialers = append(dialers, "@"+n)
 		}
+		if h.name == vaultHostedName && len(dialers) > 0 {
+			// Every service dials Vault: by attribute, not a list of
+			// names that the controller rewrites at each delete.
+			dialers = []string{AttributePrefix + vaultDialerAttribute}
+		}
 		if len(dialers) > 0 {
 			d.servicePolicies = append(d.servicePolicies, zitiObject[servicePolicySpec]{Name: dialPolicyPrefix + h.name,
 				Spec: servicePolicySpec{Type: "Dial", Semantic: "AnyOf", IdentityRoles: normSet(dialers), ServiceRoles: []string{"@" + h.zitiService}}})

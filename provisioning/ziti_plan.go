@@ -44,6 +44,9 @@ func (z *zitiSide) desired() *zitiState {
 		d.configs = append(d.configs, zitiObject[configSpec]{Name: interceptConfigPrefix + s.Name,
 			Spec: configSpec{Type: interceptConfigType, Data: normJSON(string(data))}})
 		attrs := roleAttributes(s.Groups, idEntries[s.Name])
+		if t.Vault.Overlay != nil {
+			attrs = normSet(append(attrs, vaultDialerAttribute))
+		}
 		id := identitySpec{ExternalJWT: true, ExternalID: s.Name, AuthPolicy: AuthPolicyName, RoleAttributes: attrs}
 		if s.Auth == AuthIdentity {
 			id = identitySpec{RoleAttributes: attrs, IdentityFile: true}
