@@ -167,6 +167,9 @@ func joinRouter(ctx context.Context, name string, f routerFlags, set map[string]
 		fmt.Fprintln(stdout, edgerouter.ShellQuote(c.RunArgs(zitiBin)))
 		return nil
 	}
+	if note := edgerouter.TCPRetriesNote(); note != "" {
+		fmt.Fprintln(stderr, "router join: "+note)
+	}
 	fmt.Fprintf(stderr, "running: %s\n", edgerouter.ShellQuote(c.RunArgs(zitiBin)))
 	cmd := c.Command(ctx, zitiBin)
 	cmd.Stdout, cmd.Stderr = stdout, stderr

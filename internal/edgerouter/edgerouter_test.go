@@ -244,3 +244,11 @@ func TestShellQuote(t *testing.T) {
 	assert.Equal(t, `/usr/bin/ziti router run '/tmp/my dir/router.yaml' 'it'\''s'`,
 		ShellQuote([]string{"/usr/bin/ziti", "router", "run", "/tmp/my dir/router.yaml", "it's"}))
 }
+
+func TestTCPRetriesNote(t *testing.T) {
+	assert.Contains(t, tcpRetriesNote("15\n"), "net.ipv4.tcp_retries2 is 15", "Linux's default is worth a note")
+	assert.Contains(t, tcpRetriesNote("15\n"), "set it to 5")
+	assert.Empty(t, tcpRetriesNote("5\n"), "the recommended value")
+	assert.Empty(t, tcpRetriesNote("3"), "lower is the operator's choice")
+	assert.Empty(t, tcpRetriesNote("garbage"), "an unreadable value says nothing")
+}
