@@ -155,7 +155,7 @@ func TestIntegrationDeployment(t *testing.T) {
 	})
 	timing("calls across nodes")
 
-	checkDependency(t, ztedge, n, nodeA, nodeB, serviceConfigPath(nodeB, "beta"))
+	checkDependency(t, ztedge, n, nodeA, nodeB, multihost.ServiceConfigPath(nodeB, "beta"))
 	timing("redis over the overlay")
 	checkVaultOverOverlay(t, hub, nodeA, nodeB, alpha, beta)
 	timing("the Vault cut")
@@ -368,41 +368,12 @@ func startService(t *testing.T, node *testhosts.Host, hub *multihost.Hub, output
 	return &service{p: p, stdin: stdin}
 }
 
-// writeServiceConfig copies the service's credentials, the controller's CA
-// and Vault's CA to the node, writes its configuration (zerotrust mode, health port on
-// the node's address, 0 for none, peers in zerotrust mode; a peer
-// "NAME:PORT" is a TCP dependency) and returns the configuration file.
+// writeServiceConfig writes the service's configuration on node (see
+// multihost.Hub.WriteServiceConfig) and returns its file.
 func writeServiceConfig(t testing.TB, node *testhosts.Host, hub *multihost.Hub, output, name string, health int, peers ...string) string {
 	t.Helper()
-	dir := filepath.Join(node.Dir, name)
-	creds := filepath.Join(dir, "credentials.json")
-	copyFile(t, credentials.Path(output, name), creds, 0o600)
-	ca := filepath.Join(dir, "ziti-ca.pem")
-	copyFile(t, hub.CAFile, ca, 0o644)
-	vaultCA := filepath.Join(dir, "vault-ca.pem")
-	copyFile(t, hub.VaultCAFile, vaultCA, 0o644)
-	cfg := fmt.Sprintf(`Service:
-  Name: %s
-  HealthHost: %s
-  HealthPort: %d
-  SecurityOptions:
-    Mode: zerotrust
-    OpenZitiController: %s
-    OpenZitiCAFile: %s
-    VaultCredentialsFile: %s
-    VaultCAFile: %s
-Clients:
-`, name, node.IP, health, hub.ControllerURL, ca, creds, vaultCA)
-	for _, p := range peers {
-		// "NAME:PORT" is a dependency, reached with Service.Dial.
-		if name, port, dep := strings.Cut(p, ":"); dep {
-			cfg += fmt.Sprintf("  %s:\n    Protocol: tcp\n    Port: %s\n    SecurityOptions:\n      Mode: zerotrust\n", name, port)
-			continue
-		}
-		cfg += fmt.Sprintf("  %s:\n    SecurityOptions:\n      Mode: zerotrust\n", p)
-	}
-	file := serviceConfigPath(node, name)
-	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
+	file, err := hub.WriteServiceConfig(node, output, name, health, peers...)
+	require.NoError(t, err)
 	return file
 }
 

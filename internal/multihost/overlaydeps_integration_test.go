@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -163,11 +162,6 @@ func logSince(t *testing.T, s *service, offset int64) string {
 	data, err := os.ReadFile(s.p.Log)
 	require.NoError(t, err)
 	return string(data[offset:])
-}
-
-// serviceConfigPath is where startService writes a service's configuration.
-func serviceConfigPath(node *testhosts.Host, name string) string {
-	return filepath.Join(node.Dir, name, "configuration.yaml")
 }
 
 // waitTerminator waits until a router hosts the Ziti service (its

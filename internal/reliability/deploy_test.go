@@ -183,35 +183,11 @@ dial:
 	return topo
 }
 
-// writeService writes a service's configuration on node (zerotrust mode,
-// health port on the node's address, Vault's CA pinned) and returns its
-// file.
+// writeService writes a service's configuration on node (see
+// multihost.Hub.WriteServiceConfig) and returns its file.
 func (d *deployment) writeService(node *testhosts.Host, output, name string, ping int, peers ...string) string {
-	t := d.t
-	dir := filepath.Join(node.Dir, name)
-	creds := filepath.Join(dir, "credentials.json")
-	copyFile(t, credentials.Path(output, name), creds, 0o600)
-	ca := filepath.Join(dir, "ziti-ca.pem")
-	copyFile(t, d.hub.CAFile, ca, 0o644)
-	vaultCA := filepath.Join(dir, "vault-ca.pem")
-	copyFile(t, d.hub.VaultCAFile, vaultCA, 0o644)
-	cfg := fmt.Sprintf(`Service:
-  Name: %s
-  HealthHost: %s
-  HealthPort: %d
-  SecurityOptions:
-    Mode: zerotrust
-    OpenZitiController: %s
-    OpenZitiCAFile: %s
-    VaultCredentialsFile: %s
-    VaultCAFile: %s
-Clients:
-`, name, node.IP, ping, d.hub.ControllerURL, ca, creds, vaultCA)
-	for _, p := range peers {
-		cfg += fmt.Sprintf("  %s:\n    SecurityOptions:\n      Mode: zerotrust\n", p)
-	}
-	file := filepath.Join(dir, "configuration.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
+	file, err := d.hub.WriteServiceConfig(node, output, name, ping, peers...)
+	require.NoError(d.t, err)
 	return file
 }
 
