@@ -45,6 +45,12 @@ type zitiKind[S zitiSpec[S]] interface {
 	remove(ctx context.Context, z *zitiSide, o zitiObject[S]) error
 }
 
+// deleteStager is implemented by a kind whose objects are not all deleted
+// in the kind's place in zitiDeleteOrder.
+type deleteStager[S any] interface {
+	deleteStage(o zitiObject[S]) int
+}
+
 // kindPlan is what comparing the desired objects of one kind with the
 // existing ones calls for.
 type kindPlan[S zitiSpec[S]] struct {
@@ -121,8 +127,13 @@ func (p kindPlan[S]) changes(z *zitiSide, k zitiKind[S], upsert int) (upserts, d
 		upserts = append(upserts, Change{Op: OpUpdate, Kind: kind, Name: u.want.Name, Detail: u.diffs.detail(), stage: upsert,
 			apply: func(ctx context.Context) error { return rest_util.WrapErr(k.update(ctx, z, u.have, u.want)) }})
 	}
+	stager, _ := k.(deleteStager[S])
 	for _, o := range p.deletes {
-		deletes = append(deletes, Change{Op: OpDelete, Kind: kind, Name: o.Name, stage: del,
+		stage := del
+		if stager != nil {
+			stage = stager.deleteStage(o)
+		}
+		deletes = append(deletes, Change{Op: OpDelete, Kind: kind, Name: o.Name, stage: stage,
 			apply: func(ctx context.Context) error { return rest_util.WrapErr(k.remove(ctx, z, o)) }})
 	}
 	return upserts, deletes

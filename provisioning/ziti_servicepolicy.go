@@ -92,6 +92,15 @@ func (k servicePolicyKind) update(ctx context.Context, z *zitiSide, have, want z
 	return err
 }
 
+// deleteStage puts Dial policies first in zitiDeleteOrder, Bind policies
+// in the kind's place.
+func (k servicePolicyKind) deleteStage(o zitiObject[servicePolicySpec]) int {
+	if o.Spec.Type == string(rest_model.DialBindDial) {
+		return zitiDeleteStage(dialPolicyDeletes)
+	}
+	return zitiDeleteStage(k.kind())
+}
+
 func (servicePolicyKind) remove(ctx context.Context, z *zitiSide, o zitiObject[servicePolicySpec]) error {
 	_, err := z.api.ServicePolicy.DeleteServicePolicy(&service_policy.DeleteServicePolicyParams{Context: ctx, ID: o.ID}, nil)
 	return err
