@@ -3,7 +3,6 @@ package provisioning
 import (
 	"net/url"
 	"strconv"
-	"strings"
 )
 
 // Dependency is a TCP server that is not Ziti-aware (a database, a
@@ -98,26 +97,8 @@ func (t *Topology) hostedServices() []hosted {
 
 // expandDialers turns names and "group:<name>" entries into identity names.
 func (t *Topology) expandDialers(entries []string) []string {
-	members := map[string][]string{}
-	for _, s := range t.Services {
-		for _, g := range s.Groups {
-			members[g] = append(members[g], s.Name)
-		}
-	}
-	for _, c := range t.Clients {
-		for _, g := range c.Groups {
-			members[g] = append(members[g], c.Name)
-		}
-	}
-	var out []string
-	for _, e := range entries {
-		if g, ok := strings.CutPrefix(e, GroupPrefix); ok {
-			out = append(out, members[g]...)
-		} else {
-			out = append(out, e)
-		}
-	}
-	return normSet(out)
+	members, _ := t.groupMembers()
+	return normSet(expandGroups(entries, members))
 }
 
 // setDependencyDefaults fills in the dependencies' and Vault overlay's

@@ -147,3 +147,28 @@ func TestValidateDependencies(t *testing.T) {
 		`vault.overlay.router: "#hub" is not a router name`,
 	}, ve.Problems)
 }
+
+func TestGraphShowsDependencies(t *testing.T) {
+	g := withDependencies(t).Graph()
+	i := slices.IndexFunc(g.Nodes, func(n GraphNode) bool { return n.Name == "redis" })
+	require.GreaterOrEqual(t, i, 0, "the dependency is a node")
+	assert.Equal(t, GraphNode{Name: "redis", Dependency: true, Router: "node-a"}, g.Nodes[i])
+	var toRedis []string
+	for _, e := range g.Edges {
+		if e.To == "redis" {
+			toRedis = append(toRedis, e.From)
+			assert.Empty(t, e.Rules, "no dial rule allows a dependency's dialers")
+		}
+	}
+	assert.Equal(t, []string{"beta", "laptop"}, toRedis)
+	g.Place(map[string]string{"redis": "node-b", "alpha": "node-b"})
+	assert.Equal(t, "node-a", g.Nodes[i].Router, "Place does not move a dependency")
+
+	var dot, mer strings.Builder
+	require.NoError(t, g.WriteDOT(&dot))
+	require.NoError(t, g.WriteMermaid(&mer))
+	assert.Contains(t, dot.String(), `"redis" [shape=cylinder];`)
+	assert.Contains(t, dot.String(), `"laptop" -> "redis" [tooltip="dependency dialer"];`)
+	assert.Contains(t, mer.String(), `n_redis[("redis")]`)
+	assert.Contains(t, mer.String(), "n_beta --> n_redis")
+}

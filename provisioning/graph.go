@@ -8,36 +8,44 @@ import (
 )
 
 // Graph is a topology as a picture: its services and clients (grouped by
-// their groups and, when known, by the router each service is bound on)
-// and one edge for every identity a dial rule allows to dial a service,
-// with groups expanded. Its edges are exactly [Topology.Dialers]. Build it
-// with [Topology.Graph]; write it with [Graph.WriteDOT] or
+// their groups and, when known, by the router each service is bound on),
+// its dependencies (on the router whose tunneler hosts them), one edge
+// for every identity a dial rule allows to dial a service, and one for
+// every dialer of a dependency, with groups expanded. Its edges to
+// services are exactly [Topology.Dialers]. Build it with
+// [Topology.Graph]; write it with [Graph.WriteDOT] or
 // [Graph.WriteMermaid].
 type Graph struct {
-	// Nodes are the services, then the clients, in file order.
+	// Nodes are the services, then the clients, then the dependencies, in
+	// file order.
 	Nodes []GraphNode
 	// Edges are sorted by From, then To.
 	Edges []GraphEdge
 }
 
-// GraphNode is a service or a client.
+// GraphNode is a service, a client or a dependency.
 type GraphNode struct {
-	// Name is the service's or client's name.
+	// Name is the service's, client's or dependency's name.
 	Name string
-	// Client is true for a client (a tunneler or admin identity), false
-	// for a service.
+	// Client is true for a client (a tunneler or admin identity).
 	Client bool
-	// Groups are the node's groups, as in the file.
+	// Dependency is true for a dependency: a TCP server that is not
+	// Ziti-aware, hosted by a router's tunneler.
+	Dependency bool
+	// Groups are the node's groups, as in the file (none for a
+	// dependency).
 	Groups []string
-	// Router is the edge router the service is bound on, "" when unknown.
+	// Router is the edge router the service is bound on, "" when unknown;
+	// for a dependency, the router whose tunneler hosts it.
 	Router string
 }
 
-// GraphEdge says that From may dial the service To.
+// GraphEdge says that From may dial the service or dependency To.
 type GraphEdge struct {
 	From, To string
 	// Rules are the indices of the dial rules that allow it (see
-	// [Topology.DescribeRule]).
+	// [Topology.DescribeRule]); none for an edge to a dependency, which
+	// its own dialers allow.
 	Rules []int
 }
 
@@ -49,6 +57,9 @@ func (t *Topology) Graph() *Graph {
 	}
 	for _, c := range t.Clients {
 		g.Nodes = append(g.Nodes, GraphNode{Name: c.Name, Client: true, Groups: c.Groups})
+	}
+	for _, d := range t.Dependencies {
+		g.Nodes = append(g.Nodes, GraphNode{Name: d.Name, Dependency: true, Router: d.Router})
 	}
 	index := map[[2]string]int{}
 	t.eachPermission(func(rule int, from, to string) {
@@ -63,6 +74,13 @@ func (t *Topology) Graph() *Graph {
 			g.Edges[i].Rules = append(g.Edges[i].Rules, rule)
 		}
 	})
+	t.eachDependencyDialer(func(dep, from string) {
+		k := [2]string{from, dep}
+		if _, ok := index[k]; !ok {
+			index[k] = len(g.Edges)
+			g.Edges = append(g.Edges, GraphEdge{From: from, To: dep})
+		}
+	})
 	slices.SortFunc(g.Edges, func(a, b GraphEdge) int {
 		if c := strings.Compare(a.From, b.From); c != 0 {
 			return c
@@ -74,10 +92,11 @@ func (t *Topology) Graph() *Graph {
 
 // Place records the router each service is bound on (service name ->
 // router name), so that the picture groups services by router as well.
-// Services absent from routers keep no router.
+// Services absent from routers keep no router; clients and dependencies
+// keep theirs.
 func (g *Graph) Place(routers map[string]string) {
 	for i := range g.Nodes {
-		if r, ok := routers[g.Nodes[i].Name]; ok && !g.Nodes[i].Client {
+		if r, ok := routers[g.Nodes[i].Name]; ok && !g.Nodes[i].Client && !g.Nodes[i].Dependency {
 			g.Nodes[i].Router = r
 		}
 	}
@@ -205,8 +224,11 @@ func (d dotPainter) open(indent string, id int, label string, router bool) {
 
 func (d dotPainter) node(indent string, n GraphNode) {
 	shape := "box, style=rounded"
-	if n.Client {
+	switch {
+	case n.Client:
 		shape = "ellipse"
+	case n.Dependency:
+		shape = "cylinder"
 	}
 	fmt.Fprintf(d.b, "%s%s [shape=%s];\n", indent, dotQuote(n.Name), shape)
 }
@@ -214,7 +236,7 @@ func (d dotPainter) node(indent string, n GraphNode) {
 func (d dotPainter) close(indent string) { fmt.Fprintf(d.b, "%s}\n", indent) }
 
 // WriteDOT writes the picture in Graphviz's DOT language: services as
-// boxes, clients as ellipses, one cluster per set of groups (inside one
+// boxes, clients as ellipses, dependencies as cylinders, one cluster per set of groups (inside one
 // per router when services are placed), one arrow per permitted dial with
 // the rules that allow it as its tooltip. Render it with
 // "dot -Tsvg graph.dot > graph.svg".
@@ -226,7 +248,11 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 	b.WriteString("  edge [color=\"#555555\", arrowsize=0.7];\n")
 	g.paint(dotPainter{&b})
 	for _, e := range g.Edges {
-		fmt.Fprintf(&b, "  %s -> %s [tooltip=%s];\n", dotQuote(e.From), dotQuote(e.To), dotQuote(ruleList(e.Rules)))
+		tip := ruleList(e.Rules)
+		if len(e.Rules) == 0 {
+			tip = "dependency dialer"
+		}
+		fmt.Fprintf(&b, "  %s -> %s [tooltip=%s];\n", dotQuote(e.From), dotQuote(e.To), dotQuote(tip))
 	}
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
@@ -250,8 +276,11 @@ func (m mermaidPainter) open(indent string, id int, label string, _ bool) {
 
 func (m mermaidPainter) node(indent string, n GraphNode) {
 	open, close := "[", "]"
-	if n.Client {
+	switch {
+	case n.Client:
 		open, close = "([", "])"
+	case n.Dependency:
+		open, close = "[(", ")]"
 	}
 	fmt.Fprintf(m.b, "%s%s%s\"%s\"%s\n", indent, mermaidID(n.Name), open, mermaidText(n.Name), close)
 }
@@ -259,7 +288,8 @@ func (m mermaidPainter) node(indent string, n GraphNode) {
 func (m mermaidPainter) close(indent string) { fmt.Fprintf(m.b, "%send\n", indent) }
 
 // WriteMermaid writes the picture as a Mermaid flowchart, for Markdown
-// documents: services as rectangles, clients as stadiums, one subgraph per
+// documents: services as rectangles, clients as stadiums, dependencies as
+// cylinders, one subgraph per
 // set of groups (inside one per router when services are placed), one
 // arrow per permitted dial.
 func (g *Graph) WriteMermaid(w io.Writer) error {

@@ -47,8 +47,31 @@ func (t *Topology) PermittingRules(from, to string) []int {
 // eachPermission calls fn for every (rule, dialer, service) the dial rules
 // expand to, rule by rule; a pair may come more than once.
 func (t *Topology) eachPermission(fn func(rule int, from, to string)) {
-	members := map[string][]string{} // group -> identity names (services and clients)
-	serviceMembers := map[string][]string{}
+	members, serviceMembers := t.groupMembers()
+	for i, r := range t.Dial {
+		from := expandGroups(r.From, members)
+		for _, to := range expandGroups(r.To, serviceMembers) {
+			for _, f := range from {
+				fn(i, f, to)
+			}
+		}
+	}
+}
+
+// eachDependencyDialer calls fn for every (dependency, dialer) the
+// dependencies' dialers expand to; a pair may come more than once.
+func (t *Topology) eachDependencyDialer(fn func(dependency, from string)) {
+	for _, d := range t.Dependencies {
+		for _, f := range t.expandDialers(d.Dialers) {
+			fn(d.Name, f)
+		}
+	}
+}
+
+// groupMembers maps each group to its members: services and clients, and
+// services only.
+func (t *Topology) groupMembers() (members, serviceMembers map[string][]string) {
+	members, serviceMembers = map[string][]string{}, map[string][]string{}
 	for _, s := range t.Services {
 		for _, g := range s.Groups {
 			members[g] = append(members[g], s.Name)
@@ -60,25 +83,20 @@ func (t *Topology) eachPermission(fn func(rule int, from, to string)) {
 			members[g] = append(members[g], c.Name)
 		}
 	}
-	expand := func(entries []string, groups map[string][]string) []string {
-		var out []string
-		for _, e := range entries {
-			if g, ok := strings.CutPrefix(e, GroupPrefix); ok {
-				out = append(out, groups[g]...)
-			} else {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
-	for i, r := range t.Dial {
-		from := expand(r.From, members)
-		for _, to := range expand(r.To, serviceMembers) {
-			for _, f := range from {
-				fn(i, f, to)
-			}
+	return members, serviceMembers
+}
+
+// expandGroups replaces each "group:<name>" entry by the group's members.
+func expandGroups(entries []string, groups map[string][]string) []string {
+	var out []string
+	for _, e := range entries {
+		if g, ok := strings.CutPrefix(e, GroupPrefix); ok {
+			out = append(out, groups[g]...)
+		} else {
+			out = append(out, e)
 		}
 	}
+	return out
 }
 
 // DescribeRule formats dial rule i as in the file, e.g.

@@ -118,8 +118,17 @@ func newZitiSide(ctx context.Context, t *Topology, log *slog.Logger) (*zitiSide,
 	if err != nil {
 		return nil, fmt.Errorf("ziti.controller: %w", err)
 	}
+	// The SDK's transport keeps two idle connections per host, so with
+	// maxParallel requests in flight most requests would pay a new TLS
+	// handshake, on both sides.
+	components := edgeapis.NewComponentsWithConfig(&edgeapis.ComponentsConfig{Proxy: ctrlca.NoProxy})
+	if tr, ok := components.TlsAwareTransport.(*edgeapis.TlsAwareHttpTransport); ok {
+		tr.MaxIdleConnsPerHost = maxParallel
+		tr.TLSClientConfig.RootCAs = caPool
+	}
+	components.CaPool = caPool
 	client := edgeapis.NewManagementApiClientWithConfig(&edgeapis.ApiClientConfig{
-		ApiUrls: []*url.URL{u}, CaPool: caPool, Proxy: ctrlca.NoProxy,
+		ApiUrls: []*url.URL{u}, CaPool: caPool, Components: components,
 		TotpCodeProvider: edgeapis.NewTotpCodeProviderFromChStringFunc(nil),
 	})
 	creds := edgeapis.NewUpdbCredentials(user, pass)

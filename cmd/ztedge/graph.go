@@ -20,7 +20,8 @@ const graphUsage = `usage: ztedge provision graph -f TOPOLOGY.yaml [-format merm
 
 Draws the topology's services, clients, groups and dial rules: one arrow for
 every identity a rule lets dial a service (groups expanded), one box per set
-of groups. mermaid is for Markdown documents, dot for Graphviz; svg runs
+of groups; dependencies as cylinders on the router that hosts them, with an
+arrow from each of their dialers. mermaid is for Markdown documents, dot for Graphviz; svg runs
 Graphviz's dot (Debian: apt-get install graphviz). With -routers, the picture
 asks the controller where each service is bound and boxes services by edge
 router. Only -routers needs the topology's settings and a running controller.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/edgerouter"
+	"github.com/ztedge/ztedge/internal/logredact"
 	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/internal/toolchain"
 	"github.com/ztedge/ztedge/provisioning"
@@ -171,9 +172,14 @@ func joinRouter(ctx context.Context, name string, f routerFlags, set map[string]
 		fmt.Fprintln(stderr, "router join: "+note)
 	}
 	fmt.Fprintf(stderr, "running: %s\n", edgerouter.ShellQuote(c.RunArgs(zitiBin)))
+	// The router logs the session tokens of the terminators it hosts and
+	// the circuits it routes; its output is passed on without them.
+	out, errOut := logredact.NewWriter(stdout), logredact.NewWriter(stderr)
 	cmd := c.Command(ctx, zitiBin)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil && ctx.Err() == nil {
+	cmd.Stdout, cmd.Stderr = out, errOut
+	err = cmd.Run()
+	_, _ = out.Close(), errOut.Close()
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("router join: ziti router run: %w", err)
 	}
 	return nil

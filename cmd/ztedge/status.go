@@ -18,8 +18,9 @@ import (
 const statusUsage = `usage: ztedge status [-f TOPOLOGY.yaml] [-o text|json]
 
 Shows what is live now, from the controller and Vault: each service bound or
-not and on which edge router, identities authenticated, edge routers online,
-the JWT signer and Vault's signing key. -o json prints the stable shape
+not and on which edge router, identities authenticated, dependencies hosted
+by their router's tunneler, edge routers online, the JWT signer and Vault's
+signing key. -o json prints the stable shape
 documented in docs/operations.md. Exit status 1 when there are problems.
 -f defaults to $ZTEDGE_TOPOLOGY.
 `

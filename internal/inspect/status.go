@@ -30,6 +30,9 @@ type Status struct {
 	Services []ServiceStatus `json:"services"`
 	// Clients are the topology's client identities, in file order.
 	Clients []IdentityStatus `json:"clients"`
+	// Dependencies are the topology's dependencies, in file order, then
+	// Vault when it is published on the overlay (named "vault").
+	Dependencies []DependencyStatus `json:"dependencies"`
 	// Problems say, one sentence each, what is not as the topology wants
 	// it; empty when all is well.
 	Problems []string `json:"problems"`
@@ -113,6 +116,24 @@ type ServiceStatus struct {
 	Identity IdentityStatus `json:"identity"`
 }
 
+// DependencyStatus is a TCP server published on the overlay by a router's
+// tunneler: one of the topology's dependencies, or Vault.
+type DependencyStatus struct {
+	Name string `json:"name"`
+	// ZitiService is its Ziti service.
+	ZitiService string `json:"zitiService"`
+	// Router is the router whose tunneler should host it, as in the
+	// topology.
+	Router string `json:"router"`
+	// Present is true when the controller has the Ziti service.
+	Present bool `json:"present"`
+	// Bound is true when a tunneler on an online router hosts it.
+	Bound bool `json:"bound"`
+	// Routers are the edge routers it is hosted on, one entry per
+	// terminator.
+	Routers []string `json:"routers"`
+}
+
 // IdentityStatus is one Ziti identity.
 type IdentityStatus struct {
 	Name    string `json:"name"`
@@ -139,7 +160,8 @@ func Collect(ctx context.Context, top *provisioning.Topology, logger *slog.Logge
 	if logger == nil {
 		logger = slog.Default()
 	}
-	st := &Status{Time: time.Now().UTC(), Routers: []RouterStatus{}, Services: []ServiceStatus{}, Clients: []IdentityStatus{}, Problems: []string{}}
+	st := &Status{Time: time.Now().UTC(), Routers: []RouterStatus{}, Services: []ServiceStatus{}, Clients: []IdentityStatus{},
+		Dependencies: []DependencyStatus{}, Problems: []string{}}
 	st.Controller.URL = top.Ziti.Controller
 	st.Vault.Address = top.Vault.Address
 	st.Vault.Key.Name = top.Vault.Key
@@ -228,24 +250,28 @@ func collectController(ctx context.Context, c *Controller, top *provisioning.Top
 		}
 		return s
 	}
-	for _, svc := range top.Services {
-		s := ServiceStatus{Name: svc.Name, ZitiService: naming.ZitiService(svc.Name), Routers: []string{}, Identity: identity(svc.Name)}
-		zs, err := c.Service(ctx, s.ZitiService)
-		if err != nil {
-			return err
+	// terminators reports whether the Ziti service exists and the routers
+	// of its terminators, and whether one of them is online.
+	terminators := func(name string) (present, bound bool, routers []string, err error) {
+		routers = []string{}
+		zs, err := c.Service(ctx, name)
+		if err != nil || zs == nil {
+			return false, false, routers, err
 		}
-		if zs != nil {
-			s.Present = true
-			terms, err := c.Terminators(ctx, zs.ID)
-			if err != nil {
-				return err
-			}
-			for _, t := range terms {
-				s.Routers = append(s.Routers, t.Router)
-				if online[t.RouterID] {
-					s.Bound = true
-				}
-			}
+		terms, err := c.Terminators(ctx, zs.ID)
+		if err != nil {
+			return true, false, routers, err
+		}
+		for _, t := range terms {
+			routers = append(routers, t.Router)
+			bound = bound || online[t.RouterID]
+		}
+		return true, bound, routers, nil
+	}
+	for _, svc := range top.Services {
+		s := ServiceStatus{Name: svc.Name, ZitiService: naming.ZitiService(svc.Name), Identity: identity(svc.Name)}
+		if s.Present, s.Bound, s.Routers, err = terminators(s.ZitiService); err != nil {
+			return err
 		}
 		switch {
 		case !s.Present || !s.Identity.Present:
@@ -256,6 +282,27 @@ func collectController(ctx context.Context, c *Controller, top *provisioning.Top
 			st.problem("%s is not bound: it is not running, or cannot bind (ztedge doctor -f TOPOLOGY %s says why)", svc.Name, svc.Name)
 		}
 		st.Services = append(st.Services, s)
+	}
+	deps := make([]DependencyStatus, 0, len(top.Dependencies)+1)
+	for _, d := range top.Dependencies {
+		deps = append(deps, DependencyStatus{Name: d.Name, ZitiService: naming.ZitiService(d.Name), Router: d.Router})
+	}
+	if o := top.Vault.Overlay; o != nil {
+		deps = append(deps, DependencyStatus{Name: "vault", ZitiService: provisioning.VaultZitiService, Router: o.Router})
+	}
+	for _, d := range deps {
+		if d.Present, d.Bound, d.Routers, err = terminators(d.ZitiService); err != nil {
+			return err
+		}
+		switch {
+		case !d.Present:
+			st.problem("dependency %s is not provisioned on the controller (run ztedge provision apply)", d.Name)
+		case len(d.Routers) > 0 && !d.Bound:
+			st.problem("dependency %s is hosted only on offline edge routers", d.Name)
+		case !d.Bound:
+			st.problem("dependency %s is not hosted: the tunneler of router %s does not host it (is the router running, with its tunneler on?)", d.Name, d.Router)
+		}
+		st.Dependencies = append(st.Dependencies, d)
 	}
 	for _, cl := range top.Clients {
 		s := identity(cl.Name)

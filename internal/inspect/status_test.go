@@ -28,7 +28,11 @@ func sampleStatus() *Status {
 			{Name: "core-metadata", ZitiService: "edgex.core-metadata", Present: true, Routers: []string{},
 				Identity: IdentityStatus{Name: "core-metadata", Present: true}},
 		},
-		Clients:  []IdentityStatus{{Name: "operator", Present: true}},
+		Clients: []IdentityStatus{{Name: "operator", Present: true}},
+		Dependencies: []DependencyStatus{
+			{Name: "redis", ZitiService: "edgex.redis", Router: "node-a", Present: true, Bound: true, Routers: []string{"node-a"}},
+			{Name: "vault", ZitiService: "ztedge.vault", Router: "hub", Present: true, Routers: []string{}},
+		},
 		Problems: []string{"core-metadata is not bound: it is not running, or cannot bind (ztedge doctor -f TOPOLOGY core-metadata says why)"},
 	}
 }
@@ -47,7 +51,7 @@ func TestStatusJSONShape(t *testing.T) {
 		}
 		return out
 	}
-	assert.ElementsMatch(t, []string{"time", "controller", "vault", "signer", "routers", "services", "clients", "problems"}, keys(m))
+	assert.ElementsMatch(t, []string{"time", "controller", "vault", "signer", "routers", "services", "clients", "dependencies", "problems"}, keys(m))
 	assert.ElementsMatch(t, []string{"url", "reachable"}, keys(m["controller"]))
 	assert.ElementsMatch(t, []string{"address", "reachable", "sealed", "version", "issuer", "jwksUrl", "key"}, keys(m["vault"]))
 	assert.ElementsMatch(t, []string{"name", "present", "algorithm", "rotationPeriodSeconds", "verificationTtlSeconds", "allowedClientIds", "publishedKeys"},
@@ -58,6 +62,7 @@ func TestStatusJSONShape(t *testing.T) {
 	assert.ElementsMatch(t, []string{"name", "zitiService", "present", "bound", "routers", "identity"}, keys(svc))
 	assert.ElementsMatch(t, []string{"name", "present", "authenticated", "routerConnected", "lastActivity"}, keys(svc.(map[string]any)["identity"]))
 	assert.Equal(t, "2026-12-05T11:59:57Z", svc.(map[string]any)["identity"].(map[string]any)["lastActivity"])
+	assert.ElementsMatch(t, []string{"name", "zitiService", "router", "present", "bound", "routers"}, keys(m["dependencies"].([]any)[0]))
 }
 
 func TestStatusText(t *testing.T) {
@@ -70,6 +75,7 @@ func TestStatusText(t *testing.T) {
 	assert.Regexp(t, `core-data\s+router-1\s+online\s+3s ago\n`, got)
 	assert.Regexp(t, `core-metadata\s+NOT BOUND\s+offline\s+-\n`, got)
 	assert.Contains(t, got, "Problems\n  - core-metadata is not bound")
+	assert.Regexp(t, `Dependencies\n\s+DEPENDENCY\s+HOSTED ON\s+ROUTER IN TOPOLOGY\n\s+redis\s+node-a\s+node-a\n\s+vault\s+NOT HOSTED\s+hub\n`, got)
 
 	// OIDC sessions are not listed: no column of dashes then.
 	st := sampleStatus()

@@ -89,6 +89,22 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 			}
 			tw.Flush()
 		}
+		if len(st.Dependencies) > 0 {
+			b.WriteString("\nDependencies\n")
+			tw = tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+			fmt.Fprint(tw, "  DEPENDENCY\tHOSTED ON\tROUTER IN TOPOLOGY\n")
+			for _, d := range st.Dependencies {
+				hosted := "NOT HOSTED"
+				switch {
+				case !d.Present:
+					hosted = "NOT PROVISIONED"
+				case len(d.Routers) > 0:
+					hosted = strings.Join(d.Routers, ", ")
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Name, hosted, d.Router)
+			}
+			tw.Flush()
+		}
 	}
 	if len(st.Problems) == 0 {
 		b.WriteString("\nNo problems.\n")

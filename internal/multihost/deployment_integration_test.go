@@ -23,6 +23,7 @@ import (
 
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/edgerouter"
+	"github.com/ztedge/ztedge/internal/inspect"
 	"github.com/ztedge/ztedge/internal/multihost"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/testhosts"
@@ -137,6 +138,20 @@ func TestIntegrationDeployment(t *testing.T) {
 	waitReady(t, hubHost, nodeB, betaHealth, beta)
 	timing("both services bound")
 
+	t.Run("status shows redis hosted on node-a and Vault on the hub", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		out, err := hubHost.Run(ctx, ztedge, "status", "-f", topology, "-o", "json")
+		var st inspect.Status
+		require.NoError(t, json.Unmarshal([]byte(out), &st), "status said (%v):\n%s", err, out)
+		t.Logf("status problems: %q", st.Problems)
+		require.Len(t, st.Dependencies, 2)
+		assert.Equal(t, inspect.DependencyStatus{Name: "redis", ZitiService: "edgex.redis", Router: "node-a", Present: true, Bound: true, Routers: []string{"node-a"}}, st.Dependencies[0])
+		assert.Equal(t, inspect.DependencyStatus{Name: "vault", ZitiService: "ztedge.vault", Router: "hub", Present: true, Bound: true, Routers: []string{"hub"}}, st.Dependencies[1])
+		for _, p := range st.Problems {
+			assert.NotContains(t, p, "dependency")
+		}
+	})
 	t.Run("beta on node-b calls alpha on node-a over Ziti, and alpha sees beta", func(t *testing.T) {
 		line := call(t, beta, "1", "alpha")
 		t.Logf("beta: %s", line)

@@ -315,7 +315,9 @@ func TestIntegrationCleanupAfterFailure(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			report := t.TempDir() + "/report.json"
 			cmd := exec.Command(self, "-test.run=^TestIntegrationChildHelper$", "-test.count=1", "-test.v")
-			cmd.Env = append(os.Environ(), "TESTHOSTS_CHILD="+mode, "TESTHOSTS_REPORT="+report)
+			// The child's temporary files live in ours: a child that exits
+			// without its cleanups must not leave them in /tmp.
+			cmd.Env = append(os.Environ(), "TESTHOSTS_CHILD="+mode, "TESTHOSTS_REPORT="+report, "TMPDIR="+t.TempDir())
 			out, err := cmd.CombinedOutput()
 			require.Error(t, err, "the child should fail:\n%s", out)
 			data, err := os.ReadFile(report)
