@@ -95,13 +95,16 @@ func TestZitiDesiredObjects(t *testing.T) {
 	}
 }
 
-func TestZitiPlanDeletesEntitiesBeforeTheirPolicies(t *testing.T) {
+func TestZitiPlanDeleteOrder(t *testing.T) {
 	z := testZitiSide(parseValid(t))
 	existing := &zitiState{
-		configs:         []zitiObject[configSpec]{{Name: "gone.intercept", ID: "4", Managed: true}},
-		servicePolicies: []zitiObject[servicePolicySpec]{{Name: "ztedge.dial.gone", ID: "2", Managed: true}},
-		identities:      []zitiObject[identitySpec]{{Name: "gone", ID: "1", Managed: true}},
-		services:        []zitiObject[serviceSpec]{{Name: "edgex.gone", ID: "3", Managed: true}},
+		configs: []zitiObject[configSpec]{{Name: "gone.intercept", ID: "4", Managed: true}},
+		servicePolicies: []zitiObject[servicePolicySpec]{
+			{Name: "ztedge.bind.gone", ID: "2", Managed: true, Spec: servicePolicySpec{Type: "Bind"}},
+			{Name: "ztedge.dial.gone", ID: "5", Managed: true, Spec: servicePolicySpec{Type: "Dial"}},
+		},
+		identities: []zitiObject[identitySpec]{{Name: "gone", ID: "1", Managed: true}},
+		services:   []zitiObject[serviceSpec]{{Name: "edgex.gone", ID: "3", Managed: true}},
 	}
 	changes, err := z.planAgainst(&zitiState{signers: z.desired().signers}, existing)
 	require.NoError(t, err)
@@ -110,11 +113,14 @@ func TestZitiPlanDeletesEntitiesBeforeTheirPolicies(t *testing.T) {
 		order = append(order, string(c.Op)+" "+c.Name)
 	}
 	// A policy is evaluated against every identity and service when it is
-	// deleted: deleting them first makes that cheap; the controller drops
-	// them from the policy as it deletes them.
-	assert.Equal(t, []string{"create " + changes[0].Name, "delete gone", "delete edgex.gone", "delete ztedge.dial.gone", "delete gone.intercept"}, order)
+	// deleted. A Dial policy goes first: it removes its dial links in one
+	// transaction. The entities next (the controller drops them from the
+	// policies that name them), so the Bind policy covers nothing when it
+	// goes.
+	assert.Equal(t, []string{"create " + changes[0].Name, "delete ztedge.dial.gone", "delete gone", "delete edgex.gone",
+		"delete ztedge.bind.gone", "delete gone.intercept"}, order)
 	p := &Plan{Changes: changes}
-	assert.Len(t, p.stages(), 5, "creates, then one stage per deleted kind")
+	assert.Len(t, p.stages(), 6, "creates, then one stage per deleted kind, Dial policies in a stage of their own")
 }
 
 func TestEveryZitiKindHasADeleteStage(t *testing.T) {
