@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -38,10 +39,11 @@ func LoadDeclarations(path string) (_ *Topology, err error) {
 }
 
 // dropSettingRefs makes every value that holds a ${VAR} reference null
-// (its default), except the names and groups of services and clients and
-// the dial rules' entries, which stay as written and are reported as
-// invalid: settings such as jwt.ttl: ${JWT_TTL} or a service's
-// port: ${PORT} are not read, and must not fail to decode.
+// (its default), except the names and groups of services and clients, the
+// names, routers and dialers of dependencies and the dial rules' entries,
+// which stay as written and are reported as invalid: settings such as
+// jwt.ttl: ${JWT_TTL} or a service's port: ${PORT} are not read, and must
+// not fail to decode.
 func dropSettingRefs(doc *yaml.Node) {
 	var null func(n *yaml.Node)
 	null = func(n *yaml.Node) {
@@ -59,13 +61,14 @@ func dropSettingRefs(doc *yaml.Node) {
 	for i := 0; i+1 < len(root); i += 2 {
 		switch key, value := root[i].Value, root[i+1]; key {
 		case "dial":
-		case "services", "clients":
+		case "services", "clients", "dependencies":
+			drawn := declaredFields[key]
 			for _, item := range value.Content {
 				if item.Kind != yaml.MappingNode {
 					continue
 				}
 				for j := 0; j+1 < len(item.Content); j += 2 {
-					if k := item.Content[j].Value; k != "name" && k != "groups" {
+					if !slices.Contains(drawn, item.Content[j].Value) {
 						null(item.Content[j+1])
 					}
 				}
@@ -76,9 +79,17 @@ func dropSettingRefs(doc *yaml.Node) {
 	}
 }
 
+// declaredFields are the fields of list items that a picture draws: they
+// are read as written, and their problems reported.
+var declaredFields = map[string][]string{
+	"services":     {"name", "groups"},
+	"clients":      {"name", "groups"},
+	"dependencies": {"name", "router", "dialers"},
+}
+
 // ValidateDeclarations reports the problems [Topology.Validate] finds in
-// the services, clients, groups and dial rules, and none about the
-// settings.
+// the services, clients, groups, dependencies and dial rules, and none
+// about the settings.
 func (t *Topology) ValidateDeclarations() error {
 	err := t.Validate()
 	var verr *ValidationError
@@ -87,15 +98,33 @@ func (t *Topology) ValidateDeclarations() error {
 	}
 	var kept []string
 	for _, p := range verr.Problems {
-		for _, field := range []string{"services", "clients", "dial"} {
-			if strings.HasPrefix(p, field+"[") || strings.HasPrefix(p, field+":") {
-				kept = append(kept, p)
-				break
-			}
+		if declarationProblem(p) {
+			kept = append(kept, p)
 		}
 	}
 	if len(kept) == 0 {
 		return nil
 	}
 	return &ValidationError{Problems: kept}
+}
+
+// declarationProblem reports whether a validation problem is about what a
+// picture draws: a service, a client, a dial rule, or the name, router or
+// dialers of a dependency.
+func declarationProblem(p string) bool {
+	for _, field := range []string{"services", "clients", "dial"} {
+		if strings.HasPrefix(p, field+"[") || strings.HasPrefix(p, field+":") {
+			return true
+		}
+	}
+	if rest, ok := strings.CutPrefix(p, "dependencies["); ok {
+		if _, field, ok := strings.Cut(rest, "]."); ok {
+			for _, f := range declaredFields["dependencies"] {
+				if strings.HasPrefix(field, f) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -161,14 +162,36 @@ func TestGraphShowsDependencies(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"beta", "laptop"}, toRedis)
-	g.Place(map[string]string{"redis": "node-b", "alpha": "node-b"})
-	assert.Equal(t, "node-a", g.Nodes[i].Router, "Place does not move a dependency")
-
 	var dot, mer strings.Builder
 	require.NoError(t, g.WriteDOT(&dot))
 	require.NoError(t, g.WriteMermaid(&mer))
-	assert.Contains(t, dot.String(), `"redis" [shape=cylinder];`)
+	assert.Contains(t, dot.String(), `"redis" [shape=cylinder, label="redis (router node-a)"];`,
+		"before the services are placed, a dependency names its router instead of sitting in a box of its own")
+	assert.NotContains(t, dot.String(), "router node-a\";")
 	assert.Contains(t, dot.String(), `"laptop" -> "redis" [tooltip="dependency dialer"];`)
-	assert.Contains(t, mer.String(), `n_redis[("redis")]`)
+	assert.Contains(t, mer.String(), `n_redis[("redis (router node-a)")]`)
 	assert.Contains(t, mer.String(), "n_beta --> n_redis")
+
+	g.Place(map[string]string{"redis": "node-b", "alpha": "node-a"})
+	assert.Equal(t, "node-a", g.Nodes[i].Router, "Place does not move a dependency")
+	dot.Reset()
+	require.NoError(t, g.WriteDOT(&dot))
+	assert.Regexp(t, `label="router node-a".*\n\s+"alpha" \[shape=box, style=rounded\];\n\s+"redis" \[shape=cylinder\];`, dot.String(),
+		"once placed, the dependency sits in its router's box with the services bound there")
+}
+
+func TestLoadDeclarationsChecksDependencies(t *testing.T) {
+	file := t.TempDir() + "/t.yaml"
+	load := func(deps string) error {
+		require.NoError(t, os.WriteFile(file, []byte(pinnedYAML+"dependencies:\n"+deps), 0o600))
+		_, err := LoadDeclarations(file)
+		return err
+	}
+	require.NoError(t, load("  - name: redis\n    router: node-b\n    port: ${ZT_UNSET_PORT}\n    dialers: [beta]\n"),
+		"a setting reference in the port is not read")
+	err := load("  - name: alpha\n    router: node-b\n    port: 6379\n    dialers: [laptpo, \"${ZT_UNSET_CLIENT}\"]\n")
+	require.Error(t, err)
+	assert.ErrorContains(t, err, `dependencies[0].name: "alpha"`, "a dependency may not take a service's name")
+	assert.ErrorContains(t, err, `dependencies[0].dialers[0]: unknown service or client "laptpo"`)
+	assert.ErrorContains(t, err, `dependencies[0].dialers[1]`, "a reference in a dialer is reported, not dropped")
 }

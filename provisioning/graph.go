@@ -21,6 +21,9 @@ type Graph struct {
 	Nodes []GraphNode
 	// Edges are sorted by From, then To.
 	Edges []GraphEdge
+
+	// placed is true once Place has put the services on their routers.
+	placed bool
 }
 
 // GraphNode is a service, a client or a dependency.
@@ -95,6 +98,7 @@ func (t *Topology) Graph() *Graph {
 // Services absent from routers keep no router; clients and dependencies
 // keep theirs.
 func (g *Graph) Place(routers map[string]string) {
+	g.placed = true
 	for i := range g.Nodes {
 		if r, ok := routers[g.Nodes[i].Name]; ok && !g.Nodes[i].Client && !g.Nodes[i].Dependency {
 			g.Nodes[i].Router = r
@@ -129,10 +133,30 @@ func (g *Graph) clusters() []*cluster {
 	for _, n := range g.Nodes {
 		groups := slices.Clone(n.Groups)
 		slices.Sort(groups)
-		c := find(n.Router, groups)
+		c := find(g.boxRouter(n), groups)
 		c.nodes = append(c.nodes, n)
 	}
 	return out
+}
+
+// boxRouter is the router box a node is drawn in, "" for none. A
+// dependency's router is known from the file, but it gets a box only
+// once the services are placed too: a box holding the dependency alone
+// would read as if no service were on that router.
+func (g *Graph) boxRouter(n GraphNode) string {
+	if n.Dependency && !g.placed {
+		return ""
+	}
+	return n.Router
+}
+
+// label is the text of a node: its name, and for a dependency outside a
+// router box the router that hosts it.
+func (g *Graph) label(n GraphNode) string {
+	if n.Dependency && g.boxRouter(n) == "" && n.Router != "" {
+		return n.Name + " (router " + n.Router + ")"
+	}
+	return n.Name
 }
 
 // routers lists the routers nodes are placed on, in order of appearance,
@@ -172,7 +196,7 @@ func dotQuote(s string) string {
 type painter interface {
 	// open starts box number id with a label; router boxes hold group boxes.
 	open(indent string, id int, label string, router bool)
-	node(indent string, n GraphNode)
+	node(indent string, n GraphNode, label string)
 	close(indent string)
 }
 
@@ -193,7 +217,7 @@ func (g *Graph) paint(p painter) {
 				inner += "  "
 			}
 			for _, n := range c.nodes {
-				p.node(inner, n)
+				p.node(inner, n, g.label(n))
 			}
 			if len(c.groups) > 0 {
 				p.close(indent)
@@ -222,13 +246,16 @@ func (d dotPainter) open(indent string, id int, label string, router bool) {
 	fmt.Fprintf(d.b, "%ssubgraph cluster_%d {\n%s  label=%s; %s;\n", indent, id, indent, dotQuote(label), style)
 }
 
-func (d dotPainter) node(indent string, n GraphNode) {
+func (d dotPainter) node(indent string, n GraphNode, label string) {
 	shape := "box, style=rounded"
 	switch {
 	case n.Client:
 		shape = "ellipse"
 	case n.Dependency:
 		shape = "cylinder"
+	}
+	if label != n.Name {
+		shape += ", label=" + dotQuote(label)
 	}
 	fmt.Fprintf(d.b, "%s%s [shape=%s];\n", indent, dotQuote(n.Name), shape)
 }
@@ -274,7 +301,7 @@ func (m mermaidPainter) open(indent string, id int, label string, _ bool) {
 	fmt.Fprintf(m.b, "%ssubgraph g%d[\"%s\"]\n", indent, id, mermaidText(label))
 }
 
-func (m mermaidPainter) node(indent string, n GraphNode) {
+func (m mermaidPainter) node(indent string, n GraphNode, label string) {
 	open, close := "[", "]"
 	switch {
 	case n.Client:
@@ -282,7 +309,7 @@ func (m mermaidPainter) node(indent string, n GraphNode) {
 	case n.Dependency:
 		open, close = "[(", ")]"
 	}
-	fmt.Fprintf(m.b, "%s%s%s\"%s\"%s\n", indent, mermaidID(n.Name), open, mermaidText(n.Name), close)
+	fmt.Fprintf(m.b, "%s%s%s\"%s\"%s\n", indent, mermaidID(n.Name), open, mermaidText(label), close)
 }
 
 func (m mermaidPainter) close(indent string) { fmt.Fprintf(m.b, "%send\n", indent) }

@@ -122,11 +122,11 @@ func newZitiSide(ctx context.Context, t *Topology, log *slog.Logger) (*zitiSide,
 	// maxParallel requests in flight most requests would pay a new TLS
 	// handshake, on both sides.
 	components := edgeapis.NewComponentsWithConfig(&edgeapis.ComponentsConfig{Proxy: ctrlca.NoProxy})
+	components.TlsAwareTransport.GetTlsClientConfig().RootCAs = caPool
+	components.CaPool = caPool
 	if tr, ok := components.TlsAwareTransport.(*edgeapis.TlsAwareHttpTransport); ok {
 		tr.MaxIdleConnsPerHost = maxParallel
-		tr.TLSClientConfig.RootCAs = caPool
 	}
-	components.CaPool = caPool
 	client := edgeapis.NewManagementApiClientWithConfig(&edgeapis.ApiClientConfig{
 		ApiUrls: []*url.URL{u}, CaPool: caPool, Components: components,
 		TotpCodeProvider: edgeapis.NewTotpCodeProviderFromChStringFunc(nil),

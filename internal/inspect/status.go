@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ztedge/ztedge/internal/naming"
@@ -31,7 +32,8 @@ type Status struct {
 	// Clients are the topology's client identities, in file order.
 	Clients []IdentityStatus `json:"clients"`
 	// Dependencies are the topology's dependencies, in file order, then
-	// Vault when it is published on the overlay (named "vault").
+	// Vault when it is published on the overlay (named after its Ziti
+	// service, "ztedge.vault").
 	Dependencies []DependencyStatus `json:"dependencies"`
 	// Problems say, one sentence each, what is not as the topology wants
 	// it; empty when all is well.
@@ -288,19 +290,25 @@ func collectController(ctx context.Context, c *Controller, top *provisioning.Top
 		deps = append(deps, DependencyStatus{Name: d.Name, ZitiService: naming.ZitiService(d.Name), Router: d.Router})
 	}
 	if o := top.Vault.Overlay; o != nil {
-		deps = append(deps, DependencyStatus{Name: "vault", ZitiService: provisioning.VaultZitiService, Router: o.Router})
+		deps = append(deps, DependencyStatus{Name: provisioning.VaultZitiService, ZitiService: provisioning.VaultZitiService, Router: o.Router})
 	}
 	for _, d := range deps {
 		if d.Present, d.Bound, d.Routers, err = terminators(d.ZitiService); err != nil {
 			return err
 		}
+		what := "dependency " + d.Name
+		if d.Name == provisioning.VaultZitiService {
+			what = "Vault's overlay service " + d.Name
+		}
 		switch {
 		case !d.Present:
-			st.problem("dependency %s is not provisioned on the controller (run ztedge provision apply)", d.Name)
+			st.problem("%s is not provisioned on the controller (run ztedge provision apply)", what)
 		case len(d.Routers) > 0 && !d.Bound:
-			st.problem("dependency %s is hosted only on offline edge routers", d.Name)
+			st.problem("%s is hosted only on offline edge routers", what)
 		case !d.Bound:
-			st.problem("dependency %s is not hosted: the tunneler of router %s does not host it (is the router running, with its tunneler on?)", d.Name, d.Router)
+			st.problem("%s is not hosted: the tunneler of router %s does not host it (is the router running, with its tunneler on?)", what, d.Router)
+		case !slices.Contains(d.Routers, d.Router):
+			st.problem("%s is hosted on %s, not on router %s as the topology says (run ztedge provision apply)", what, strings.Join(d.Routers, ", "), d.Router)
 		}
 		st.Dependencies = append(st.Dependencies, d)
 	}

@@ -21,7 +21,7 @@ func sampleStatus() *Status {
 			Key: KeyStatus{Name: "ztedge", Present: true, Algorithm: "ES384", RotationPeriodSeconds: 86400, VerificationTTLSeconds: 86400,
 				AllowedClientIDs: []string{"edgex"}, PublishedKeys: 2}},
 		Signer:  SignerStatus{Name: "ztedge-vault", Present: true, Enabled: true, Issuer: "http://127.0.0.1:18200/v1/identity/oidc", Audience: "edgex", MatchesVault: true},
-		Routers: []RouterStatus{{Name: "router-1", ID: "r1", Online: true}},
+		Routers: []RouterStatus{{Name: "router-1", ID: "r1", Online: true}, {Name: "router-2", ID: "r2"}},
 		Services: []ServiceStatus{
 			{Name: "core-data", ZitiService: "edgex.core-data", Present: true, Bound: true, Routers: []string{"router-1"},
 				Identity: IdentityStatus{Name: "core-data", Present: true, Authenticated: true, RouterConnected: true, LastActivity: &seen}},
@@ -31,7 +31,8 @@ func sampleStatus() *Status {
 		Clients: []IdentityStatus{{Name: "operator", Present: true}},
 		Dependencies: []DependencyStatus{
 			{Name: "redis", ZitiService: "edgex.redis", Router: "node-a", Present: true, Bound: true, Routers: []string{"node-a"}},
-			{Name: "vault", ZitiService: "ztedge.vault", Router: "hub", Present: true, Routers: []string{}},
+			{Name: "ztedge.vault", ZitiService: "ztedge.vault", Router: "hub", Present: true, Routers: []string{}},
+			{Name: "mqtt", ZitiService: "edgex.mqtt", Router: "router-2", Present: true, Routers: []string{"router-2"}},
 		},
 		Problems: []string{"core-metadata is not bound: it is not running, or cannot bind (ztedge doctor -f TOPOLOGY core-metadata says why)"},
 	}
@@ -75,7 +76,7 @@ func TestStatusText(t *testing.T) {
 	assert.Regexp(t, `core-data\s+router-1\s+online\s+3s ago\n`, got)
 	assert.Regexp(t, `core-metadata\s+NOT BOUND\s+offline\s+-\n`, got)
 	assert.Contains(t, got, "Problems\n  - core-metadata is not bound")
-	assert.Regexp(t, `Dependencies\n\s+DEPENDENCY\s+HOSTED ON\s+ROUTER IN TOPOLOGY\n\s+redis\s+node-a\s+node-a\n\s+vault\s+NOT HOSTED\s+hub\n`, got)
+	assert.Regexp(t, `Dependencies\n\s+DEPENDENCY\s+HOSTED ON\s+ROUTER IN TOPOLOGY\n\s+redis\s+node-a\s+node-a\n\s+ztedge.vault\s+NOT HOSTED\s+hub\n\s+mqtt\s+router-2 \(OFFLINE\)\s+router-2\n`, got)
 
 	// OIDC sessions are not listed: no column of dashes then.
 	st := sampleStatus()

@@ -76,7 +76,7 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 			case !svc.Present:
 				bound = "NOT PROVISIONED"
 			case len(svc.Routers) > 0:
-				bound = strings.Join(svc.Routers, ", ")
+				bound = st.routerList(svc.Routers)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", svc.Name, bound, identityState(svc.Identity), activity(sessions, svc.Identity, st.Time))
 		}
@@ -99,7 +99,7 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 				case !d.Present:
 					hosted = "NOT PROVISIONED"
 				case len(d.Routers) > 0:
-					hosted = strings.Join(d.Routers, ", ")
+					hosted = st.routerList(d.Routers)
 				}
 				fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Name, hosted, d.Router)
 			}
@@ -116,6 +116,20 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 	}
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err
+}
+
+// routerList joins router names, marking those that are offline.
+func (st *Status) routerList(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		for _, r := range st.Routers {
+			if r.Name == n && !r.Online {
+				out[i] = n + " (OFFLINE)"
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func onOff(on bool, yes, no string) string {

@@ -24,7 +24,13 @@ var (
 	jsonField = regexp.MustCompile(`(?i)("[a-z_-]*token"|"jwt")(\s*:\s*)"(?:[^"\\]|\\.)*"`)
 	// textField matches a field whose name ends in "token" or is "jwt", as
 	// a logrus text formatter (key=value) or pfxlog (key=[value]) writes it.
-	textField = regexp.MustCompile(`(?i)\b([a-z_-]*token|jwt)=(\[[^\]]*\]|"(?:[^"\\]|\\.)*"|[^\s,}]+)`)
+	textField = regexp.MustCompile(`(?i)\b([a-z_-]*token|jwt)=(\[[^\]]*\]|"(?:[^"\\]|\\.)*"|[^\s,}"\]]+)`)
+	// tokenInText matches a token named in a message rather than in a
+	// field: "token [VALUE]" (the router's "no api session found for token
+	// [...]") and "token: VALUE" with a value of 8 or more characters that
+	// holds a digit (a UUID, an opaque session token; not a word).
+	tokenInText = regexp.MustCompile(`(?i)\btoken(?:\s*:\s*|\s+)(\[[^\]]*\]|[A-Za-z0-9._~+/=-]{8,})`)
+	hasDigit    = regexp.MustCompile(`[0-9]`)
 )
 
 // Line returns line with every token it holds replaced by [Redacted]: JWTs
@@ -33,13 +39,29 @@ var (
 func Line(line []byte) []byte {
 	line = jsonField.ReplaceAll(line, []byte(`$1$2"`+Redacted+`"`))
 	line = textField.ReplaceAll(line, []byte(`$1=`+Redacted))
+	line = tokenInText.ReplaceAllFunc(line, func(m []byte) []byte {
+		sub := tokenInText.FindSubmatchIndex(m)
+		value := m[sub[2]:sub[3]]
+		switch {
+		case value[0] == '[':
+			return append(m[:sub[2]:sub[2]], "["+Redacted+"]"...)
+		case hasDigit.Match(value):
+			return append(m[:sub[2]:sub[2]], Redacted...)
+		}
+		return m
+	})
 	line = jwt.ReplaceAll(line, []byte(Redacted))
 	return vaultToken.ReplaceAll(line, []byte(Redacted))
 }
 
 // maxLine bounds the bytes a Writer holds while waiting for the end of a
-// line; a longer line is redacted and passed on in pieces of this size.
+// line. Of a longer line, the first maxLine bytes are passed on, redacted,
+// followed by [Truncated]; the rest of the line is dropped, since a token
+// could straddle any cut.
 const maxLine = 64 << 10
+
+// Truncated ends a line that was cut at maxLine.
+const Truncated = " [line truncated]\n"
 
 // Writer passes what is written to it on to another writer line by line,
 // each line redacted with [Line]. It is safe for concurrent use. Close it
@@ -48,6 +70,8 @@ type Writer struct {
 	mu  sync.Mutex
 	w   io.Writer
 	buf []byte
+	// dropping is true while the rest of a truncated line is dropped.
+	dropping bool
 }
 
 // NewWriter returns a Writer that writes redacted lines to w.
@@ -58,21 +82,47 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 func (r *Writer) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.buf = append(r.buf, p...)
-	for {
-		i := bytes.IndexByte(r.buf, '\n')
-		if i < 0 {
-			if len(r.buf) < maxLine {
-				return len(p), nil
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if r.dropping {
+			if i < 0 {
+				break // still the truncated line
 			}
-			i = maxLine - 1
+			r.dropping, p = false, p[i+1:]
+			continue
 		}
-		line := Line(r.buf[:i+1])
-		r.buf = r.buf[i+1:]
-		if _, err := r.w.Write(line); err != nil {
-			return len(p), err
+		if i < 0 {
+			r.buf = append(r.buf, p...)
+			if len(r.buf) > maxLine {
+				r.dropping = true
+				if err := r.pass(append(Line(r.buf[:maxLine]), Truncated...)); err != nil {
+					return 0, err
+				}
+			}
+			break
+		}
+		r.buf = append(r.buf, p[:i+1]...)
+		p = p[i+1:]
+		line := r.buf
+		if len(line) > maxLine+1 {
+			line = append(Line(line[:maxLine]), Truncated...)
+		} else {
+			line = Line(line)
+		}
+		if err := r.pass(line); err != nil {
+			return 0, err
 		}
 	}
+	return n, nil
+}
+
+// pass writes a finished line to the underlying writer and empties the
+// buffer.
+func (r *Writer) pass(line []byte) error {
+	r.buf = r.buf[:0]
+	_, err := r.w.Write(line)
+	return err
 }
 
 // Close passes on what is left of the last line, redacted. It does not
@@ -83,7 +133,5 @@ func (r *Writer) Close() error {
 	if len(r.buf) == 0 {
 		return nil
 	}
-	_, err := r.w.Write(Line(r.buf))
-	r.buf = nil
-	return err
+	return r.pass(Line(r.buf))
 }

@@ -3,6 +3,7 @@ package logredact_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -28,6 +29,12 @@ func TestLine(t *testing.T) {
 		// Bare JWTs and Vault tokens, wherever they are.
 		{"Authorization: Bearer " + sampleJWT, "Authorization: Bearer [redacted]"},
 		{"login ok hvs.CAESIJ0123456789abcdefghijklmnop done", "login ok [redacted] done"},
+		// Tokens named in a message, and fields in a JSON message.
+		{`{error=[no api session found for token [6f1c2d3e-4b5a-6789-abcd-ef0123456789], fingerprint: ab]}`,
+			`{error=[no api session found for token [[redacted]], fingerprint: ab]}`},
+		{`removing api session [token: 6f1c2d3e-4b5a-6789]`, `removing api session [token: [redacted]]`},
+		{`{"msg":"got token=abc","x":1}`, `{"msg":"got token=[redacted]","x":1}`},
+		{`failed to renew token: connection refused`, `failed to renew token: connection refused`},
 		// Nothing to redact.
 		{`{"msg":"tokens renewed","tokenType":"service","count":3}`, `{"msg":"tokens renewed","tokenType":"service","count":3}`},
 	} {
@@ -52,14 +59,24 @@ func TestWriterLines(t *testing.T) {
 }
 
 func TestWriterLongLine(t *testing.T) {
-	var out bytes.Buffer
-	w := logredact.NewWriter(&out)
-	long := strings.Repeat("a", 200<<10)
-	_, err := w.Write([]byte(long))
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, out.Len(), 128<<10, "a line longer than the buffer is passed on in pieces")
-	require.NoError(t, w.Close())
-	assert.Equal(t, long, out.String())
+	const secret = "6f1c2d3e-4b5a-6789-abcd-ef0123456789"
+	for _, pad := range []int{65533, 65525, 65540, 200 << 10} {
+		for _, field := range []string{" token=[" + secret + "]", `","sessionToken":"` + secret + `"}`} {
+			var out bytes.Buffer
+			w := logredact.NewWriter(&out)
+			in := strings.Repeat("a", pad) + field + "\nnext line token=[" + secret + "]\n"
+			// As exec passes a child's output on: 32 KiB at a time.
+			_, err := io.CopyBuffer(w, strings.NewReader(in), make([]byte, 32<<10))
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+			assert.NotContains(t, out.String(), secret[:8], "pad %d, %q", pad, field)
+			assert.True(t, strings.HasSuffix(out.String(), "\nnext line token=[redacted]\n"), "the next line passes, pad %d", pad)
+			if pad+len(field) > 64<<10 {
+				assert.Contains(t, out.String(), logredact.Truncated, "pad %d", pad)
+				assert.LessOrEqual(t, out.Len(), 64<<10+100)
+			}
+		}
+	}
 }
 
 func ExampleNewWriter() {

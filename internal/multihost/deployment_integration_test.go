@@ -11,9 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +24,7 @@ import (
 	"github.com/ztedge/ztedge/internal/multihost"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/testhosts"
+	"github.com/ztedge/ztedge/internal/testprog"
 	"github.com/ztedge/ztedge/internal/toolchain"
 )
 
@@ -147,7 +145,7 @@ func TestIntegrationDeployment(t *testing.T) {
 		t.Logf("status problems: %q", st.Problems)
 		require.Len(t, st.Dependencies, 2)
 		assert.Equal(t, inspect.DependencyStatus{Name: "redis", ZitiService: "edgex.redis", Router: "node-a", Present: true, Bound: true, Routers: []string{"node-a"}}, st.Dependencies[0])
-		assert.Equal(t, inspect.DependencyStatus{Name: "vault", ZitiService: "ztedge.vault", Router: "hub", Present: true, Bound: true, Routers: []string{"hub"}}, st.Dependencies[1])
+		assert.Equal(t, inspect.DependencyStatus{Name: "ztedge.vault", ZitiService: "ztedge.vault", Router: "hub", Present: true, Bound: true, Routers: []string{"hub"}}, st.Dependencies[1])
 		for _, p := range st.Problems {
 			assert.NotContains(t, p, "dependency")
 		}
@@ -205,12 +203,12 @@ func TestIntegrationDeployment(t *testing.T) {
 		}
 		hubScan, _ := startHelper(t, laptop, "scan-hub", "scan", hubHost.IP.String())
 		for _, s := range scans {
-			done := waitLog(t, s.p, "done: 65535 ports", 3*time.Minute)
+			done := waitLog(t, s.p, testprog.ScanDone, 3*time.Minute)
 			open := openPorts(t, s.p)
 			t.Logf("%s -> %s: open %v (%s)", s.from.Name, s.to.Name, open, strings.TrimSpace(done))
 			assert.Equal(t, want[s.to], open, "%s scanning %s", s.from.Name, s.to.Name)
 		}
-		waitLog(t, hubScan, "done: 65535 ports", 3*time.Minute)
+		waitLog(t, hubScan, testprog.ScanDone, 3*time.Minute)
 		t.Logf("laptop -> hub (for the record): open %v", openPorts(t, hubScan))
 	})
 	timing("port scans of both nodes from the three other hosts")
@@ -445,19 +443,11 @@ func circuitPaths(t testing.TB, hub *multihost.Hub) []string {
 	return paths
 }
 
-var openLine = regexp.MustCompile(`(?m)^open (\d+)$`)
-
 // openPorts reads the ports a scan process logged as open.
 func openPorts(t *testing.T, p *testhosts.Process) []int {
 	t.Helper()
-	data, err := os.ReadFile(p.Log)
+	ports, err := testprog.OpenPorts(p.Log)
 	require.NoError(t, err)
-	var ports []int
-	for _, m := range openLine.FindAllStringSubmatch(string(data), -1) {
-		n, _ := strconv.Atoi(m[1])
-		ports = append(ports, n)
-	}
-	slices.Sort(ports)
 	return ports
 }
 

@@ -16,12 +16,13 @@ import (
 	"github.com/ztedge/ztedge/internal/multihost"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/testhosts"
+	"github.com/ztedge/ztedge/internal/testprog"
 	"github.com/ztedge/ztedge/internal/toolchain"
 )
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("MULTIHOST_SDK"); mode != "" {
-		if code, ok := deployHelper(mode, os.Args[1:]); ok {
+		if code, ok := testprog.Main(mode, os.Args[1:]); ok {
 			os.Exit(code)
 		}
 		if code, ok := benchHelper(mode, os.Args[1:]); ok {

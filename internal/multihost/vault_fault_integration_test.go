@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/ztedge/ztedge/internal/multihost"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/testhosts"
+	"github.com/ztedge/ztedge/internal/testprog"
 	"github.com/ztedge/ztedge/internal/toolchain"
 )
 
@@ -152,9 +152,9 @@ func TestIntegrationVaultFaults(t *testing.T) {
 		// Until beta's JWT expired, its cached JWT kept the calls going.
 		okUntil := 0
 		for _, c := range calls {
-			if !c.start.Before(faultStart) && c.end.Before(notReady[1].Add(-time.Second)) && !c.ok {
-				t.Errorf("call %d at %s, before beta's JWT expired, failed: %s", c.n, c.start.Sub(faultStart).Round(time.Millisecond), c.out)
-			} else if !c.start.Before(faultStart) && c.end.Before(notReady[1]) {
+			if !c.Start.Before(faultStart) && c.End().Before(notReady[1].Add(-time.Second)) && !c.OK {
+				t.Errorf("call %d at %s, before beta's JWT expired, failed: %s", c.N, c.Start.Sub(faultStart).Round(time.Millisecond), c.Outcome)
+			} else if !c.Start.Before(faultStart) && c.End().Before(notReady[1]) {
 				okUntil++
 			}
 		}
@@ -224,28 +224,11 @@ dial:
 	return topology, filepath.Join(dir, "out")
 }
 
-// loadCall is one call logged by the service helper's load loop.
-type loadCall struct {
-	n          int
-	start, end time.Time
-	ok         bool
-	out        string
-}
-
-var loadLine = regexp.MustCompile(`(?m)^load (\d+) \S+ (\d+) (\d+): (.*)$`)
-
 // loadCalls reads the calls p's load loop has logged so far.
-func loadCalls(t *testing.T, p *testhosts.Process) []loadCall {
+func loadCalls(t *testing.T, p *testhosts.Process) []testprog.Call {
 	t.Helper()
-	data, err := os.ReadFile(p.Log)
+	calls, err := testprog.ReadLoad(p.Log)
 	require.NoError(t, err)
-	var calls []loadCall
-	for _, m := range loadLine.FindAllStringSubmatch(string(data), -1) {
-		n, _ := strconv.Atoi(m[1])
-		s, _ := strconv.ParseInt(m[2], 10, 64)
-		e, _ := strconv.ParseInt(m[3], 10, 64)
-		calls = append(calls, loadCall{n: n, start: time.UnixMilli(s), end: time.UnixMilli(e), ok: strings.HasPrefix(m[4], "200 "), out: m[4]})
-	}
 	return calls
 }
 
@@ -267,30 +250,30 @@ func (r faultReport) String() string {
 
 // summarize sorts the calls started in [from, to) into before, during and
 // after the fault [faultStart, faultEnd) and measures the recovery.
-func summarize(calls []loadCall, from, faultStart, faultEnd, to time.Time) faultReport {
+func summarize(calls []testprog.Call, from, faultStart, faultEnd, to time.Time) faultReport {
 	var r faultReport
-	var lastFail *loadCall
+	var lastFail *testprog.Call
 	var recoveredAt time.Time
 	for i := range calls {
 		c := &calls[i]
-		if c.start.Before(from) || !c.start.Before(to) {
+		if c.Start.Before(from) || !c.Start.Before(to) {
 			continue
 		}
 		phase := &r.after
 		switch {
-		case c.start.Before(faultStart):
+		case c.Start.Before(faultStart):
 			phase = &r.before
-		case c.start.Before(faultEnd):
+		case c.Start.Before(faultEnd):
 			phase = &r.during
 		}
 		phase.sent++
-		if !c.ok {
+		if !c.OK {
 			phase.failed++
-			if !c.start.Before(faultStart) {
+			if !c.Start.Before(faultStart) {
 				lastFail, recoveredAt = c, time.Time{}
 			}
 		} else if lastFail != nil && recoveredAt.IsZero() {
-			recoveredAt = c.start
+			recoveredAt = c.Start
 		}
 	}
 	if lastFail != nil {

@@ -117,8 +117,9 @@ func deploy(t *testing.T) *deployment {
 	}
 	d.serverCfg = d.writeService(d.nodeA, output, server, serverPing)
 	d.clientCfg = d.writeService(d.nodeB, output, client, clientPing, server)
-	d.server = d.startHelper(d.nodeA, server, "service", d.serverCfg)
-	d.client = d.startHelper(d.nodeB, client, "service", d.clientCfg, server)
+	d.startServer()
+	d.client = d.startHelper(d.nodeB, client, "service", "-timeout", loadTimeout.String(),
+		"-load", server, "-interval", loadInterval.String(), d.clientCfg)
 	d.load = &loadLog{path: d.client.Log}
 	since := time.Now()
 	d.waitOK(since, 2*time.Minute)
@@ -199,7 +200,24 @@ func (d *deployment) startRouter(r *routerProc) {
 	r.p = p
 }
 
-// startHelper runs this test binary on h as one of its helper programs.
+// helperEnv names the program of internal/testprog this test binary runs
+// as, inside a test host.
+const helperEnv = "RELIABILITY_HELPER"
+
+// loadInterval is the pause between the starts of two requests of the
+// load; loadTimeout is the services' request timeout.
+const (
+	loadInterval = 100 * time.Millisecond
+	loadTimeout  = 5 * time.Second
+)
+
+// startServer starts core-data on node-a (again, after a kill).
+func (d *deployment) startServer() {
+	d.server = d.startHelper(d.nodeA, server, "service", "-timeout", loadTimeout.String(), d.serverCfg)
+}
+
+// startHelper runs this test binary on h as one of the programs of
+// internal/testprog.
 func (d *deployment) startHelper(h *testhosts.Host, label, mode string, args ...string) *testhosts.Process {
 	self, err := os.Executable()
 	require.NoError(d.t, err)

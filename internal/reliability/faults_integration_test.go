@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,11 +21,16 @@ import (
 	"github.com/ztedge/ztedge/internal/multihost"
 	"github.com/ztedge/ztedge/internal/stacktest"
 	"github.com/ztedge/ztedge/internal/testhosts"
+	"github.com/ztedge/ztedge/internal/testprog"
 )
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(runHelper(mode, os.Args[1:]))
+		code, ok := testprog.Main(mode, os.Args[1:])
+		if !ok {
+			code = 2
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -172,7 +176,7 @@ func (d *deployment) fault(name string, inject, heal func()) outcome {
 func (d *deployment) waitOK(since time.Time, limit time.Duration) {
 	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		for _, r := range d.load.since(since) {
-			if r.ok {
+			if r.OK {
 				return
 			}
 		}
@@ -220,7 +224,6 @@ func (d *deployment) checkPorts(t *testing.T) {
 	for node := range want {
 		scans[node] = d.startHelper(d.hub.Host, "scan-"+node.Name, "scan", node.IP.String())
 	}
-	open := regexp.MustCompile(`(?m)^open (\d+)$`)
 	for node, p := range scans {
 		select {
 		case <-p.Done():
@@ -229,13 +232,9 @@ func (d *deployment) checkPorts(t *testing.T) {
 		}
 		data, err := os.ReadFile(p.Log)
 		require.NoError(t, err)
-		require.Contains(t, string(data), "scan done")
-		var ports []int
-		for _, m := range open.FindAllStringSubmatch(string(data), -1) {
-			var n int
-			n, _ = strconv.Atoi(m[1])
-			ports = append(ports, n)
-		}
+		require.Contains(t, string(data), testprog.ScanDone)
+		ports, err := testprog.OpenPorts(p.Log)
+		require.NoError(t, err)
 		t.Logf("hub -> %s: open %v", node.Name, ports)
 		assert.Equal(t, want[node], ports, node.Name)
 	}

@@ -3,57 +3,23 @@
 package reliability_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
-)
 
-// request is one request of the load, as the client logged it.
-type request struct {
-	start    time.Time
-	latency  time.Duration
-	ok       bool
-	instance string // the server process that answered
-	why      string // why it failed
-}
+	"github.com/ztedge/ztedge/internal/testprog"
+)
 
 // loadLog reads the client's log of requests.
 type loadLog struct{ path string }
 
 // since returns the requests that started at or after t.
-func (l *loadLog) since(t time.Time) []request {
-	f, err := os.Open(l.path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []request
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.SplitN(sc.Text(), " ", 5)
-		if len(fields) < 4 || fields[0] != "req" {
-			continue
-		}
-		ms, err1 := strconv.ParseInt(fields[1], 10, 64)
-		us, err2 := strconv.ParseInt(fields[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		r := request{start: time.UnixMilli(ms), latency: time.Duration(us) * time.Microsecond, ok: fields[3] == "ok"}
-		if len(fields) == 5 {
-			if r.ok {
-				r.instance = fields[4]
-			} else {
-				r.why = fields[4]
-			}
-		}
-		if !r.start.Before(t) {
-			out = append(out, r)
+func (l *loadLog) since(t time.Time) []testprog.Call {
+	calls, _ := testprog.ReadLoad(l.path) // not written yet: none
+	var out []testprog.Call
+	for _, c := range calls {
+		if !c.Start.Before(t) {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -86,42 +52,42 @@ func (o outcome) String() string {
 // classify sorts the requests that started from start on: during the fault
 // [start, end), then after end until the first success (recovery), then
 // after recovery.
-func classify(name string, reqs []request, start, end time.Time) outcome {
+func classify(name string, reqs []testprog.Call, start, end time.Time) outcome {
 	o := outcome{name: name, faultLength: end.Sub(start)}
 	for _, r := range reqs {
-		if r.start.Before(start) {
+		if r.Start.Before(start) {
 			continue
 		}
-		o.latencies = append(o.latencies, r.latency)
+		o.latencies = append(o.latencies, r.Latency)
 		switch {
-		case r.start.Before(end):
+		case r.Start.Before(end):
 			o.sentDuring++
-			if !r.ok {
+			if !r.OK {
 				o.failDuring++
 				o.noteFailure(r)
 			}
-		case !o.recovered && !r.ok:
+		case !o.recovered && !r.OK:
 			o.failBeforeRecovery++
 			o.noteFailure(r)
 		case !o.recovered:
-			o.recovered, o.recovery = true, max(0, r.start.Sub(end))
+			o.recovered, o.recovery = true, max(0, r.Start.Sub(end))
 			fallthrough
 		default:
 			o.sentAfter++
-			if !r.ok {
+			if !r.OK {
 				o.failAfter++
 				o.noteFailure(r)
-			} else if !slices.Contains(o.instances, r.instance) {
-				o.instances = append(o.instances, r.instance)
+			} else if !slices.Contains(o.instances, r.Instance) {
+				o.instances = append(o.instances, r.Instance)
 			}
 		}
 	}
 	return o
 }
 
-func (o *outcome) noteFailure(r request) {
+func (o *outcome) noteFailure(r testprog.Call) {
 	if len(o.firstFailures) < 3 {
-		o.firstFailures = append(o.firstFailures, r.start.Format("15:04:05.000")+" "+r.why)
+		o.firstFailures = append(o.firstFailures, r.Start.Format("15:04:05.000")+" "+r.Outcome)
 	}
 }
 

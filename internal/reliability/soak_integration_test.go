@@ -62,7 +62,7 @@ func TestIntegrationSoak(t *testing.T) {
 			return d.fault("core-data killed", func() {
 				require.NoError(t, syscall.Kill(-d.server.Cmd.Process.Pid, syscall.SIGKILL))
 				<-d.server.Done()
-			}, func() { d.server = d.startHelper(d.nodeA, server, "service", d.serverCfg) })
+			}, d.startServer)
 		}},
 	}
 
@@ -87,8 +87,8 @@ func TestIntegrationSoak(t *testing.T) {
 	var lat []time.Duration
 	for _, r := range reqs {
 		sent++
-		if r.ok {
-			lat = append(lat, r.latency)
+		if r.OK {
+			lat = append(lat, r.Latency)
 		} else {
 			failed++
 		}
