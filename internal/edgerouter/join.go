@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/logredact"
 	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
@@ -67,7 +68,8 @@ func Prepare(ctx context.Context, c Config, zitiBin string, token *Token, log io
 	defer cancel()
 	cmd := exec.CommandContext(ctx, zitiBin, "router", "enroll", c.ConfigFile(), "--jwt", tokenFile, "--keyAlg", "EC")
 	cmd.Dir = c.Dir
-	out, err := cmd.CombinedOutput()
+	raw, err := cmd.CombinedOutput()
+	out := logredact.Line(raw) // the enrolment token, should ziti print it
 	if err != nil {
 		return false, fmt.Errorf("edgerouter: enrolling router %s (%s router enroll): %w\n%s", c.Name, zitiBin, err, lastLines(string(out), 15))
 	}
