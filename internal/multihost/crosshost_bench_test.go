@@ -211,20 +211,7 @@ func figure(x float64) string {
 // beta-raw to node-b's, beta may dial alpha and beta-raw alpha-raw.
 func writeBenchTopology(b *testing.B, hub *multihost.Hub) (topology, output string) {
 	dir := filepath.Join(hub.Host.Dir, "bench")
-	require.NoError(b, os.MkdirAll(dir, 0o700))
-	require.NoError(b, os.WriteFile(filepath.Join(dir, "vault-token"), []byte(hub.VaultToken), 0o600))
-	require.NoError(b, os.WriteFile(filepath.Join(dir, "ziti-password"), []byte(hub.AdminPassword), 0o600))
-	topology = filepath.Join(dir, "topology.yaml")
-	require.NoError(b, os.WriteFile(topology, []byte(fmt.Sprintf(`# BenchmarkAcrossHosts: routers joined with multihost.JoinRouter.
-vault:
-  address: %s
-  caCert: %s
-  tokenFile: vault-token
-ziti:
-  controller: %s
-  caCert: %s
-  username: admin
-  passwordFile: ziti-password
+	topology, err := hub.WriteTopology(dir, "", `# BenchmarkAcrossHosts: routers joined with multihost.JoinRouter.
 jwt:
   ttl: 1h
 output: out
@@ -244,6 +231,7 @@ dial:
     to: [alpha]
   - from: [beta-raw]
     to: [alpha-raw]
-`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile)), 0o600))
+`)
+	require.NoError(b, err)
 	return topology, filepath.Join(dir, "out")
 }

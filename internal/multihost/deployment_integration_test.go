@@ -278,23 +278,10 @@ func buildZtedge(t testing.TB) string {
 func writeDeployment(t *testing.T, hub *multihost.Hub, nodeA, nodeB *testhosts.Host) (topology, output string) {
 	t.Helper()
 	dir := filepath.Join(hub.Host.Dir, "deploy")
-	require.NoError(t, os.MkdirAll(dir, 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "vault-token"), []byte(hub.VaultToken), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "ziti-password"), []byte(hub.AdminPassword), 0o600))
-	topology = filepath.Join(dir, "topology.yaml")
-	require.NoError(t, os.WriteFile(topology, []byte(fmt.Sprintf(`# The deployment of docs/deployment.md, on test hosts.
-vault:
-  address: %s
-  caCert: %s
-  tokenFile: vault-token
-  tokenPeriod: 1m          # renewed over Ziti during the Vault cut
+	topology, err := hub.WriteTopology(dir, `  tokenPeriod: 1m          # renewed over Ziti during the Vault cut
   overlay:
     router: hub            # Vault on the overlay, hosted by its own host's router
-ziti:
-  controller: %s
-  caCert: %s
-  username: admin
-  passwordFile: ziti-password
+`, fmt.Sprintf(`# The deployment of docs/deployment.md, on test hosts.
 jwt:
   ttl: 20s                 # several lifetimes pass during the Vault cut
 output: out
@@ -330,7 +317,8 @@ dependencies:
 dial:
   - from: [beta, laptop]
     to: [alpha]
-`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile, hub.Host.IP, nodeA.IP, nodeB.IP)), 0o600))
+`, hub.Host.IP, nodeA.IP, nodeB.IP))
+	require.NoError(t, err)
 	return topology, filepath.Join(dir, "out")
 }
 

@@ -189,20 +189,7 @@ func TestIntegrationVaultFaults(t *testing.T) {
 func writeFaultTopology(t *testing.T, hub *multihost.Hub, nodeA, nodeB *testhosts.Host) (topology, output string) {
 	t.Helper()
 	dir := filepath.Join(hub.Host.Dir, "deploy")
-	require.NoError(t, os.MkdirAll(dir, 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "vault-token"), []byte(hub.VaultToken), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "ziti-password"), []byte(hub.AdminPassword), 0o600))
-	topology = filepath.Join(dir, "topology.yaml")
-	require.NoError(t, os.WriteFile(topology, []byte(fmt.Sprintf(`vault:
-  address: %s
-  caCert: %s
-  tokenFile: vault-token
-ziti:
-  controller: %s
-  caCert: %s
-  username: admin
-  passwordFile: ziti-password
-jwt:
+	topology, err := hub.WriteTopology(dir, "", fmt.Sprintf(`jwt:
   ttl: %s
 output: out
 routers:
@@ -220,7 +207,8 @@ services:
 dial:
   - from: [beta]
     to: [alpha]
-`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile, faultJWTTTL, nodeA.IP, nodeB.IP)), 0o600))
+`, faultJWTTTL, nodeA.IP, nodeB.IP))
+	require.NoError(t, err)
 	return topology, filepath.Join(dir, "out")
 }
 

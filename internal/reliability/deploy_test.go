@@ -131,21 +131,7 @@ func deploy(t *testing.T) *deployment {
 // folder and returns the topology file.
 func (d *deployment) writeTopology() string {
 	t, hub := d.t, d.hub
-	dir := filepath.Join(hub.Host.Dir, "deploy")
-	require.NoError(t, os.MkdirAll(dir, 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "vault-token"), []byte(hub.VaultToken), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "ziti-password"), []byte(hub.AdminPassword), 0o600))
-	topo := filepath.Join(dir, "topology.yaml")
-	require.NoError(t, os.WriteFile(topo, []byte(fmt.Sprintf(`# The example topology's core-data and device-virtual on two nodes, JWTs of 30 s.
-vault:
-  address: %s
-  caCert: %s
-  tokenFile: vault-token
-ziti:
-  controller: %s
-  caCert: %s
-  username: admin
-  passwordFile: ziti-password
+	topo, err := hub.WriteTopology(filepath.Join(hub.Host.Dir, "deploy"), "", fmt.Sprintf(`# The example topology's core-data and device-virtual on two nodes, JWTs of 30 s.
 jwt:
   audience: edgex
   ttl: %s
@@ -176,11 +162,12 @@ services:
 dial:
   - from: [group:devices]
     to: [%s]
-`, hub.VaultAddr, hub.VaultCAFile, hub.ControllerURL, hub.CAFile, jwtLifetime,
+`, jwtLifetime,
 		d.nodeA.IP, multihost.RouterPort, multihost.RouterPort,
 		d.nodeA.IP, secondPort, secondPort,
 		d.nodeB.IP, multihost.RouterPort, multihost.RouterPort,
-		server, client, server)), 0o600))
+		server, client, server))
+	require.NoError(t, err)
 	return topo
 }
 
