@@ -35,7 +35,7 @@ const usageText = `usage: ztedge <command> [arguments]
 
 Commands:
   tools build [-tool NAME]   build the pinned ziti and vault binaries into the cache
-  stack up [flags]           start a local Vault dev server and Ziti quickstart network
+  stack up [flags]           start a local Vault (TLS) and Ziti quickstart network
   stack down [flags]         stop the local stack started by "stack up"
   stack status [flags]       show whether the local stack is up
   provision ...              plan, apply or destroy a topology in Vault and on the controller; graph draws it
@@ -190,7 +190,7 @@ func stackFlags(fs *flag.FlagSet, withPorts bool) *stack.Config {
 		fs.IntVar(&cfg.VaultPort, "vault-port", cfg.VaultPort, "Vault port on 127.0.0.1; port+1 is its cluster port (env ZTEDGE_VAULT_PORT)")
 		fs.IntVar(&cfg.ControllerPort, "ctrl-port", cfg.ControllerPort, "Ziti controller port on 127.0.0.1 (env ZTEDGE_CTRL_PORT)")
 		fs.IntVar(&cfg.RouterPort, "router-port", cfg.RouterPort, "Ziti edge router port (env ZTEDGE_ROUTER_PORT)")
-		fs.BoolVar(&cfg.VaultTLS, "vault-tls", cfg.VaultTLS, "run Vault with TLS (generated CA) and file storage instead of the dev server (env ZTEDGE_VAULT_TLS=1)")
+		fs.BoolVar(&cfg.VaultTLS, "vault-tls", cfg.VaultTLS, "run Vault with TLS (generated CA) and file storage; -vault-tls=false runs the in-memory dev server over plain HTTP on loopback (env ZTEDGE_VAULT_TLS=0)")
 	}
 	return &cfg
 }
@@ -201,7 +201,7 @@ func runStackUp(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cfg := stackFlags(fs, true)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ztedge stack up [flags]")
-		fmt.Fprintln(fs.Output(), "Starts a Vault dev server and a Ziti quickstart network on loopback, in the background.")
+		fmt.Fprintln(fs.Output(), "Starts Vault (TLS, file storage) and a Ziti quickstart network on loopback, in the background.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {

@@ -57,7 +57,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.IntVar(&o.tunnelPort, "tunnel-port", 18080, "loopback port \"ztedge tunnel\" forwards to core-data")
 	fs.IntVar(&o.proxyPort, "proxy-port", 18099, "loopback port of the tunnel's HTTP proxy for http://<service>.edgex.ziti")
 	fs.DurationVar(&o.readingsPeriod, "every", 3*time.Second, "how often device-virtual posts a reading")
-	fs.BoolVar(&o.vaultTLS, "vault-tls", stack.ConfigFromEnv().VaultTLS, "run Vault with TLS (generated CA) and file storage instead of the dev server (env ZTEDGE_VAULT_TLS=1)")
+	fs.BoolVar(&o.vaultTLS, "vault-tls", stack.ConfigFromEnv().VaultTLS, "run Vault with TLS (generated CA) and file storage; -vault-tls=false runs the in-memory dev server over plain HTTP on loopback (env ZTEDGE_VAULT_TLS=0)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), upUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

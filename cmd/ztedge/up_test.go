@@ -44,10 +44,12 @@ func TestIntegrationUpOnce(t *testing.T) {
 	err = up(ctx, &out, upOptions{
 		topology: "examples/topology.yaml", once: true,
 		coreDataPing: freeTCPPort(t), devicePing: freeTCPPort(t), tunnelPort: freeTCPPort(t), proxyPort: freeTCPPort(t),
-		readingsPeriod: time.Second,
+		readingsPeriod: time.Second, vaultTLS: true, // the default of -vault-tls
 	})
 	require.NoError(t, err, out.String())
 	got := out.String()
+	assert.Contains(t, got, "Vault with TLS and file storage")
+	assert.Regexp(t, `Vault:\s+https://127\.0\.0\.1:\d+ `, got)
 	assert.Regexp(t, `Applied: [1-9][0-9]* to create, 0 to update, 0 to delete\.`, got)
 	assert.Regexp(t, `core-data\s+pid \d+\s+listens on 127\.0\.0\.1:\d+ \(ping only\)`, got)
 	assert.Regexp(t, `device-virtual\s+pid \d+\s+listens on 127\.0\.0\.1:\d+ \(ping only\)`, got)

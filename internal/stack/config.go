@@ -1,4 +1,5 @@
-// Package stack runs a local development stack: a Vault dev server and an
+// Package stack runs a local development stack: Vault (a TLS server with
+// file storage, or the in-memory dev server) and an
 // OpenZiti quickstart network (controller and edge router in one process),
 // both on loopback, as detached background processes that outlive the
 // command that started them.
@@ -31,8 +32,9 @@ const (
 	EnvVaultPort  = "ZTEDGE_VAULT_PORT"
 	EnvCtrlPort   = "ZTEDGE_CTRL_PORT"
 	EnvRouterPort = "ZTEDGE_ROUTER_PORT"
-	// EnvVaultTLS set to 1 (or true) starts Vault with TLS and file
-	// storage instead of the in-memory dev server.
+	// EnvVaultTLS set to 0 (or false, no) starts the in-memory Vault dev
+	// server (plain HTTP on loopback) instead of Vault with TLS and file
+	// storage, which is ConfigFromEnv's default.
 	EnvVaultTLS = "ZTEDGE_VAULT_TLS"
 )
 
@@ -58,26 +60,44 @@ type Config struct {
 	ZitiBin, VaultBin string
 	// Progress receives human-readable progress lines; nil discards them.
 	Progress io.Writer
+
+	// envErr is a bad environment value found by ConfigFromEnv, reported
+	// by Up.
+	envErr error
 }
 
 // ConfigFromEnv returns the default configuration with the ZTEDGE_STATE_DIR,
 // ZTEDGE_VAULT_PORT, ZTEDGE_CTRL_PORT, ZTEDGE_ROUTER_PORT and
-// ZTEDGE_VAULT_TLS overrides applied. A port variable that is not a number is kept as -1, so that Up
-// reports it. The binaries are left empty (toolchain defaults).
+// ZTEDGE_VAULT_TLS overrides applied. Vault runs with TLS unless
+// ZTEDGE_VAULT_TLS says no. A port variable that is not a number is kept as
+// -1, and a ZTEDGE_VAULT_TLS that is not yes or no is remembered, so that
+// Up reports them. The binaries are left empty (toolchain defaults).
 func ConfigFromEnv() Config {
+	tls, err := envBool(EnvVaultTLS, true)
 	return Config{
 		StateDir:       defaultStateDir(),
 		VaultPort:      envPort(EnvVaultPort, DefaultVaultPort),
 		ControllerPort: envPort(EnvCtrlPort, DefaultControllerPort),
 		RouterPort:     envPort(EnvRouterPort, DefaultRouterPort),
-		VaultTLS:       envBool(EnvVaultTLS),
+		VaultTLS:       tls,
+		envErr:         err,
 	}
 }
 
-// envBool reads a yes/no environment variable: 1 or true (any case).
-func envBool(name string) bool {
-	v := strings.ToLower(strings.TrimSpace(os.Getenv(name)))
-	return v == "1" || v == "true" || v == "yes"
+// envBool reads a yes/no environment variable: 1, true or yes; 0, false or
+// no (any case); def when it is unset or empty. Any other value is an
+// error, and def is returned with it.
+func envBool(name string, def bool) (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv(name))); v {
+	case "":
+		return def, nil
+	case "1", "true", "yes":
+		return true, nil
+	case "0", "false", "no":
+		return false, nil
+	default:
+		return def, fmt.Errorf("%s=%q: want 1 or 0 (true or false, yes or no)", name, os.Getenv(name))
+	}
 }
 
 func defaultStateDir() string {

@@ -28,7 +28,7 @@ func (c Component) String() string {
 
 // Health reports each component of the stack.
 type Health struct {
-	// Vault is the Vault dev server.
+	// Vault is the Vault server.
 	Vault Component
 	// Controller is the Ziti controller (its client API answering).
 	Controller Component

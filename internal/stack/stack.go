@@ -47,6 +47,9 @@ const (
 // Up replaces through the APIs and revokes, so neither the process list,
 // the process environments nor the logs hold a live secret.
 func Up(ctx context.Context, cfg Config) (*State, error) {
+	if cfg.envErr != nil {
+		return nil, fmt.Errorf("stack: %w", cfg.envErr)
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ func TestConfigFromEnv(t *testing.T) {
 	require.Equal(t, 18280, cfg.ControllerPort, "default controller port")
 	require.Equal(t, 18281, cfg.RouterPort, "default router port")
 	require.NoError(t, cfg.validatePorts(), "default ports clash")
+	require.True(t, cfg.VaultTLS, "Vault runs with TLS by default")
 
 	t.Setenv(EnvStateDir, "/somewhere")
 	t.Setenv(EnvVaultPort, "28200")
@@ -40,6 +41,21 @@ func TestConfigFromEnv(t *testing.T) {
 	require.Equal(t, 28200, cfg.VaultPort, "Vault port override")
 	require.Equal(t, 28280, cfg.ControllerPort, "controller port override")
 	require.ErrorContains(t, cfg.validatePorts(), EnvRouterPort, "a non-numeric router port should be reported naming the variable")
+}
+
+func TestConfigFromEnvVaultTLS(t *testing.T) {
+	for v, want := range map[string]bool{"": true, "1": true, "TRUE": true, "yes": true, "0": false, "false": false, " No ": false} {
+		t.Setenv(EnvVaultTLS, v)
+		cfg := ConfigFromEnv()
+		assert.Equal(t, want, cfg.VaultTLS, "%s=%q", EnvVaultTLS, v)
+		assert.NoError(t, cfg.envErr, "%s=%q", EnvVaultTLS, v)
+	}
+	t.Setenv(EnvVaultTLS, "maybe")
+	cfg := ConfigFromEnv()
+	assert.True(t, cfg.VaultTLS, "a bad value must not pick the dev server")
+	cfg.StateDir = t.TempDir()
+	_, err := Up(context.Background(), cfg)
+	require.ErrorContains(t, err, `ZTEDGE_VAULT_TLS="maybe"`, "Up should name the bad variable")
 }
 
 func TestValidatePortsCatchesVaultClusterClash(t *testing.T) {

@@ -96,7 +96,7 @@ func RestartVault(ctx context.Context, st *State, progress io.Writer) (*State, e
 		progress = io.Discard
 	}
 	if st.VaultCAFile == "" {
-		return nil, fmt.Errorf("stack: vault at %s is the in-memory dev server: a restart would lose its data (start the stack with %s=1 for a TLS Vault with file storage)", st.VaultAddress, EnvVaultTLS)
+		return nil, fmt.Errorf("stack: vault at %s is the in-memory dev server (%s=0 or -vault-tls=false): a restart would lose its data; the default stack runs Vault with TLS and file storage, which can restart", st.VaultAddress, EnvVaultTLS)
 	}
 	stopped, err := stopProcess(ctx, st.VaultPID, st.VaultBin, vaultMarker, stopGrace)
 	if err != nil {
