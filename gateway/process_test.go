@@ -152,7 +152,8 @@ func TestGatewayWiring(t *testing.T) {
 		Listen:   freePort(t),
 		StateDir: filepath.Join(dir, "gw"),
 		AuthURL:  auth.URL,
-		Services: map[string]string{"core-data": upstream.URL, "core-metadata": upstream.URL + "/meta"},
+		Services: map[string]string{"core-data": upstream.URL, "core-metadata": upstream.URL + "/meta",
+			"closed": "http://" + freePort(t)}, // nothing listens there
 	}
 	p := startGateway(t, cfg)
 	base := "https://" + p.Addr
@@ -216,6 +217,9 @@ func TestGatewayWiring(t *testing.T) {
 		assert.False(t, r.body.Authorization, "ping got an Authorization header")
 		assert.Equal(t, 403, get(t, c, "POST", base+"/core-data/api/v3/ping", "").status, "POST ping")
 		assert.Equal(t, 401, get(t, c, "GET", base+"/core-data/api/v3/ping/more", "").status, "a path below ping")
+		r = get(t, c, "GET", base+"/core-data/api/v3/ping?ready", "")
+		assert.Equal(t, 200, r.status, "%+v", r.body)
+		assert.Empty(t, r.body.Query, "ping passed its query on: ?ready would show anyone the service's reasons")
 	})
 	t.Run("paths that escape the prefix are still guarded", func(t *testing.T) {
 		for _, path := range []string{"/core-data/api/v3/ping/../reading", "/core-data/../core-metadata/api/v3/device", "/core-data/%2e%2e/core-metadata/x"} {
@@ -245,6 +249,14 @@ func TestGatewayWiring(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotContains(t, string(data), "secretvalue", "the access log holds a token")
 		assert.Contains(t, string(data), "caller=carol ", "the access log does not name the caller")
+	})
+	t.Run("error log never holds query strings", func(t *testing.T) {
+		r := get(t, c, "GET", base+"/closed/api/v3/x?access_token=querysecret", "token-carol")
+		assert.Equal(t, 502, r.status)
+		time.Sleep(200 * time.Millisecond)
+		data, err := os.ReadFile(p.Config.ErrorLog())
+		require.NoError(t, err)
+		assert.NotContains(t, string(data), "querysecret", "the error log holds a request's query string")
 	})
 
 	// Stop, then a restart reuses the generated certificate.

@@ -84,6 +84,9 @@ func render(c *Config) []byte {
 	// $uri, not $request: the query string may hold a token (?access_token=).
 	p(1, `log_format ztedge '$remote_addr caller=%s [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent $request_time';`, callerVar)
 	p(1, "access_log %s ztedge;", q(c.AccessLog()))
+	p(1, "# Errors while serving a request name its request line, query string")
+	p(1, "# included, which may hold a token: only critical ones are logged.")
+	p(1, "error_log %s crit;", q(c.ErrorLog()))
 	p(1, "# Request bodies and upstream answers stay in memory: when nginx starts as")
 	p(1, "# root its workers run as another user, who may not reach the state folder.")
 	p(1, "client_max_body_size 1m;")
@@ -146,6 +149,8 @@ func render(c *Config) []byte {
 		p(3, "limit_except GET {")
 		p(4, "deny all;")
 		p(3, "}")
+		p(3, "# Without the query: ?ready would show anyone the service's reasons.")
+		p(3, `set $args "";`)
 		p(3, "proxy_pass %s%s;", up, c.PingPath)
 		if overlay != "" {
 			keepAlive(p, host)

@@ -45,6 +45,7 @@ func TestRender(t *testing.T) {
 		`pid "` + filepath.Join(dir, "nginx.pid") + `";`,
 		`error_log "` + filepath.Join(dir, "logs", "error.log") + `" notice;`,
 		`access_log "` + filepath.Join(dir, "logs", "access.log") + `" ztedge;`,
+		`error_log "` + filepath.Join(dir, "logs", "error.log") + `" crit;`,
 		`client_body_temp_path "` + filepath.Join(dir, "temp", "client_body") + `";`,
 	} {
 		assert.Contains(t, conf, want)

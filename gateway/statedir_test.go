@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -94,8 +95,10 @@ func TestAccessLogHasNoQueryString(t *testing.T) {
 	conf := string(render(func() *Config { c := testConfig(t.TempDir()); c.SetDefaults(); return &c }()))
 	assert.NotContains(t, conf, `"$request"`)
 	assert.NotContains(t, conf, "$request_uri")
-	assert.NotContains(t, conf, "$args")
-	assert.Contains(t, conf, "$uri")
+	assert.NotContains(t, conf, "$query_string")
+	format := regexp.MustCompile(`(?m)^\s*log_format .*$`).FindString(conf)
+	assert.NotContains(t, format, "$args")
+	assert.Contains(t, format, "$uri")
 }
 
 func TestExampleConfigKeepsItsStateOutOfTmp(t *testing.T) {

@@ -11,6 +11,7 @@ type cacheKey [32]byte
 // cacheEntry is a verified token's claims, valid until until.
 type cacheEntry struct {
 	claims *Claims
+	by     publicKey // the key that verified the signature; zero when none did
 	until  time.Time
 	slot   int // the ring slot that owns this entry
 }
@@ -35,28 +36,29 @@ func newTokenCache(size int) *tokenCache {
 	}
 }
 
-// get returns the claims cached for k if they are still valid at now.
-func (c *tokenCache) get(k cacheKey, now time.Time) (*Claims, bool) {
+// get returns the claims cached for k, and the key that verified them,
+// if they are still valid at now.
+func (c *tokenCache) get(k cacheKey, now time.Time) (*Claims, publicKey, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
 	if !ok {
-		return nil, false
+		return nil, publicKey{}, false
 	}
 	if !now.Before(e.until) {
 		delete(c.m, k)
-		return nil, false
+		return nil, publicKey{}, false
 	}
-	return e.claims, true
+	return e.claims, e.by, true
 }
 
-// put caches claims for k until until, evicting the oldest entry when the
-// cache is full.
-func (c *tokenCache) put(k cacheKey, claims *Claims, until time.Time) {
+// put caches claims for k, verified by key by, until until, evicting the
+// oldest entry when the cache is full.
+func (c *tokenCache) put(k cacheKey, claims *Claims, by publicKey, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[k]; ok {
-		e.claims, e.until = claims, until
+		e.claims, e.by, e.until = claims, by, until
 		c.m[k] = e
 		return
 	}
@@ -68,7 +70,7 @@ func (c *tokenCache) put(k cacheKey, claims *Claims, until time.Time) {
 		}
 	}
 	c.ring[i], c.used[i] = k, true
-	c.m[k] = cacheEntry{claims: claims, until: until, slot: i}
+	c.m[k] = cacheEntry{claims: claims, by: by, until: until, slot: i}
 }
 
 // len returns the number of entries, expired ones included.

@@ -9,7 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 // vaultDiscoveryPath is Vault's OpenID discovery document, relative to its address.
@@ -20,11 +21,11 @@ const maxDiscoverySize = 256 << 10
 
 // Discover reads Vault's issuer and JWKS URL from its OpenID discovery
 // document, GET <vaultAddr>/v1/identity/oidc/.well-known/openid-configuration
-// (no Vault token needed). A nil client means one with a 10 s timeout.
-// Both must be absolute http or https URLs, or absolute paths, which a
-// Vault without api_addr publishes (issuer "/v1/identity/oidc", as in
-// EdgeX): the issuer is then returned as is, to match the tokens' iss, and
-// the key set's URL is resolved against vaultAddr.
+// (no Vault token needed). Both must be absolute http or https URLs, or
+// absolute paths, which a Vault without api_addr publishes (issuer
+// "/v1/identity/oidc", as in EdgeX): the issuer is then returned as is, to
+// match the tokens' iss, and the key set's URL is resolved against
+// vaultAddr. A nil client means the default of [Options.HTTPClient].
 func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issuer, keysURL string, err error) {
 	base, err := url.Parse(vaultAddr)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -32,7 +33,7 @@ func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issue
 	}
 	where := strings.TrimRight(vaultAddr, "/") + vaultDiscoveryPath
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = defaultHTTPClient()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
@@ -82,4 +83,12 @@ func resolve(base *url.URL, ref string) (string, error) {
 		return (&url.URL{Scheme: base.Scheme, Host: base.Host, Path: u.Path, RawQuery: u.RawQuery}).String(), nil
 	}
 	return "", errors.New("not absolute")
+}
+
+// defaultHTTPClient is the client for Vault's discovery document and key
+// set when the caller gives none: [vault.HTTPClient]'s, with no
+// environment proxy and no redirects followed.
+func defaultHTTPClient() *http.Client {
+	c, _ := vault.HTTPClient(vault.Config{}) // fails only on a CA file
+	return c
 }

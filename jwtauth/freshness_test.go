@@ -160,3 +160,26 @@ func TestHighSTwinOfAGenuineToken(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, a, b)
 }
+
+func TestCachedTokenStopsVerifyingWhenItsKeyIsRotatedOut(t *testing.T) {
+	is := newIssuer(t)
+	ctx := context.Background()
+	v := is.verifier(is.options()) // the default cache, whose entries live until the token's exp
+	old := is.ec
+	claims := is.claims()
+	claims["exp"] = is.clock.Now().Add(24 * time.Hour).Unix()
+	tok := is.token(old, claims)
+	_, err := v.Verify(ctx, tok)
+	require.NoError(t, err)
+	_, err = v.Verify(ctx, tok)
+	require.NoError(t, err, "a cached token verifies again while its key is published")
+
+	// Vault rotates ec-1 out; the keys are fetched again past their max-age.
+	is.ec = newECKey(t, "ec-2")
+	is.publish(is.ec, is.rsa)
+	is.clock.Advance(11 * time.Minute)
+	_, err = v.Verify(ctx, is.token(old, is.claims()))
+	require.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	_, err = v.Verify(ctx, tok)
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey, "a token verified and cached before its key was rotated out must stop verifying too")
+}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/ztedge/ztedge/caller"
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 // Realm is the realm of the Bearer challenges this package sends.
@@ -178,16 +180,19 @@ func (f TokenSourceFunc) Token(ctx context.Context) (string, error) { return f(c
 // BearerTransport returns a RoundTripper that adds "Authorization: Bearer
 // <token>" to each request, the token coming from tokens. It sends a
 // modified copy of the request and leaves requests that already have an
-// Authorization header untouched. A nil base means http.DefaultTransport.
+// Authorization header untouched. A nil base means a copy of
+// http.DefaultTransport that never uses HTTP_PROXY or HTTPS_PROXY.
 //
 // The token proves the service's identity to every service accepting its
-// audience: use it only towards peers that should see it.
+// audience: use it only towards peers that should see it. On a redirect
+// the token goes only to the origin (scheme, host and port) of the first
+// request; a hop to any other origin is sent without it.
 func BearerTransport(base http.RoundTripper, tokens TokenSource) http.RoundTripper {
 	if tokens == nil {
 		panic("jwtauth: BearerTransport needs a token source")
 	}
 	if base == nil {
-		base = http.DefaultTransport
+		base = vault.Transport()
 	}
 	return &bearerTransport{base: base, tokens: tokens}
 }
@@ -199,7 +204,7 @@ type bearerTransport struct {
 
 // RoundTrip adds the token and sends the request with the base transport.
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if len(req.Header.Values("Authorization")) > 0 {
+	if len(req.Header.Values("Authorization")) > 0 || !sameOrigin(firstRequest(req).URL, req.URL) {
 		return t.base.RoundTrip(req)
 	}
 	token, err := t.tokens.Token(req.Context())
@@ -227,4 +232,31 @@ func (t *bearerTransport) CloseIdleConnections() {
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// firstRequest returns the request that started the redirect chain req
+// belongs to (req itself when it is no redirect).
+func firstRequest(req *http.Request) *http.Request {
+	for req.Response != nil && req.Response.Request != nil {
+		req = req.Response.Request
+	}
+	return req
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port
+// (an omitted port being the scheme's).
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		portOf(a) == portOf(b)
+}
+
+// portOf returns u's port, or its scheme's default.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }

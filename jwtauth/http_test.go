@@ -261,3 +261,56 @@ func TestVaultIntrospectorProtocol(t *testing.T) {
 	require.Error(t, err, "an answer without active gave no error")
 	require.EqualValues(t, 1, relogins.Load(), "relogins")
 }
+
+func TestBearerTransportSendsTheTokenOnlyToTheFirstOrigin(t *testing.T) {
+	var stolen atomic.Value
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Store(r.Header.Get("Authorization"))
+	}))
+	defer evil.Close()
+	var onPeer atomic.Int64
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer own.jwt.token" {
+			onPeer.Add(1)
+		}
+		switch r.URL.Path {
+		case "/here":
+			http.Redirect(w, r, "/there", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, evil.URL+"/steal", http.StatusFound)
+		}
+	}))
+	defer peer.Close()
+	tokens := jwtauth.TokenSourceFunc(func(context.Context) (string, error) { return "own.jwt.token", nil })
+	client := &http.Client{Transport: jwtauth.BearerTransport(nil, tokens)}
+
+	resp, err := client.Get(peer.URL + "/here")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.EqualValues(t, 2, onPeer.Load(), "a redirect on the same origin keeps the token")
+
+	resp, err = client.Get(peer.URL + "/away")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "", stolen.Load(), "the token followed a redirect to another origin")
+}
+
+func TestDiscoverAndKeysIgnoreTheEnvironmentProxy(t *testing.T) {
+	var proxied atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		_, _ = io.WriteString(w, `{"issuer":"http://vault.example:8200/v1/identity/oidc","jwks_uri":"http://vault.example:8200/v1/identity/oidc/.well-known/keys"}`)
+	}))
+	defer proxy.Close()
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	t.Setenv("http_proxy", proxy.URL)
+	t.Setenv("NO_PROXY", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _, err := jwtauth.Discover(ctx, "http://vault.example:8200", nil)
+	require.Error(t, err, "vault.example does not resolve: only a proxy could have answered")
+	_, err = jwtauth.NewVerifier(ctx, jwtauth.Options{Issuer: "http://vault.example:8200/v1/identity/oidc", Audiences: []string{"edgex"},
+		KeysURL: "http://vault.example:8200/v1/identity/oidc/.well-known/keys"})
+	require.Error(t, err)
+	require.Zero(t, proxied.Load(), "discovery or keys went through HTTP_PROXY")
+}

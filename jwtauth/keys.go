@@ -90,6 +90,21 @@ func (s *keySet) candidates(alg, kid string) (keys []publicKey, known bool) {
 	return keys, known
 }
 
+// holds reports whether the set still publishes key k: the same key ID and
+// the same public key.
+func (s *keySet) holds(k publicKey) bool {
+	want, ok := k.key.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok {
+		return false
+	}
+	for _, have := range s.keys {
+		if have.kid == k.kid && want.Equal(have.key) {
+			return true
+		}
+	}
+	return false
+}
+
 // fetchCall is one JWKS fetch that several goroutines may wait for.
 type fetchCall struct {
 	done chan struct{}

@@ -102,7 +102,9 @@ type Options struct {
 	// Introspector answers whether a token is active; required in
 	// Introspect and Both modes (see [NewVaultIntrospector]).
 	Introspector Introspector
-	// HTTPClient fetches the JWKS. Default: a client with a 10 s timeout.
+	// HTTPClient fetches the JWKS. Default: a client with a 10 s timeout
+	// that never uses HTTP_PROXY or HTTPS_PROXY (whoever ran the proxy
+	// could hand over keys of its own) and follows no redirect.
 	HTTPClient *http.Client
 	// RefetchInterval is the minimum time between JWKS fetches triggered by
 	// tokens naming an unknown kid, and between retries of a failed fetch.
@@ -234,7 +236,7 @@ func (opts Options) validate() (*settings, error) {
 		bad("MaxTokenSize %d must not be negative", opts.MaxTokenSize)
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		opts.HTTPClient = defaultHTTPClient()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

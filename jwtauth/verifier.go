@@ -120,7 +120,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	var key cacheKey
 	if v.cache != nil {
 		key = sha256.Sum256([]byte(token))
-		if c, ok := v.cache.get(key, now); ok {
+		// A cached token stays valid only while the key that verified it
+		// is published: a key rotated out stops verifying at once.
+		if c, by, ok := v.cache.get(key, now); ok && (by.key == nil || v.keys.fresh(ctx).holds(by)) {
 			return c.clone(), nil
 		}
 	}
@@ -128,8 +130,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
+	var by publicKey
 	if v.s.Mode != Introspect {
-		if err := v.checkSignature(ctx, t); err != nil {
+		if by, err = v.checkSignature(ctx, t); err != nil {
 			return nil, err
 		}
 	}
@@ -138,13 +141,13 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	if v.s.Mode != Local {
 		if v.refused != nil {
-			if _, no := v.refused.get(key, now); no {
+			if _, _, no := v.refused.get(key, now); no {
 				return nil, refuse(ErrInactive, "refused by the introspection endpoint moments ago")
 			}
 		}
 		if err := v.introspect(ctx, token); err != nil {
 			if errors.Is(err, ErrInactive) && v.refused != nil {
-				v.refused.put(key, nil, now.Add(v.s.CacheTTL))
+				v.refused.put(key, nil, publicKey{}, now.Add(v.s.CacheTTL))
 			}
 			return nil, err
 		}
@@ -154,7 +157,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 		if ttl := v.s.CacheTTL; ttl > 0 && now.Add(ttl).Before(until) {
 			until = now.Add(ttl)
 		}
-		v.cache.put(key, t.claims, until)
+		v.cache.put(key, t.claims, by, until)
 	}
 	return t.claims.clone(), nil
 }
@@ -338,10 +341,10 @@ func numericDate(v any) (time.Time, bool) {
 }
 
 // checkSignature verifies the signature with the key the token names.
-func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) error {
+func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (publicKey, error) {
 	sig, err := segment.DecodeString(t.signature)
 	if err != nil {
-		return refuse(ErrMalformed, "signature is not base64url")
+		return publicKey{}, refuse(ErrMalformed, "signature is not base64url")
 	}
 	keys, known := v.keys.fresh(ctx).candidates(t.alg, t.kid)
 	if !known && t.kid != "" {
@@ -352,21 +355,21 @@ func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) error {
 		}
 	}
 	if !known {
-		return refuse(ErrUnknownKey, "no published key has the token's key ID")
+		return publicKey{}, refuse(ErrUnknownKey, "no published key has the token's key ID")
 	}
 	if len(keys) == 0 {
-		return refuse(ErrAlgorithm, "the algorithm does not match the key's type")
+		return publicKey{}, refuse(ErrAlgorithm, "the algorithm does not match the key's type")
 	}
 	method := jwt.GetSigningMethod(t.alg)
 	if method == nil { // cannot happen: the allow-list holds supported algorithms only
-		return refuse(ErrAlgorithm, "unsupported algorithm")
+		return publicKey{}, refuse(ErrAlgorithm, "unsupported algorithm")
 	}
 	for _, k := range keys {
 		if method.Verify(t.signingInput, sig, k.key) == nil {
-			return nil
+			return k, nil
 		}
 	}
-	return refuse(ErrSignature, "")
+	return publicKey{}, refuse(ErrSignature, "")
 }
 
 // checkClaims checks exp, nbf, iat, iss and aud at now.

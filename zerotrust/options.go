@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/ztedge/ztedge/internal/yesno"
 )
 
 // Mode is a security mode: plain TCP or zero trust over OpenZiti.
@@ -87,16 +89,14 @@ const (
 
 // requireJWT reads [KeyRequireJWT], defaulting to the mode's default.
 func (o SecurityOptions) requireJWT(mode Mode) (bool, error) {
-	v := strings.ToLower(o.Get(KeyRequireJWT))
-	switch v {
-	case "":
+	v := o.Get(KeyRequireJWT)
+	if strings.TrimSpace(v) == "" {
 		return mode == ModePlain, nil
-	case "true", "yes", "1":
-		return true, nil
-	case "false", "no", "0":
-		return false, nil
 	}
-	return false, fmt.Errorf("%s: %q is not true or false", KeyRequireJWT, o.Get(KeyRequireJWT))
+	if on, ok := yesno.Parse(v); ok {
+		return on, nil
+	}
+	return false, fmt.Errorf("%s: %q is not true or false (%s)", KeyRequireJWT, v, yesno.Words)
 }
 
 // jwtValidation reads [KeyJWTValidation], "local" by default.

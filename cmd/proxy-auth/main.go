@@ -29,7 +29,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +36,7 @@ import (
 	"github.com/ztedge/ztedge/gateway"
 	"github.com/ztedge/ztedge/internal/idtoken"
 	"github.com/ztedge/ztedge/internal/vault"
+	"github.com/ztedge/ztedge/internal/yesno"
 	"github.com/ztedge/ztedge/jwtauth"
 )
 
@@ -61,10 +61,10 @@ type options struct {
 	cacheTTL                                                           time.Duration
 }
 
-// envBool reads a boolean environment variable (false when unset or bad).
-func envBool(name string) bool {
-	v, _ := strconv.ParseBool(os.Getenv(name))
-	return v
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func envOr(name, def string) string {
@@ -80,10 +80,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	fs := flag.NewFlagSet("proxy-auth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
+	introspect, envErr := yesno.Env("ZTEDGE_INTROSPECT", false)
 	fs.StringVar(&o.listen, "listen", envOr("ZTEDGE_PROXY_AUTH_LISTEN", DefaultListen), "address to listen on (env ZTEDGE_PROXY_AUTH_LISTEN)")
 	fs.StringVar(&o.vault, "vault", os.Getenv("VAULT_ADDR"), "Vault address; the issuer and keys are discovered from it (env VAULT_ADDR)")
 	fs.StringVar(&o.audiences, "audience", envOr("ZTEDGE_AUDIENCE", "edgex"), "accepted JWT audiences, comma-separated (env ZTEDGE_AUDIENCE)")
-	fs.BoolVar(&o.introspect, "introspect", envBool("ZTEDGE_INTROSPECT"), "also ask Vault's introspection endpoint about each new token (env ZTEDGE_INTROSPECT)")
+	fs.BoolVar(&o.introspect, "introspect", introspect, "also ask Vault's introspection endpoint about each new token (env ZTEDGE_INTROSPECT)")
 	fs.StringVar(&o.credentials, "vault-credentials", os.Getenv("ZTEDGE_VAULT_CREDENTIALS"), "with -introspect: AppRole credentials file written by ztedge provision (env ZTEDGE_VAULT_CREDENTIALS)")
 	fs.StringVar(&o.tokenFile, "vault-token-file", "", "with -introspect: file with a Vault token allowed to introspect (default env VAULT_TOKEN)")
 	fs.StringVar(&o.caFile, "vault-ca", os.Getenv("VAULT_CACERT"), "PEM CA of Vault's TLS certificate (env VAULT_CACERT)")
@@ -99,6 +100,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if envErr != nil && !flagSet(fs, "introspect") {
+		return envErr
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {

@@ -64,3 +64,11 @@ func TestRefusesToStartWithoutOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestRefusesAnIntrospectSettingItCannotRead(t *testing.T) {
+	t.Setenv("ZTEDGE_INTROSPECT", "on")
+	err := run(context.Background(), []string{"-listen", "127.0.0.1:0", "-vault", "http://127.0.0.1:1"}, &bytes.Buffer{}, nil)
+	if err == nil || !strings.Contains(err.Error(), `ZTEDGE_INTROSPECT="on"`) {
+		t.Fatalf("want an error naming ZTEDGE_INTROSPECT, got %v", err)
+	}
+}

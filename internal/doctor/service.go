@@ -159,7 +159,7 @@ func (c *checkup) checkLogin(ctx context.Context) (string, error) {
 		return "", err
 	}
 	// Revoke the doctor's token: it was only a test of the login.
-	if lc, err := c.vault.Clone(); err == nil {
+	if lc, err := vault.Clone(c.vault); err == nil {
 		lc.SetToken(login.Token)
 		_ = lc.Auth().Token().RevokeSelfWithContext(ctx, "")
 	}

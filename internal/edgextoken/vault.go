@@ -110,7 +110,7 @@ func Revoke(ctx context.Context, c *vaultapi.Client, token string) error {
 // tokenClient is a clone of c that sends token, so concurrent callers of c
 // are not disturbed.
 func tokenClient(c *vaultapi.Client, token string) (*vaultapi.Client, error) {
-	s, err := c.Clone()
+	s, err := vault.Clone(c)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 // and logs in again when Vault refuses that login. It logs in once now,
 // so bad credentials fail here.
 func (s *Source) Introspector(ctx context.Context) (*jwtauth.VaultIntrospector, error) {
-	c, err := s.client.Clone()
+	c, err := vault.Clone(s.client)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+
+	"github.com/ztedge/ztedge/internal/yesno"
 )
 
 // Default ports, chosen away from the tools' own defaults (8200, 1280, 3022)
@@ -73,7 +74,7 @@ type Config struct {
 // -1, and a ZTEDGE_VAULT_TLS that is not yes or no is remembered, so that
 // Up reports them. The binaries are left empty (toolchain defaults).
 func ConfigFromEnv() Config {
-	tls, err := envBool(EnvVaultTLS, true)
+	tls, err := yesno.Env(EnvVaultTLS, true)
 	return Config{
 		StateDir:       defaultStateDir(),
 		VaultPort:      envPort(EnvVaultPort, DefaultVaultPort),
@@ -81,22 +82,6 @@ func ConfigFromEnv() Config {
 		RouterPort:     envPort(EnvRouterPort, DefaultRouterPort),
 		VaultTLS:       tls,
 		envErr:         err,
-	}
-}
-
-// envBool reads a yes/no environment variable: 1, true or yes; 0, false or
-// no (any case); def when it is unset or empty. Any other value is an
-// error, and def is returned with it.
-func envBool(name string, def bool) (bool, error) {
-	switch v := strings.ToLower(strings.TrimSpace(os.Getenv(name))); v {
-	case "":
-		return def, nil
-	case "1", "true", "yes":
-		return true, nil
-	case "0", "false", "no":
-		return false, nil
-	default:
-		return def, fmt.Errorf("%s=%q: want 1 or 0 (true or false, yes or no)", name, os.Getenv(name))
 	}
 }
 

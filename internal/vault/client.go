@@ -42,17 +42,25 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// HTTPClient returns an http.Client for requests to Vault that carry no
-// Vault token (OIDC discovery, the key set): TLS with the CA of cfg, the
-// timeout of cfg, no environment proxy, and no redirects followed.
-func HTTPClient(cfg Config) (*http.Client, error) {
+// Transport returns an HTTP transport for requests that carry secrets or
+// tokens: TLS 1.2 or newer, and never HTTP_PROXY or HTTPS_PROXY, which
+// would hand them to whoever runs the proxy.
+func Transport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	// Secrets and tokens travel to Vault: never through HTTP_PROXY or
-	// HTTPS_PROXY, which would hand them to whoever runs the proxy.
 	tr.Proxy = nil
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	return tr
+}
+
+// HTTPClient returns an http.Client for requests to Vault: TLS with the CA
+// of cfg, the timeout of cfg, no environment proxy (see [Transport]), and
+// no redirects: an answer 3xx is an error, so that neither net/http nor
+// the Vault API client (which follows redirects itself) sends a request
+// with its token or secret on to another host.
+func HTTPClient(cfg Config) (*http.Client, error) {
+	tr := Transport()
 	// Provisioning sends several requests at once: keep their connections.
 	tr.MaxIdleConnsPerHost = 32
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.Dial != nil {
 		tr.DialContext = cfg.Dial
 	}
@@ -68,13 +76,34 @@ func HTTPClient(cfg Config) (*http.Client, error) {
 		timeout = DefaultTimeout
 	}
 	return &http.Client{
-		Transport: tr,
+		Transport: noRedirects{tr},
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}, nil
 }
+
+// noRedirects turns an answer 3xx into an error.
+type noRedirects struct{ base *http.Transport }
+
+// RoundTrip sends r and refuses a redirect in the answer, naming where it
+// pointed without its path or query, which may hold secrets.
+func (t noRedirects) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 || resp.StatusCode == http.StatusNotModified {
+		return resp, err
+	}
+	_ = resp.Body.Close()
+	to := "elsewhere"
+	if u, err := url.Parse(resp.Header.Get("Location")); err == nil && u.Host != "" {
+		to = u.Scheme + "://" + u.Host
+	}
+	return nil, fmt.Errorf("vault at %s answered %s, a redirect to %s: ztedge follows no redirect from Vault (point it at the active node's address)", r.URL.Host, resp.Status, to)
+}
+
+// CloseIdleConnections closes the transport's idle connections.
+func (t noRedirects) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
 // LoadCA reads a PEM bundle into a certificate pool.
 func LoadCA(file string) (*x509.CertPool, error) {
@@ -117,8 +146,11 @@ func IsLoopback(addr string) bool {
 }
 
 // NewClient returns a Vault API client for cfg with no token set. It uses
-// the client of [HTTPClient], so it ignores HTTP_PROXY, VAULT_TOKEN,
+// the client of [HTTPClient], so it ignores HTTP_PROXY, follows no
+// redirect, and ignores VAULT_TOKEN, VAULT_NAMESPACE, VAULT_HEADERS,
 // VAULT_SKIP_VERIFY and the other VAULT_* settings of the environment.
+// Copy it with [Clone], not its Clone method, which reads the environment
+// again.
 func NewClient(cfg Config) (*vaultapi.Client, error) {
 	addr := strings.TrimRight(strings.TrimSpace(cfg.Address), "/")
 	if err := CheckAddress(addr); err != nil {
@@ -144,8 +176,28 @@ func NewClient(cfg Config) (*vaultapi.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault client for %s: %w", addr, err)
 	}
-	c.ClearToken() // NewClient takes VAULT_TOKEN from the environment
+	scrub(c)
 	return c, nil
+}
+
+// Clone returns a copy of c for another token: the same address and HTTP
+// client, no token, and none of the namespace and headers the Vault API
+// client takes from VAULT_NAMESPACE and VAULT_HEADERS when it clones.
+func Clone(c *vaultapi.Client) (*vaultapi.Client, error) {
+	lc, err := c.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("vault client for %s: %w", c.Address(), err)
+	}
+	scrub(lc)
+	return lc, nil
+}
+
+// scrub removes from a new Vault API client what it took from the
+// environment: VAULT_TOKEN, VAULT_NAMESPACE and VAULT_HEADERS.
+func scrub(c *vaultapi.Client) {
+	c.ClearToken()
+	c.ClearNamespace()
+	c.SetHeaders(http.Header{vaultapi.RequestHeaderName: {"true"}})
 }
 
 // Login is the outcome of a successful login.
@@ -180,11 +232,10 @@ func AppRoleLogin(ctx context.Context, c *vaultapi.Client, mount, roleID, secret
 		return nil, errors.New("vault approle login: mount, role_id and secret_id are all required")
 	}
 	// A clone without a token: the login must not carry another token.
-	lc, err := c.Clone()
+	lc, err := Clone(c)
 	if err != nil {
 		return nil, err
 	}
-	lc.ClearToken()
 	sec, err := lc.Logical().WriteWithContext(ctx, "auth/"+mount+"/login", map[string]any{
 		"role_id": roleID, "secret_id": secretID,
 	})

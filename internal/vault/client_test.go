@@ -112,3 +112,36 @@ func TestAddresses(t *testing.T) {
 	assert.False(t, IsLoopback("http://198.18.0.1:8200"))
 	assert.False(t, IsLoopback("http://vault.example:8200"))
 }
+
+func TestClientFollowsNoRedirectAndDropsEnvironmentHeaders(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	var headers atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		headers.Store(r.Header.Clone())
+		http.Redirect(w, r, other.URL+r.URL.Path+"?token=secret-in-query", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	t.Setenv("VAULT_NAMESPACE", "attacker-ns")
+	t.Setenv("VAULT_HEADERS", `{"X-Env-Header":"from-env"}`)
+
+	c, err := NewClient(Config{Address: srv.URL})
+	require.NoError(t, err)
+	_, err = AppRoleLogin(context.Background(), c, "approle", "role", "SECRET-ID-VALUE")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "redirect to "+other.URL)
+	assert.NotContains(t, err.Error(), "secret-in-query", "the redirect's query is not repeated")
+	assert.NotContains(t, err.Error(), "SECRET-ID-VALUE")
+	assert.Zero(t, elsewhere.Load(), "the login was sent on to the redirect's host")
+	h := headers.Load().(http.Header)
+	assert.Empty(t, h.Get("X-Vault-Namespace"), "VAULT_NAMESPACE was sent")
+	assert.Empty(t, h.Get("X-Env-Header"), "VAULT_HEADERS were sent")
+	assert.Equal(t, "true", h.Get("X-Vault-Request"), "Vault's SSRF header is kept")
+
+	lc, err := Clone(c)
+	require.NoError(t, err)
+	assert.Empty(t, lc.Namespace())
+	assert.Empty(t, lc.Headers().Get("X-Env-Header"))
+	assert.Empty(t, lc.Token())
+}
