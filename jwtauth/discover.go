@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ztedge/ztedge/internal/endpoint"
 	"github.com/ztedge/ztedge/internal/vault"
 )
 
@@ -27,9 +28,9 @@ const maxDiscoverySize = 256 << 10
 // match the tokens' iss, and the key set's URL is resolved against
 // vaultAddr. A nil client means the default of [Options.HTTPClient].
 func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issuer, keysURL string, err error) {
-	base, err := url.Parse(vaultAddr)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return "", "", fmt.Errorf("discovering vault's issuer: address %q must be an absolute http or https URL", vaultAddr)
+	base, err := endpoint.URL(vaultAddr, "https", "http")
+	if err != nil {
+		return "", "", fmt.Errorf("discovering vault's issuer: address %w", err)
 	}
 	where := strings.TrimRight(vaultAddr, "/") + vaultDiscoveryPath
 	if client == nil {

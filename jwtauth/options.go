@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ztedge/ztedge/internal/endpoint"
 )
 
 // Mode chooses how a [Verifier] decides that a token is genuine.
@@ -200,8 +201,8 @@ func (opts Options) validate() (*settings, error) {
 	if opts.Mode != Introspect {
 		if opts.KeysURL == "" {
 			bad("KeysURL is required in %s mode", opts.Mode)
-		} else if u, err := url.Parse(opts.KeysURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("KeysURL %q must be an absolute http or https URL", opts.KeysURL)
+		} else if _, err := endpoint.URL(opts.KeysURL, "https", "http"); err != nil {
+			bad("KeysURL %v", err)
 		}
 	}
 

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ztedge/ztedge/internal/endpoint"
 	"github.com/ztedge/ztedge/internal/naming"
 )
 
@@ -234,10 +235,9 @@ func (t *Topology) SetDefaults() {
 		t.Ziti.EdgeRouterRoles = []string{"#all"}
 	}
 	t.Vault.Address = strings.TrimRight(t.Vault.Address, "/")
-	if c := t.Ziti.Controller; c != "" && !strings.Contains(c, "://") {
-		t.Ziti.Controller = "https://" + c
+	if c, err := endpoint.Controller(t.Ziti.Controller); err == nil {
+		t.Ziti.Controller = c // a bad one stays as it is, for Validate to report
 	}
-	t.Ziti.Controller = strings.TrimRight(t.Ziti.Controller, "/")
 	for i := range t.Services {
 		s := &t.Services[i]
 		if s.Host == "" && s.Name != "" {

@@ -1,11 +1,14 @@
 package provisioning
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -148,4 +151,17 @@ func TestLoadDeclarationsIgnoresSettingReferences(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(validYAML+"---\nservices: []\n"), 0o600))
 	_, err = LoadDeclarations(file)
 	assert.ErrorContains(t, err, "more than one YAML document")
+}
+
+func TestNewWarnsAboutPlainHTTPVaultBeyondLoopback(t *testing.T) {
+	top := parseValid(t)
+	top.Vault.Address = "http://vault.invalid:8200"
+	top.Vault.TokenFile = ""
+	t.Setenv("VAULT_TOKEN", "x")
+	var logs strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := New(ctx, top, slog.New(slog.NewTextHandler(&logs, nil)))
+	require.Error(t, err, "vault.invalid does not resolve")
+	assert.Contains(t, logs.String(), "plain http on a non-loopback address: the administrator's Vault token")
 }

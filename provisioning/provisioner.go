@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/internal/vault"
 )
 
 // Provisioner brings Vault and the Ziti controller to the state a
@@ -31,6 +33,7 @@ func New(ctx context.Context, t *Topology, logger *slog.Logger) (_ *Provisioner,
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
+	vault.WarnPlainHTTP(logger, t.Vault.Address, "the administrator's Vault token and the services' secret IDs", "use https and vault.caCert")
 	vc, err := newVaultClient(ctx, t)
 	if err != nil {
 		return nil, err

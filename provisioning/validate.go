@@ -2,12 +2,12 @@ package provisioning
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/endpoint"
 	"github.com/ztedge/ztedge/internal/naming"
 )
 
@@ -185,17 +185,9 @@ func (v *validator) urlField(field, raw string, schemes ...string) {
 		v.addf("%s: missing", field)
 		return
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		v.addf("%s: %q is not a valid URL", field, raw)
-		return
+	if _, err := endpoint.Base(raw, schemes...); err != nil {
+		v.addf("%s: %v", field, err)
 	}
-	for _, s := range schemes {
-		if u.Scheme == s {
-			return
-		}
-	}
-	v.addf("%s: scheme %q is not allowed (use %s)", field, u.Scheme, strings.Join(schemes, " or "))
 }
 
 func (v *validator) name(field, name string, seen map[string]string, kind string) {

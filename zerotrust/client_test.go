@@ -111,3 +111,14 @@ func TestZerotrustPeersGetNoJWTByDefault(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"core-data": false, "core-metadata": true}, jwt)
 }
+
+func TestPlainHTTPVaultBeyondLoopbackIsWarnedAbout(t *testing.T) {
+	var logs strings.Builder
+	cfg := &Config{Service: ServiceConfig{Name: "core-data", Port: 59880,
+		SecurityOptions: SecurityOptions{KeyVaultAddress: "http://vault.invalid:8200"}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := New(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.Error(t, err, "vault.invalid does not resolve")
+	assert.Contains(t, logs.String(), "plain http on a non-loopback address: Vault's signing keys cross the network unprotected")
+}

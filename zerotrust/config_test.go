@@ -86,7 +86,7 @@ func TestValidateRefusesIncompleteZeroTrust(t *testing.T) {
 	}{
 		"unknown mode":       {"Mode: ZeroTrust|Mode: zero-trust", `Service.SecurityOptions.Mode: unknown mode "zero-trust"`},
 		"missing controller": {"OpenZitiController: 127.0.0.1:1280|", "Service.SecurityOptions.OpenZitiController: missing"},
-		"http controller":    {"OpenZitiController: 127.0.0.1:1280|OpenZitiController: http://x:1", `scheme "http" is not allowed`},
+		"http controller":    {"OpenZitiController: 127.0.0.1:1280|OpenZitiController: http://x:1", `the scheme must be https`},
 		"missing creds":      {"VaultCredentialsFile: creds.json|", "Service.SecurityOptions.VaultCredentialsFile: missing"},
 		"missing name":       {"Name: core-data|", "Service.Name: missing"},
 		"unknown key":        {"VaultCredentialsFile: creds.json|VaultCredentialsFile: creds.json\n    OpenZitiControler: x", "unknown key OpenZitiControler"},

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,7 +102,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 		if cfg.Service.Name != "" && src.Service() != cfg.Service.Name {
 			return nil, fmt.Errorf("zerotrust: %s.%s: the credentials are for %q, not for this service %q", field, KeyCredentials, src.Service(), cfg.Service.Name)
 		}
-		warnPlainVault(s.log, src.Address())
+		vault.WarnPlainHTTP(s.log, src.Address(), "logins and tokens", "use https and "+KeyVaultCA)
 		s.tokens = src
 	}
 	if zt {
@@ -176,13 +175,6 @@ func (c *Config) overlaySettings() (sec settings, field string, zt bool) {
 		}
 	}
 	return c.Service.sec, "Service.SecurityOptions", false
-}
-
-// warnPlainVault warns about a Vault reached over plain http beyond loopback.
-func warnPlainVault(log *slog.Logger, addr string) {
-	if strings.HasPrefix(strings.ToLower(addr), "http://") && !vault.IsLoopback(addr) {
-		log.Warn("Vault is reached over plain http on a non-loopback address: logins and tokens cross the network unprotected; use https and VaultCAFile", "vault", addr)
-	}
 }
 
 // buildClient makes the transport and HTTP client for the configured peers.

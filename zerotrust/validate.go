@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/ztedge/ztedge/internal/endpoint"
 	"github.com/ztedge/ztedge/internal/naming"
 )
 
@@ -53,8 +53,8 @@ func (o SecurityOptions) parse(field string) (settings, []error) {
 		}
 	}
 	if s.vaultAddress != "" {
-		if u, err := url.Parse(s.vaultAddress); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s.%s: %q is not an http or https URL", field, KeyVaultAddress, s.vaultAddress))
+		if _, err := endpoint.Base(s.vaultAddress, "https", "http"); err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyVaultAddress, err))
 		}
 	}
 	if s.requireJWT, err = o.requireJWT(s.mode); err != nil {
@@ -191,20 +191,8 @@ func needOverlay(field string, sec settings) []error {
 }
 
 // ControllerURL turns a controller given as host:port or URL into its
-// https base URL.
-func ControllerURL(s string) (string, error) {
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("%q is not a host:port or URL", s)
-	}
-	if u.Scheme != "https" {
-		return "", fmt.Errorf("scheme %q is not allowed (the controller speaks https)", u.Scheme)
-	}
-	return u.Scheme + "://" + u.Host, nil
-}
+// https base URL, https://host:port (a path is dropped).
+func ControllerURL(s string) (string, error) { return endpoint.Controller(s) }
 
 // Mode returns the service's security mode (plain when the setting is
 // unreadable; Validate reports that).

@@ -33,6 +33,9 @@ func newVerifier(ctx context.Context, sec settings, tokens *idtoken.Source, log 
 	if addr == "" {
 		return nil, errors.New("zerotrust: the service requires JWTs but no Vault address is configured")
 	}
+	if tokens == nil || addr != tokens.Address() { // else New warned already
+		vault.WarnPlainHTTP(log, addr, "Vault's signing keys", "use https and "+KeyVaultCA)
+	}
 	vc := vault.Config{Address: addr, CAFile: sec.vaultCA}
 	if tokens != nil {
 		vc.Dial = tokens.DialVault // over the overlay once joined

@@ -182,9 +182,7 @@ func newVerifier(ctx context.Context, o *options, logger *slog.Logger) (*jwtauth
 	if err := vault.CheckAddress(vaultAddr); err != nil {
 		return nil, fmt.Errorf("-vault: %w", err)
 	}
-	if strings.HasPrefix(vaultAddr, "http://") && !vault.IsLoopback(vaultAddr) {
-		logger.Warn("Vault is reached over plain http on a non-loopback address: keys and introspected tokens cross the network unprotected; use https and -vault-ca", "vault", vaultAddr)
-	}
+	vault.WarnPlainHTTP(logger, vaultAddr, "keys and introspected tokens", "use https and -vault-ca")
 	client, err := vault.HTTPClient(vault.Config{Address: vaultAddr, CAFile: o.caFile})
 	if err != nil {
 		return nil, fmt.Errorf("-vault-ca: %w", err)

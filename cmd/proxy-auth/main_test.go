@@ -38,7 +38,7 @@ func TestRefusesToStartWithoutOptions(t *testing.T) {
 		{"empty audience", []string{"-vault", closed, "-audience", ","}, []string{"no audience"}},
 		{"unreachable", []string{"-vault", closed}, []string{"cannot reach Vault at " + closed}},
 		{"not a vault", []string{"-vault", notVault.URL}, []string{"cannot reach Vault", "404"}},
-		{"bad address", []string{"-vault", "127.0.0.1:8200"}, []string{"must be an http or https URL"}},
+		{"bad address", []string{"-vault", "127.0.0.1:8200"}, []string{"is not a URL such as https://host:port"}},
 		{"negative cache", []string{"-vault", closed, "-cache-ttl", "-1s"}, []string{"-cache-ttl"}},
 		{"log level", []string{"-vault", closed, "-log-level", "loud"}, []string{"-log-level"}},
 		{"extra argument", []string{"-vault", closed, "serve"}, []string{"unexpected arguments"}},

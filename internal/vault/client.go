@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/ztedge/ztedge/internal/endpoint"
 )
 
 // DefaultTimeout bounds each Vault request unless [Config.Timeout] says otherwise.
@@ -118,17 +121,22 @@ func LoadCA(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// CheckAddress reports whether addr is an absolute http or https URL with
-// a host and nothing after the host but an optional slash.
+// CheckAddress reports whether addr is Vault's base URL: http or https,
+// a host, a valid port, and nothing else (see [endpoint.Base]).
 func CheckAddress(addr string) error {
-	u, err := url.Parse(addr)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("vault address %q must be an http or https URL such as https://127.0.0.1:8200", addr)
-	}
-	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("vault address %q must be scheme://host:port only", addr)
+	if _, err := endpoint.Base(addr, "https", "http"); err != nil {
+		return fmt.Errorf("vault address %w", err)
 	}
 	return nil
+}
+
+// WarnPlainHTTP logs a warning when addr is a plain-http Vault beyond
+// loopback: what then crosses the network unprotected, and fix, the
+// setting that would protect it (e.g. "use https and VaultCAFile").
+func WarnPlainHTTP(log *slog.Logger, addr, crossing, fix string) {
+	if strings.HasPrefix(strings.ToLower(addr), "http://") && !IsLoopback(addr) {
+		log.Warn("Vault is reached over plain http on a non-loopback address: "+crossing+" cross the network unprotected; "+fix, "vault", addr)
+	}
 }
 
 // IsLoopback reports whether addr (a URL) names a loopback host.

@@ -2,9 +2,11 @@ package vault
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -144,4 +146,15 @@ func TestClientFollowsNoRedirectAndDropsEnvironmentHeaders(t *testing.T) {
 	assert.Empty(t, lc.Namespace())
 	assert.Empty(t, lc.Headers().Get("X-Env-Header"))
 	assert.Empty(t, lc.Token())
+}
+
+func TestWarnPlainHTTP(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	WarnPlainHTTP(log, "https://vault.example:8200", "tokens", "use https")
+	WarnPlainHTTP(log, "http://127.0.0.1:8200", "tokens", "use https")
+	WarnPlainHTTP(log, "http://localhost:8200", "tokens", "use https")
+	assert.Empty(t, buf.String(), "https or loopback: no warning")
+	WarnPlainHTTP(log, "HTTP://vault.example:8200", "tokens", "use https")
+	assert.Contains(t, buf.String(), "plain http on a non-loopback address: tokens cross the network unprotected; use https")
 }

@@ -1,0 +1,86 @@
+// Package endpoint checks the URLs ztedge is given for Vault, the Ziti
+// controller and key sets, the same way everywhere: an allowed scheme, a
+// host name or IP address, a port from 1 to 65535 when one is given, and
+// no user or password. Its errors never repeat a password.
+package endpoint
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Base checks that raw is a base URL, scheme://host[:port] with at most a
+// trailing slash, with one of schemes, and returns it parsed.
+func Base(raw string, schemes ...string) (*url.URL, error) {
+	u, err := URL(raw, schemes...)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return nil, fmt.Errorf("%q must be %s://host:port only, without a path or query", u.Redacted(), u.Scheme)
+	}
+	return u, nil
+}
+
+// URL checks that raw is an absolute URL with one of schemes, a host and
+// a valid port when it names one, and no user or password, and returns it
+// parsed. A path and query are allowed.
+func URL(raw string, schemes ...string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a URL such as %s://host:port", redact(raw), schemes[0])
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%q must not hold a user or password", u.Redacted())
+	}
+	ok := false
+	for _, s := range schemes {
+		ok = ok || u.Scheme == s
+	}
+	if !ok {
+		return nil, fmt.Errorf("%q: the scheme must be %s", u.Redacted(), strings.Join(schemes, " or "))
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("%q names no host", u.Redacted())
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q: port %s is out of range (1 to 65535)", u.Redacted(), p)
+		}
+	}
+	return u, nil
+}
+
+// redact removes what could be a password from a string that did not
+// parse as a URL: everything between "://" and the last "@" before the
+// host.
+func redact(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return scheme + "://xxxxx@" + rest[at+1:]
+	}
+	return raw
+}
+
+// Controller turns a Ziti controller given as host:port or as a URL into
+// its https base URL, https://host:port. A path, such as the
+// /edge/client/v1 of an API URL, is dropped: the APIs live at fixed paths.
+func Controller(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := URL(s, "https")
+	if err != nil {
+		return "", fmt.Errorf("%w (the controller speaks https)", err)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
