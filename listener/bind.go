@@ -53,6 +53,12 @@ const DefaultRebindAfter = 3 * time.Second
 // went away) for RebindAfter, it binds the service anew, and keeps trying
 // until it is back, while Accept goes on. Close stops it.
 func Bind(ctx context.Context, zctx ziti.Context, service string, opts BindOptions) (net.Listener, error) {
+	if zctx == nil {
+		return nil, errors.New("listener: no Ziti context to bind with")
+	}
+	if service == "" {
+		return nil, errors.New("listener: no Ziti service to bind")
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

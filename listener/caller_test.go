@@ -47,3 +47,8 @@ func TestBackoff(t *testing.T) {
 	assert.Equal(t, 500*1e6, float64(backoff(1)))
 	assert.Equal(t, float64(5e9), float64(backoff(100)))
 }
+
+func TestBindRefusesMissingArguments(t *testing.T) {
+	_, err := Bind(context.Background(), nil, "edgex.core-data", BindOptions{})
+	assert.ErrorContains(t, err, "no Ziti context")
+}

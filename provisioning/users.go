@@ -104,21 +104,31 @@ func NewUsers(c *vaultapi.Client, opts UserOptions) (*Users, error) {
 	if c == nil {
 		return nil, errors.New(errPrefix + "users: no Vault client")
 	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	opts.setDefaults()
+	return &Users{c: c, opts: opts}, nil
+}
+
+// Validate checks the options as [NewUsers] would use them, without
+// contacting Vault, so that a bad one is reported before any login.
+func (o UserOptions) Validate() error {
+	o.setDefaults()
 	var errs []error
-	if strings.ContainsAny(opts.Mount, " /") {
-		errs = append(errs, fmt.Errorf("mount %q must be a single path segment", opts.Mount))
+	if strings.ContainsAny(o.Mount, " /") {
+		errs = append(errs, fmt.Errorf("mount %q must be a single path segment", o.Mount))
 	}
-	if opts.TTL < time.Second {
-		errs = append(errs, fmt.Errorf("JWT ttl %s must be at least 1s", opts.TTL))
+	if o.TTL < time.Second {
+		errs = append(errs, fmt.Errorf("JWT ttl %s must be at least 1s", o.TTL))
 	}
-	if opts.TokenTTL < time.Second {
-		errs = append(errs, fmt.Errorf("login token ttl %s must be at least 1s", opts.TokenTTL))
+	if o.TokenTTL < time.Second {
+		errs = append(errs, fmt.Errorf("login token ttl %s must be at least 1s", o.TokenTTL))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf(errPrefix+"users: %w", err)
+		return fmt.Errorf(errPrefix+"users: %w", err)
 	}
-	return &Users{c: c, opts: opts}, nil
+	return nil
 }
 
 // NewVaultClient returns a Vault client for addr carrying an

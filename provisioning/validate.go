@@ -33,7 +33,10 @@ const GroupPrefix = "group:"
 
 var (
 	groupRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	hostRE  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// zitiRoleRE is a Ziti role naming routers made outside ztedge too:
+	// #attribute or @name, whatever their case and punctuation.
+	zitiRoleRE = regexp.MustCompile(`^[#@][^\s#@,]+$`)
+	hostRE     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	// Vault paths segments: the key and mount names.
 	vaultNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	audienceRE  = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,255}$`)
@@ -82,8 +85,8 @@ func (t *Topology) Validate() error {
 		v.addf("output: missing (the folder for service credentials and client identity files)")
 	}
 	for i, r := range t.Ziti.EdgeRouterRoles {
-		if !strings.HasPrefix(r, "#") && !strings.HasPrefix(r, "@") {
-			v.addf("ziti.edgeRouterRoles[%d]: %q must start with # (attribute) or @ (router)", i, r)
+		if !zitiRoleRE.MatchString(r) {
+			v.addf("ziti.edgeRouterRoles[%d]: %q must be # and an attribute, or @ and a router's name, without spaces", i, r)
 		}
 	}
 

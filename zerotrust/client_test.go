@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -121,4 +122,26 @@ func TestPlainHTTPVaultBeyondLoopbackIsWarnedAbout(t *testing.T) {
 	_, err := New(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.Error(t, err, "vault.invalid does not resolve")
 	assert.Contains(t, logs.String(), "plain http on a non-loopback address: Vault's signing keys cross the network unprotected")
+}
+
+func TestPlainPeerOnIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	require.NoError(t, err, "IPv6 loopback")
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "v6") }))
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	for _, host := range []string{"::1", "[::1]"} {
+		cfg := &Config{Service: ServiceConfig{Port: 1, SecurityOptions: SecurityOptions{KeyRequireJWT: "false"}},
+			Clients: map[string]ClientConfig{"legacy": {Host: host, Port: port, SecurityOptions: SecurityOptions{KeyRequireJWT: "false"}}}}
+		svc, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err, host)
+		resp, err := svc.HTTPClient().Get(cfg.Clients["legacy"].BaseURL() + "/x")
+		require.NoError(t, err, host)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, "v6", string(b), host)
+		svc.Close()
+	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -173,6 +175,14 @@ func (c *Config) ApplyEnv(environ []string) error {
 		}
 	}
 	opts := func(dst *SecurityOptions, prefix string) {
+		// A misspelt key must not slip through, as in the file.
+		head := envName(prefix, "SecurityOptions") + "_"
+		for _, name := range slices.Sorted(maps.Keys(env)) {
+			key, ok := strings.CutPrefix(name, head)
+			if ok && !slices.ContainsFunc(knownKeys, func(k string) bool { return envName(k) == key }) {
+				errs = append(errs, fmt.Errorf("environment variable %s: unknown SecurityOptions key %s (known: %s)", name, key, strings.Join(knownKeys, ", ")))
+			}
+		}
 		for _, k := range knownKeys {
 			if v, ok := env[envName(prefix, "SecurityOptions", k)]; ok {
 				if *dst == nil {

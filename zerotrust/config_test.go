@@ -39,6 +39,8 @@ func TestParseModeIsCaseInsensitive(t *testing.T) {
 	assert.Equal(t, ModePlain, m)
 	_, err = ParseMode("zerotrsut")
 	require.ErrorContains(t, err, `unknown mode "zerotrsut"`)
+	_, err = ParseMode("http")
+	require.ErrorContains(t, err, `unknown mode "http"`, "plain mode is named plain")
 }
 
 func TestLoadConfigDefaultsAndPaths(t *testing.T) {
@@ -63,7 +65,7 @@ func TestApplyEnvInEdgeXStyle(t *testing.T) {
 		"SERVICE_SECURITYOPTIONS_MODE=",
 		"SERVICE_PORT=60000",
 		"SERVICE_HEALTHPORT=0",
-		"CLIENTS_CORE_METADATA_SECURITYOPTIONS_MODE=http",
+		"CLIENTS_CORE_METADATA_SECURITYOPTIONS_MODE=plain",
 		"CLIENTS_CORE_METADATA_HOST=127.0.0.1",
 		"CLIENTS_CORE_METADATA_PORT=59881",
 		"CLIENTS_UNKNOWN_HOST=ignored",
@@ -77,6 +79,10 @@ func TestApplyEnvInEdgeXStyle(t *testing.T) {
 
 	err = cfg.ApplyEnv([]string{"SERVICE_PORT=eighty"})
 	require.ErrorContains(t, err, "SERVICE_PORT")
+	err = cfg.ApplyEnv([]string{"SERVICE_SECURITYOPTIONS_OPENZITICONTROLER=x"})
+	require.ErrorContains(t, err, "SERVICE_SECURITYOPTIONS_OPENZITICONTROLER: unknown SecurityOptions key OPENZITICONTROLER")
+	err = cfg.ApplyEnv([]string{"CLIENTS_CORE_METADATA_SECURITYOPTIONS_REQUIREJTW=false"})
+	require.ErrorContains(t, err, "unknown SecurityOptions key REQUIREJTW")
 }
 
 func TestValidateRefusesIncompleteZeroTrust(t *testing.T) {
@@ -93,6 +99,11 @@ func TestValidateRefusesIncompleteZeroTrust(t *testing.T) {
 		"bad health port":    {"HealthPort: 59980|HealthPort: 70000", "Service.HealthPort: 70000"},
 		"plain client host":  {"Host: 10.0.0.1|", "Clients.legacy.Host: missing"},
 		"unknown field":      {"HealthPort: 59980|HealthPort: 59980\n  Hlth: 1", "Hlth"},
+		"bad name":           {"Name: core-data|Name: Core Data", `Service.Name: "Core Data" is not a service name`},
+		"bad health host":    {"HealthPort: 59980|HealthPort: 59980\n  HealthHost: not a host", `Service.HealthHost: "not a host" is not a host name`},
+		"bad peer key":       {"core-metadata:|Core_Meta:", `Clients.Core_Meta: "Core_Meta" names no service`},
+		"URL as host":        {"Host: 10.0.0.1|Host: http://10.0.0.7/", `Clients.legacy.Host: "http://10.0.0.7/" is not a host name`},
+		"bad relay":          {"VaultCredentialsFile: creds.json|VaultCredentialsFile: creds.json\n    TrustedRelays: gateway, Bad Name!", `TrustedRelays: "Bad Name!" is not an identity name`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -105,6 +116,15 @@ func TestValidateRefusesIncompleteZeroTrust(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
+	}
+}
+
+func TestIPv6PlainPeer(t *testing.T) {
+	for _, host := range []string{"::1", "[::1]"} {
+		cfg, err := ParseConfig([]byte(strings.Replace(sampleConfig, "Host: 10.0.0.1", "Host: \""+host+"\"", 1)))
+		require.NoError(t, err)
+		require.NoError(t, cfg.Validate(), host)
+		assert.Equal(t, "http://[::1]:8080", cfg.Clients["legacy"].BaseURL(), host)
 	}
 }
 

@@ -20,17 +20,17 @@ const (
 // ParseMode reads a mode case-insensitively; the empty string is plain.
 func ParseMode(s string) (Mode, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "plain", "http":
+	case "", "plain":
 		return ModePlain, nil
 	case "zerotrust":
 		return ModeZeroTrust, nil
 	}
-	return "", fmt.Errorf("unknown mode %q (use %q, or leave it empty for plain)", s, ModeZeroTrust)
+	return "", fmt.Errorf("unknown mode %q (use %q, or %q or nothing for plain)", s, ModeZeroTrust, ModePlain)
 }
 
 // Keys of [SecurityOptions]. Keys are matched case-insensitively.
 const (
-	// KeyMode selects the mode: "zerotrust" or empty for plain.
+	// KeyMode selects the mode: "zerotrust", or "plain" or empty for plain.
 	KeyMode = "Mode"
 	// KeyController is the Ziti controller, as host:port or https URL.
 	KeyController = "OpenZitiController"

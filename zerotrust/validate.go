@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ztedge/ztedge/internal/endpoint"
@@ -64,9 +66,13 @@ func (o SecurityOptions) parse(field string) (settings, []error) {
 		errs = append(errs, fmt.Errorf("%s.%w", field, err))
 	}
 	for _, r := range strings.Split(o.Get(KeyTrustedRelays), ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			s.relays = append(s.relays, r)
+		if r = strings.TrimSpace(r); r == "" {
+			continue
 		}
+		if !naming.ValidName(r) {
+			errs = append(errs, fmt.Errorf("%s.%s: %q is not an identity name: %s", field, KeyTrustedRelays, r, naming.NameRule))
+		}
+		s.relays = append(s.relays, r)
 	}
 	return s, errs
 }
@@ -96,6 +102,10 @@ func (c *Config) Validate() error {
 	}
 	if s.HealthHost == "" {
 		s.HealthHost = "127.0.0.1"
+	} else if h, err := endpoint.Host(s.HealthHost); err != nil {
+		errs = append(errs, fmt.Errorf("Service.HealthHost: %w", err))
+	} else {
+		s.HealthHost = h
 	}
 	if s.HealthPort < 0 || s.HealthPort > 65535 {
 		errs = append(errs, fmt.Errorf("Service.HealthPort: %d is out of range (0 turns the health server off)", s.HealthPort))
@@ -104,6 +114,8 @@ func (c *Config) Validate() error {
 	case ModeZeroTrust:
 		if s.Name == "" {
 			errs = append(errs, errors.New("Service.Name: missing (zerotrust mode binds the Ziti service edgex.<Name>)"))
+		} else if !naming.ValidName(s.Name) {
+			errs = append(errs, fmt.Errorf("Service.Name: %q is not a service name (zerotrust mode binds the Ziti service edgex.<Name>): %s", s.Name, naming.NameRule))
 		}
 		errs = append(errs, needOverlay("Service.SecurityOptions", sec)...)
 	case ModePlain:
@@ -112,6 +124,10 @@ func (c *Config) Validate() error {
 		}
 		if s.Host == "" {
 			s.Host = "127.0.0.1"
+		} else if h, err := endpoint.Host(s.Host); err != nil {
+			errs = append(errs, fmt.Errorf("Service.Host: %w", err))
+		} else {
+			s.Host = h
 		}
 	}
 	if sec.requireJWT && sec.credentials == "" && sec.vaultAddress == "" {
@@ -147,6 +163,9 @@ func (c *Config) validateClients() []error {
 		switch sec.mode {
 		case ModeZeroTrust:
 			if cl.Host == "" {
+				if !naming.ValidName(name) {
+					errs = append(errs, fmt.Errorf("%s: %q names no service (its intercept address would be %s): %s", f, name, naming.InterceptHost(name), naming.NameRule))
+				}
 				cl.Host = naming.InterceptHost(name)
 			}
 			if cl.Port == 0 {
@@ -160,6 +179,13 @@ func (c *Config) validateClients() []error {
 		case ModePlain:
 			if cl.Host == "" {
 				errs = append(errs, fmt.Errorf("%s.Host: missing", f))
+			}
+		}
+		if cl.Host != "" {
+			if h, err := endpoint.Host(cl.Host); err != nil {
+				errs = append(errs, fmt.Errorf("%s.Host: %w", f, err))
+			} else {
+				cl.Host = h
 			}
 		}
 		if cl.Port < 1 || cl.Port > 65535 {
@@ -221,5 +247,5 @@ func (c ClientConfig) Mode() Mode {
 // BaseURL is the URL requests to this peer start with, e.g.
 // "http://core-data.edgex.ziti:80".
 func (c ClientConfig) BaseURL() string {
-	return fmt.Sprintf("%s://%s:%d", c.Protocol, c.Host, c.Port)
+	return c.Protocol + "://" + net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 }

@@ -52,6 +52,11 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	opts := doctor.Options{ConfigFile: *config, TopologyFile: *file}
 	rest := fs.Args()
+	for _, a := range rest {
+		if strings.HasPrefix(a, "-") {
+			return usageError{fmt.Sprintf("doctor: flags go before the service names (got %q after them)", a)}
+		}
+	}
 	switch {
 	case *output != "text" && *output != "json":
 		return usageError{fmt.Sprintf("doctor: -o %q: want text or json", *output)}
@@ -69,9 +74,6 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *file == "" {
 			return usageError{"doctor: -f TOPOLOGY.yaml (or $ZTEDGE_TOPOLOGY) is needed to check a service by name"}
 		}
-	}
-	if strings.HasPrefix(opts.Peer, "-") {
-		return usageError{fmt.Sprintf("doctor: flags go before the service names (got %q after them)", opts.Peer)}
 	}
 	if *file != "" {
 		top, err := provisioning.LoadFile(*file)

@@ -33,6 +33,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"tools", "build", "-tool", "consul"},
 		{"stack", "up", "-no-such-flag"},
 		{"stack", "status", "extra"},
+		{"provision", "plan", "-f", "t.yaml", "extra"},
+		{"provision", "destroy", "-f", "a.yaml", "b.yaml"},
+		{"doctor", "-f", "t.yaml", "core-data", "-o", "json"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(t.Context(), args, &stdout, &stderr)

@@ -51,6 +51,9 @@ func provision(ctx context.Context, out io.Writer, args []string) error {
 		}
 		return usageError{"provision: " + err.Error()}
 	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("provision %s: unexpected arguments %q (flags go before them; one topology file, with -f)", verb, fs.Args())}
+	}
 	if *file == "" {
 		return usageError{"provision: -f TOPOLOGY.yaml is required"}
 	}

@@ -140,6 +140,9 @@ func (o *userOptions) users(ctx context.Context) (*provisioning.Users, string, e
 			o.opts.TTL = time.Duration(t.JWT.TTL)
 		}
 	}
+	if err := o.opts.Validate(); err != nil {
+		return nil, "", err // before any login with the administrator's token
+	}
 	token, source, err := provisioning.VaultToken(tokenFile)
 	if err != nil {
 		return nil, "", err

@@ -154,3 +154,12 @@ func TestUserCommands(t *testing.T) {
 		t.Errorf("unreachable Vault: err %v", err)
 	}
 }
+
+func TestUserOptionsAreCheckedBeforeAnyLogin(t *testing.T) {
+	t.Setenv("VAULT_TOKEN", "x")
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"user", "add", "alice", "-vault", "http://127.0.0.1:1", "-ttl", "-1h"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "JWT ttl -1h0m0s must be at least 1s") {
+		t.Fatalf("want the bad -ttl reported before Vault is contacted, got %v", err)
+	}
+}

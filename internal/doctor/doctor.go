@@ -213,8 +213,11 @@ func (c *checkup) title(s step, subject string) string {
 }
 
 func (c *checkup) subject(s step) string {
-	if s.peer {
+	switch {
+	case s.peer:
 		return c.opts.Peer
+	case c.name == "" && c.opts.ConfigFile != "":
+		return c.opts.ConfigFile // a configuration that does not load names no service
 	}
 	return c.name
 }

@@ -41,10 +41,12 @@ func TestConfigurationProblems(t *testing.T) {
 			"OpenZitiController", "docs/runtime.md"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			rep := Run(context.Background(), Options{ConfigFile: writeFile(t, "c.yaml", tc.yaml, 0o600)})
+			file := writeFile(t, "c.yaml", tc.yaml, 0o600)
+			rep := Run(context.Background(), Options{ConfigFile: file})
 			f := rep.Failure()
 			require.NotNil(t, f)
 			assert.Equal(t, "config", f.Step)
+			assert.NotContains(t, f.Title, "of  is", "the title names no subject")
 			assert.Contains(t, f.Detail, tc.detail)
 			assert.Contains(t, f.Fix, tc.fix)
 		})

@@ -1,12 +1,15 @@
-// Package endpoint checks the URLs ztedge is given for Vault, the Ziti
-// controller and key sets, the same way everywhere: an allowed scheme, a
-// host name or IP address, a port from 1 to 65535 when one is given, and
-// no user or password. Its errors never repeat a password.
+// Package endpoint checks the addresses ztedge is given, the same way
+// everywhere: URLs of Vault, the Ziti controller and key sets (an allowed
+// scheme, a host name or IP address, a port from 1 to 65535 when one is
+// given, no user or password), and the hosts of peers and listeners. Its
+// errors never repeat a password.
 package endpoint
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -83,4 +86,28 @@ func Controller(s string) (string, error) {
 		return "", fmt.Errorf("%w (the controller speaks https)", err)
 	}
 	return u.Scheme + "://" + u.Host, nil
+}
+
+// hostRE is a DNS name: dot-separated labels of letters, digits, hyphens
+// and underscores (found in container names), not starting or ending
+// with a hyphen.
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$`)
+
+// Host checks that h is a host name or an IP address, with no scheme,
+// port or path, and returns it with the brackets of an IPv6 address
+// removed ("[::1]" becomes "::1").
+func Host(h string) (string, error) {
+	if inner, ok := strings.CutPrefix(h, "["); ok && strings.HasSuffix(inner, "]") {
+		h = strings.TrimSuffix(inner, "]")
+		if _, err := netip.ParseAddr(h); err != nil {
+			return "", fmt.Errorf("%q is not an IPv6 address in brackets", "["+h+"]")
+		}
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return h, nil
+	}
+	if len(h) > 253 || !hostRE.MatchString(h) {
+		return "", fmt.Errorf("%q is not a host name or IP address (write it without a scheme, port or path)", h)
+	}
+	return h, nil
 }

@@ -65,3 +65,16 @@ func TestController(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+func TestHost(t *testing.T) {
+	for in, want := range map[string]string{"core-data": "core-data", "edgex-core-data.svc.local": "edgex-core-data.svc.local",
+		"10.0.0.7": "10.0.0.7", "::1": "::1", "[::1]": "::1", "0.0.0.0": "0.0.0.0", "edgex_redis": "edgex_redis"} {
+		got, err := endpoint.Host(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "not a host", "http://10.0.0.7/", "10.0.0.7:80", "core-data/", "[core-data]", "-x", "a..b"} {
+		_, err := endpoint.Host(bad)
+		assert.Error(t, err, bad)
+	}
+}
