@@ -23,12 +23,12 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -37,6 +37,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/naming"
 )
 
@@ -129,18 +130,18 @@ func (c *Config) AccessLog() string { return filepath.Join(c.StateDir, logsDirNa
 // PIDFile returns the path of NGINX's pid file under StateDir.
 func (c *Config) PIDFile() string { return filepath.Join(c.StateDir, pidName) }
 
-// LoadConfig reads a gateway configuration from a YAML file. Unknown fields
-// are errors. A StateDir, certificate or CA path starting with "~/" is in
-// the user's home folder; a relative one is resolved against the file's
-// folder (so is ZitiIdentity). Defaults are applied and the result is
-// validated.
+// LoadConfig reads a gateway configuration from a YAML file (at most
+// 4 MiB). Unknown fields are errors. A StateDir, certificate, CA or
+// ZitiIdentity path starting with "~/" is in the user's home folder; a
+// relative one is resolved against the file's folder. Defaults are applied
+// and the result is validated.
 func LoadConfig(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := configfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading gateway configuration: %w", err)
 	}
 	var c Config
-	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
@@ -149,13 +150,13 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []*string{&c.StateDir, &c.CertFile, &c.KeyFile, &c.UpstreamCAFile, &c.ZitiIdentity} {
-		if *p, err = expandHome(*p); err != nil {
-			return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
-		}
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(base, *p)
-		}
+	if err := configfile.ResolveFields(base,
+		configfile.Field{Name: "stateDir", Path: &c.StateDir},
+		configfile.Field{Name: "certFile", Path: &c.CertFile},
+		configfile.Field{Name: "keyFile", Path: &c.KeyFile},
+		configfile.Field{Name: "upstreamCAFile", Path: &c.UpstreamCAFile},
+		configfile.Field{Name: "zitiIdentity", Path: &c.ZitiIdentity}); err != nil {
+		return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
 	}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/internal/configfile"
 )
 
 func testConfig(dir string) Config {
@@ -174,4 +176,32 @@ services:
 	write("listen: 127.0.0.1:9443\nstatedir: x\n")
 	_, err = LoadConfig(path)
 	assert.ErrorContains(t, err, "statedir", "unknown field")
+}
+
+// Paths may start with ~/ (the user's home folder), and a configuration
+// file is at most 4 MiB.
+func TestLoadConfigHomeAndSizeLimit(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`stateDir: ~/.local/state/ztedge/gateway
+zitiIdentity: clients/gateway.json
+upstreamCAFile: ~/ca.pem
+services:
+  core-data: zerotrust:core-data
+`), 0o600))
+	c, err := LoadConfig(path)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(home, ".local", "state", "ztedge", "gateway"), c.StateDir)
+	assert.Equal(t, filepath.Join(home, "ca.pem"), c.UpstreamCAFile)
+	assert.Equal(t, filepath.Join(dir, "clients", "gateway.json"), c.ZitiIdentity)
+
+	require.NoError(t, os.WriteFile(path, []byte("stateDir: ~root/state\nservices:\n  core-data: http://127.0.0.1:59880\n"), 0o600))
+	_, err = LoadConfig(path)
+	assert.ErrorContains(t, err, "gateway configuration "+path+": stateDir: ~root/state: only ~/ (your own home folder) is supported, not ~user/")
+
+	_, err = LoadConfig("/dev/zero")
+	require.ErrorIs(t, err, configfile.ErrTooLarge)
+	assert.ErrorContains(t, err, "reading gateway configuration: /dev/zero: larger than 4 MiB")
 }

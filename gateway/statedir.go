@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 )
 
@@ -80,17 +79,4 @@ func checkKeyFile(keyFile string) error {
 		return fmt.Errorf("gateway key %s has mode %04o: a private key must not be readable by others or writable by group or others; run chmod 600 %s", keyFile, perm, keyFile)
 	}
 	return nil
-}
-
-// expandHome replaces a leading "~/" with the user's home folder.
-func expandHome(p string) (string, error) {
-	rest, ok := strings.CutPrefix(p, "~/")
-	if !ok {
-		return p, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("expanding %s: %w", p, err)
-	}
-	return filepath.Join(home, rest), nil
 }

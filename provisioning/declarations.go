@@ -3,11 +3,12 @@ package provisioning
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ztedge/ztedge/internal/configfile"
 )
 
 // LoadDeclarations reads a topology file for what it declares (services,
@@ -15,10 +16,11 @@ import (
 // it: where Vault and the controller are does not matter, so no
 // environment variable needs to be set. ${VAR} references are not expanded
 // (the settings that use them are not read); a declaration that holds one
-// is reported as invalid.
+// is reported as invalid. Like [LoadFile], it refuses a file larger than
+// [configfile.MaxSize].
 func LoadDeclarations(path string) (_ *Topology, err error) {
 	defer prefixErr(&err)
-	raw, err := os.ReadFile(path)
+	raw, err := configfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/endpoint"
 	"github.com/ztedge/ztedge/internal/naming"
 )
@@ -42,12 +43,14 @@ const (
 // ZitiServiceName returns the Ziti service name for a ztedge service: "edgex.<name>".
 func ZitiServiceName(service string) string { return naming.ZitiService(service) }
 
-// LoadFile reads a topology from a YAML file, expands ${VAR} references
-// from the environment, applies defaults and validates it. Relative paths
-// in the file are resolved against the file's folder.
+// LoadFile reads a topology from a YAML file (at most
+// [configfile.MaxSize] bytes), expands ${VAR} references from the
+// environment, applies defaults and validates it. A file path in the file
+// starting with "~/" is in the user's home folder; a relative one is
+// resolved against the file's folder.
 func LoadFile(path string) (_ *Topology, err error) {
 	defer prefixErr(&err)
-	raw, err := os.ReadFile(path)
+	raw, err := configfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
 	}
@@ -59,7 +62,9 @@ func LoadFile(path string) (_ *Topology, err error) {
 	if err != nil {
 		return nil, err
 	}
-	t.resolvePaths(abs)
+	if err := t.resolvePaths(abs); err != nil {
+		return nil, fmt.Errorf("topology %s: %w", path, err)
+	}
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("topology %s: %w", path, err)
 	}
@@ -258,11 +263,13 @@ func (t *Topology) SetDefaults() {
 	}
 }
 
-// resolvePaths makes relative file paths absolute against dir.
-func (t *Topology) resolvePaths(dir string) {
-	for _, p := range []*string{&t.Output, &t.Vault.TokenFile, &t.Vault.CACert, &t.Ziti.CACert, &t.Ziti.PasswordFile} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
+// resolvePaths expands "~/" in the file paths and makes relative ones
+// absolute against dir (see [configfile.Resolve]).
+func (t *Topology) resolvePaths(dir string) error {
+	return configfile.ResolveFields(dir,
+		configfile.Field{Name: "output", Path: &t.Output},
+		configfile.Field{Name: "vault.tokenFile", Path: &t.Vault.TokenFile},
+		configfile.Field{Name: "vault.caCert", Path: &t.Vault.CACert},
+		configfile.Field{Name: "ziti.caCert", Path: &t.Ziti.CACert},
+		configfile.Field{Name: "ziti.passwordFile", Path: &t.Ziti.PasswordFile})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/internal/configfile"
 )
 
 func TestParseRefusesASecondDocument(t *testing.T) {
@@ -164,4 +167,39 @@ func TestNewWarnsAboutPlainHTTPVaultBeyondLoopback(t *testing.T) {
 	_, err := New(ctx, top, slog.New(slog.NewTextHandler(&logs, nil)))
 	require.Error(t, err, "vault.invalid does not resolve")
 	assert.Contains(t, logs.String(), "plain http on a non-loopback address: the administrator's Vault token")
+}
+
+// File paths in a topology may start with ~/ (the user's home folder);
+// the others stay relative to the topology's folder.
+func TestLoadFileExpandsHomeInPaths(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "topology.yaml")
+	text := strings.Replace(validYAML, "output: /tmp/out", "output: ~/ztedge-out", 1)
+	text = strings.Replace(text, "  address: http://127.0.0.1:8200\n",
+		"  address: http://127.0.0.1:8200\n  tokenFile: ~/.vault-token\n  caCert: vault-ca.pem\n", 1)
+	text = strings.Replace(text, "  controller: 127.0.0.1:1280\n",
+		"  controller: 127.0.0.1:1280\n  caCert: ~/ziti/ca.pem\n  passwordFile: secrets/ziti-pwd\n", 1)
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
+	top, err := LoadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(home, "ztedge-out"), top.Output)
+	assert.Equal(t, filepath.Join(home, ".vault-token"), top.Vault.TokenFile)
+	assert.Equal(t, filepath.Join(dir, "vault-ca.pem"), top.Vault.CACert)
+	assert.Equal(t, filepath.Join(home, "ziti", "ca.pem"), top.Ziti.CACert)
+	assert.Equal(t, filepath.Join(dir, "secrets", "ziti-pwd"), top.Ziti.PasswordFile)
+
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(validYAML, "output: /tmp/out", "output: ~bob/out", 1)), 0o600))
+	_, err = LoadFile(file)
+	assert.ErrorContains(t, err, "topology "+file+": output: ~bob/out: only ~/ (your own home folder) is supported, not ~user/")
+}
+
+// A topology file is at most 4 MiB: a wrong -f (here an endless device)
+// is refused at once instead of read without bound.
+func TestTopologyFilesHaveASizeLimit(t *testing.T) {
+	_, err := LoadFile("/dev/zero")
+	assert.ErrorContains(t, err, "provisioning: reading topology: /dev/zero: larger than 4 MiB: not a ztedge configuration file")
+	_, err = LoadDeclarations("/dev/zero")
+	assert.ErrorIs(t, err, configfile.ErrTooLarge)
 }

@@ -44,8 +44,9 @@ type Topology struct {
 	// JWT sets the audience and lifetime of the identity tokens Vault issues.
 	JWT JWTSettings `yaml:"jwt"`
 	// Output is the folder that receives per-service Vault credentials and
-	// enrolled client identity files. Relative paths are resolved against
-	// the topology file's folder.
+	// enrolled client identity files. [LoadFile] expands a leading "~/" to
+	// the user's home folder and resolves relative paths against the
+	// topology file's folder.
 	Output string `yaml:"output"`
 	// Services are the HTTP microservices, one Ziti service each.
 	Services []Service `yaml:"services"`

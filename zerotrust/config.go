@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ztedge/ztedge/internal/configfile"
 )
 
 // DefaultPingPath is the path of the health check, as in EdgeX's v3 API.
@@ -86,11 +88,14 @@ type ClientConfig struct {
 	sendJWT bool // the peer requires JWTs: send the service's own
 }
 
-// LoadConfig reads a configuration file (YAML), applies environment
-// overrides in EdgeX's style (see [Config.ApplyEnv]), fills in defaults and
-// validates it.
+// LoadConfig reads a configuration file (YAML, at most 4 MiB), applies
+// environment overrides in EdgeX's style (see [Config.ApplyEnv]), fills in
+// defaults and validates it. A file path in SecurityOptions (OpenZitiCAFile,
+// VaultCredentialsFile, OpenZitiIdentityFile, VaultCAFile) starting with
+// "~/" is in the user's home folder; a relative one is resolved against
+// the file's folder.
 func LoadConfig(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := configfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("zerotrust: reading the configuration: %w", err)
 	}
@@ -105,7 +110,9 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.resolvePaths(dir)
+	if err := cfg.resolvePaths(dir); err != nil {
+		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
@@ -217,18 +224,30 @@ func (c *Config) ApplyEnv(environ []string) error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) resolvePaths(dir string) {
-	fix := func(o SecurityOptions) {
-		for _, key := range []string{KeyControllerCA, KeyCredentials, KeyIdentityFile, KeyVaultCA} {
+// pathKeys are the [SecurityOptions] keys that hold file paths.
+var pathKeys = []string{KeyControllerCA, KeyCredentials, KeyIdentityFile, KeyVaultCA}
+
+// resolvePaths expands "~/" in the file paths of the SecurityOptions and
+// makes relative ones absolute against dir (see [configfile.Resolve]).
+func (c *Config) resolvePaths(dir string) error {
+	fix := func(o SecurityOptions, section string) error {
+		for _, key := range pathKeys {
 			for k, v := range o {
-				if strings.EqualFold(k, key) && v != "" && !filepath.IsAbs(v) {
-					o[k] = filepath.Join(dir, v)
+				if !strings.EqualFold(k, key) {
+					continue
 				}
+				p, err := configfile.Resolve(dir, v)
+				if err != nil {
+					return fmt.Errorf("%s.SecurityOptions.%s: %w", section, k, err)
+				}
+				o[k] = p
 			}
 		}
+		return nil
 	}
-	fix(c.Service.SecurityOptions)
-	for _, cl := range c.Clients {
-		fix(cl.SecurityOptions)
+	errs := []error{fix(c.Service.SecurityOptions, "Service")}
+	for _, name := range slices.Sorted(maps.Keys(c.Clients)) {
+		errs = append(errs, fix(c.Clients[name].SecurityOptions, "Clients."+name))
 	}
+	return errors.Join(errs...)
 }

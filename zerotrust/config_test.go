@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/internal/configfile"
 )
 
 const sampleConfig = `
@@ -56,6 +58,38 @@ func TestLoadConfigDefaultsAndPaths(t *testing.T) {
 	md := cfg.Clients["core-metadata"]
 	assert.Equal(t, "http://core-metadata.edgex.ziti:80", md.BaseURL())
 	assert.Equal(t, ModePlain, cfg.Clients["legacy"].Mode())
+}
+
+// The file paths of SecurityOptions may start with ~/ (the user's home
+// folder), in the file or in an environment override; the others stay
+// relative to the configuration's folder.
+func TestLoadConfigExpandsHomeInPaths(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "configuration.yaml")
+	text := strings.Replace(sampleConfig, "VaultCredentialsFile: creds.json",
+		"VaultCredentialsFile: ~/creds.json\n    OpenZitiCAFile: ziti-ca.pem", 1)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	t.Setenv("SERVICE_SECURITYOPTIONS_VAULTCAFILE", "~/vault/ca.pem")
+	cfg, err := LoadConfig(path)
+	require.NoError(t, err)
+	opts := cfg.Service.SecurityOptions
+	assert.Equal(t, filepath.Join(home, "creds.json"), opts.Get(KeyCredentials))
+	assert.Equal(t, filepath.Join(dir, "ziti-ca.pem"), opts.Get(KeyControllerCA))
+	assert.Equal(t, filepath.Join(home, "vault", "ca.pem"), opts.Get(KeyVaultCA))
+
+	t.Setenv("SERVICE_SECURITYOPTIONS_VAULTCAFILE", "~bob/ca.pem")
+	_, err = LoadConfig(path)
+	assert.ErrorContains(t, err, "zerotrust: configuration "+path+": Service.SecurityOptions.VaultCAFile: ~bob/ca.pem: only ~/ (your own home folder) is supported, not ~user/")
+}
+
+// A configuration file is at most 4 MiB: a wrong path (here an endless
+// device) is refused at once instead of read without bound.
+func TestLoadConfigHasASizeLimit(t *testing.T) {
+	_, err := LoadConfig("/dev/zero")
+	require.ErrorIs(t, err, configfile.ErrTooLarge)
+	assert.EqualError(t, err, "zerotrust: reading the configuration: /dev/zero: larger than 4 MiB: not a ztedge configuration file")
 }
 
 func TestApplyEnvInEdgeXStyle(t *testing.T) {
@@ -191,7 +225,7 @@ func TestIdentityFileInsteadOfVaultCredentials(t *testing.T) {
 			"    OpenZitiController: 127.0.0.1:1280\n    VaultCredentialsFile: creds.json", "    OpenZitiIdentityFile: id.json", 1))))
 		require.NoError(t, err)
 		require.NoError(t, cfg.Validate())
-		cfg.resolvePaths("/etc/core-data")
+		require.NoError(t, cfg.resolvePaths("/etc/core-data"))
 		assert.Equal(t, "/etc/core-data/id.json", cfg.Service.SecurityOptions.Get(KeyIdentityFile))
 	})
 	t.Run("not in plain mode", func(t *testing.T) {
