@@ -37,6 +37,7 @@ var DefaultCertificateHosts = []string{"localhost", "127.0.0.1", "::1"}
 // Exactly one of the two files existing is an error, so a user-supplied
 // certificate is never overwritten by accident.
 func EnsureCertificate(certFile, keyFile string, hosts []string) (created bool, err error) {
+	defer prefixErr(&err)
 	if len(hosts) == 0 {
 		hosts = DefaultCertificateHosts
 	}
@@ -54,7 +55,7 @@ func EnsureCertificate(certFile, keyFile string, hosts []string) (created bool, 
 	case keyErr == nil && errors.Is(certErr, fs.ErrNotExist):
 		return false, fmt.Errorf("key %s exists but its certificate %s does not: remove the key to have a new pair generated", keyFile, certFile)
 	default:
-		return false, fmt.Errorf("checking the gateway certificate: %w", errors.Join(certErr, keyErr))
+		return false, fmt.Errorf("checking the certificate: %w", errors.Join(certErr, keyErr))
 	}
 	certPEM, keyPEM, err := selfSigned(hosts, time.Now())
 	if err != nil {
@@ -73,7 +74,8 @@ func EnsureCertificate(certFile, keyFile string, hosts []string) (created bool, 
 
 // CheckCertificate loads a user-supplied certificate and key and checks
 // that they match and the certificate is currently valid.
-func CheckCertificate(certFile, keyFile string) error {
+func CheckCertificate(certFile, keyFile string) (err error) {
+	defer prefixErr(&err)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return fmt.Errorf("certificate %s with key %s: %w", certFile, keyFile, err)

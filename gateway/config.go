@@ -23,7 +23,6 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -35,11 +34,17 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/ztedge/ztedge/internal/configfile"
+	"github.com/ztedge/ztedge/internal/errprefix"
 	"github.com/ztedge/ztedge/internal/naming"
+	"github.com/ztedge/ztedge/internal/yamlerr"
 )
+
+// errPrefix starts the errors of the package's exported functions.
+const errPrefix = "gateway: "
+
+// prefixErr puts errPrefix before *err unless it is there already.
+func prefixErr(err *error) { errprefix.Set(errPrefix, err) }
 
 // Defaults applied to empty [Config] fields.
 const (
@@ -135,16 +140,15 @@ func (c *Config) PIDFile() string { return filepath.Join(c.StateDir, pidName) }
 // ZitiIdentity path starting with "~/" is in the user's home folder; a
 // relative one is resolved against the file's folder. Defaults are applied
 // and the result is validated.
-func LoadConfig(path string) (*Config, error) {
+func LoadConfig(path string) (_ *Config, err error) {
+	defer prefixErr(&err)
 	raw, err := configfile.Read(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading gateway configuration: %w", err)
+		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
+	if err := yamlerr.Decode(raw, &c, nil); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
 	base, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
@@ -156,11 +160,11 @@ func LoadConfig(path string) (*Config, error) {
 		configfile.Field{Name: "keyFile", Path: &c.KeyFile},
 		configfile.Field{Name: "upstreamCAFile", Path: &c.UpstreamCAFile},
 		configfile.Field{Name: "zitiIdentity", Path: &c.ZitiIdentity}); err != nil {
-		return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
 	c.SetDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
 	return &c, nil
 }
@@ -223,7 +227,13 @@ func safeValue(v string) string {
 
 // Validate checks the configuration after [Config.SetDefaults] and reports
 // every problem, each naming its field.
-func (c *Config) Validate() error {
+func (c *Config) Validate() (err error) {
+	defer prefixErr(&err)
+	return c.validate()
+}
+
+// validate is Validate without the package's prefix.
+func (c *Config) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 

@@ -48,7 +48,7 @@ func ExampleConfig_Validate() {
 	cfg.SetDefaults()
 	fmt.Println(cfg.Validate())
 	// Output:
-	// stateDir "relative/dir" must be an absolute path
+	// gateway: stateDir "relative/dir" must be an absolute path
 	// services: name "Core_Data" must be 2-63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen
 	// services.core-metadata: upstream "ftp://127.0.0.1": must be an http:// or https:// URL, or zerotrust:<service> for a service in zerotrust mode
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/errprefix"
 	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
@@ -33,7 +34,8 @@ const (
 // FindNginx returns the nginx binary: path when not empty (it must exist),
 // else nginx from PATH, else /usr/sbin/nginx. It returns
 // [ErrNginxNotInstalled] when there is none.
-func FindNginx(path string) (string, error) {
+func FindNginx(path string) (_ string, err error) {
+	defer prefixErr(&err)
 	if path != "" {
 		if st, err := os.Stat(path); err != nil || st.IsDir() {
 			return "", fmt.Errorf("nginx binary %s: not found: %w", path, ErrNginxNotInstalled)
@@ -77,7 +79,8 @@ type Process struct {
 // and its logs, temp and tls folders, generates the self-signed
 // certificate when cfg has none, and writes nginx.conf (mode 0600). It
 // returns the defaulted configuration. [Start] calls it; it is exported for "render to disk".
-func Prepare(cfg Config) (*Config, error) {
+func Prepare(cfg Config) (_ *Config, err error) {
+	defer prefixErr(&err)
 	c := cfg
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
@@ -133,7 +136,8 @@ func nginxArgs(c *Config, errorLog string, extra ...string) []string {
 
 // Test runs "nginx -t" on the configuration that [Prepare] wrote and
 // returns nginx's output in the error when it fails.
-func Test(ctx context.Context, binary string, c *Config) error {
+func Test(ctx context.Context, binary string, c *Config) (err error) {
+	defer prefixErr(&err)
 	cmd := exec.CommandContext(ctx, binary, nginxArgs(c, "stderr", "-t", "-q")...)
 	cmd.Dir = c.StateDir
 	out, err := cmd.CombinedOutput()
@@ -153,7 +157,8 @@ func Test(ctx context.Context, binary string, c *Config) error {
 // connections. ctx bounds only the start; the gateway runs until
 // [Process.Stop] (or until nginx exits, see [Process.Done]). logger may be
 // nil.
-func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Process, error) {
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Process, err error) {
+	defer prefixErr(&err)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -210,7 +215,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Process, erro
 func portFree(addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("gateway listen address %s is not free: %w", addr, err)
+		return fmt.Errorf("listen address %s is not free: %w", addr, err)
 	}
 	return l.Close()
 }
@@ -291,11 +296,15 @@ func tail(paths ...string) string {
 // Done is closed when nginx has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Err returns how nginx exited, once [Process.Done] is closed.
+// Err returns how nginx exited, once [Process.Done] is closed: nil when
+// it exited with status 0.
 func (p *Process) Err() error {
 	select {
 	case <-p.done:
-		return p.err
+		if p.err != nil {
+			return fmt.Errorf("%snginx exited: %w", errPrefix, p.err)
+		}
+		return nil
 	default:
 		return nil
 	}
@@ -306,7 +315,7 @@ func (p *Process) Err() error {
 // [StopTimeout]. It waits for the master to exit and is safe to call more
 // than once.
 func (p *Process) Stop() error {
-	p.stopOnce.Do(func() { p.stopErr = p.stop() })
+	p.stopOnce.Do(func() { p.stopErr = errprefix.Add(errPrefix, p.stop()) })
 	return p.stopErr
 }
 

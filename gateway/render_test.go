@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -175,7 +176,44 @@ services:
 	assert.True(t, c.GeneratedCertificate(), "a generated certificate by default")
 	write("listen: 127.0.0.1:9443\nstatedir: x\n")
 	_, err = LoadConfig(path)
-	assert.ErrorContains(t, err, "statedir", "unknown field")
+	assert.EqualError(t, err, "gateway: configuration "+path+`: line 2: unknown field "statedir"`)
+	write("stateDir: /srv/gw\nservices: core-data\n")
+	_, err = LoadConfig(path)
+	assert.EqualError(t, err, "gateway: configuration "+path+`: line 2: services: "core-data" must be a mapping, not a single value`)
+	write("# nothing yet\n")
+	_, err = LoadConfig(path)
+	assert.EqualError(t, err, "gateway: configuration "+path+": the file is empty")
+}
+
+// Every error of the package's exported functions starts with
+// "gateway: ", once.
+func TestErrorsCarryThePrefixOnce(t *testing.T) {
+	dir := t.TempDir()
+	invalid := Config{StateDir: "relative", Services: map[string]string{"core-data": "http://127.0.0.1:59880"}}
+	file := filepath.Join(dir, "gateway.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("stateDir: /srv/gw\nlisten: nowhere\nservices:\n  core-data: ftp://x\n"), 0o600))
+	cert, key := filepath.Join(dir, "tls", "gw.crt"), filepath.Join(dir, "tls", "gw.key")
+	require.NoError(t, os.MkdirAll(filepath.Dir(cert), 0o700))
+	require.NoError(t, os.WriteFile(cert, []byte("x"), 0o600))
+
+	errs := map[string]error{}
+	_, errs["LoadConfig missing"] = LoadConfig(filepath.Join(dir, "missing.yaml"))
+	_, errs["LoadConfig invalid"] = LoadConfig(file)
+	errs["Config.Validate"] = invalid.Validate()
+	_, errs["Render"] = Render(invalid)
+	_, errs["Prepare"] = Prepare(invalid)
+	_, errs["Start"] = Start(context.Background(), invalid, nil)
+	_, errs["FindNginx"] = FindNginx(filepath.Join(dir, "no-nginx"))
+	errs["Test"] = Test(context.Background(), filepath.Join(dir, "no-nginx"), &Config{StateDir: dir})
+	errs["CheckCertificate"] = CheckCertificate(cert, key)
+	_, errs["EnsureCertificate"] = EnsureCertificate(cert, key, nil)
+	for name, err := range errs {
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), "gateway: "), "%s: %v", name, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "gateway: "), "%s: %v", name, err)
+	}
+	assert.ErrorIs(t, errs["FindNginx"], ErrNginxNotInstalled)
+	assert.ErrorContains(t, errs["LoadConfig invalid"], "gateway: configuration "+file+`: listen "nowhere": want host:port`)
 }
 
 // Paths may start with ~/ (the user's home folder), and a configuration
@@ -199,9 +237,9 @@ services:
 
 	require.NoError(t, os.WriteFile(path, []byte("stateDir: ~root/state\nservices:\n  core-data: http://127.0.0.1:59880\n"), 0o600))
 	_, err = LoadConfig(path)
-	assert.ErrorContains(t, err, "gateway configuration "+path+": stateDir: ~root/state: only ~/ (your own home folder) is supported, not ~user/")
+	assert.ErrorContains(t, err, "gateway: configuration "+path+": stateDir: ~root/state: only ~/ (your own home folder) is supported, not ~user/")
 
 	_, err = LoadConfig("/dev/zero")
 	require.ErrorIs(t, err, configfile.ErrTooLarge)
-	assert.ErrorContains(t, err, "reading gateway configuration: /dev/zero: larger than 4 MiB")
+	assert.ErrorContains(t, err, "gateway: reading the configuration: /dev/zero: larger than 4 MiB")
 }

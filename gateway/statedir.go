@@ -20,22 +20,22 @@ import (
 // user, or that group or others may write.
 func ensurePrivateDir(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("gateway state folder: %w", err)
+		return fmt.Errorf("state folder: %w", err)
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return fmt.Errorf("gateway state folder: %w", err)
+		return fmt.Errorf("state folder: %w", err)
 	}
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("gateway state folder %s is a symbolic link: give the real folder", dir)
+		return fmt.Errorf("state folder %s is a symbolic link: give the real folder", dir)
 	case !fi.IsDir():
-		return fmt.Errorf("gateway state folder %s is not a folder", dir)
+		return fmt.Errorf("state folder %s is not a folder", dir)
 	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("gateway state folder %s has mode %04o: group or others could replace its files; run chmod go-w %s", dir, fi.Mode().Perm(), dir)
+		return fmt.Errorf("state folder %s has mode %04o: group or others could replace its files; run chmod go-w %s", dir, fi.Mode().Perm(), dir)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("gateway state folder %s belongs to user %d, not to the user running the gateway (%d)", dir, st.Uid, os.Getuid())
+		return fmt.Errorf("state folder %s belongs to user %d, not to the user running the gateway (%d)", dir, st.Uid, os.Getuid())
 	}
 	return nil
 }
@@ -48,7 +48,7 @@ func ensureStateDirs(c *Config) error {
 		dirs = append(dirs, filepath.Dir(c.CertFile))
 	}
 	if err := os.MkdirAll(filepath.Dir(c.StateDir), 0o755); err != nil {
-		return fmt.Errorf("gateway state folder: %w", err)
+		return fmt.Errorf("state folder: %w", err)
 	}
 	for _, d := range dirs {
 		if err := ensurePrivateDir(d); err != nil {
@@ -73,10 +73,10 @@ func openLog(path string) (*os.File, error) {
 func checkKeyFile(keyFile string) error {
 	fi, err := os.Stat(keyFile)
 	if err != nil {
-		return fmt.Errorf("gateway key: %w", err)
+		return fmt.Errorf("TLS key: %w", err)
 	}
 	if perm := fi.Mode().Perm(); perm&0o026 != 0 {
-		return fmt.Errorf("gateway key %s has mode %04o: a private key must not be readable by others or writable by group or others; run chmod 600 %s", keyFile, perm, keyFile)
+		return fmt.Errorf("TLS key %s has mode %04o: a private key must not be readable by others or writable by group or others; run chmod 600 %s", keyFile, perm, keyFile)
 	}
 	return nil
 }

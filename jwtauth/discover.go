@@ -30,7 +30,7 @@ const maxDiscoverySize = 256 << 10
 func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issuer, keysURL string, err error) {
 	base, err := endpoint.URL(vaultAddr, "https", "http")
 	if err != nil {
-		return "", "", fmt.Errorf("discovering vault's issuer: address %w", err)
+		return "", "", fmt.Errorf("jwtauth: discovering vault's issuer: address %w", err)
 	}
 	where := strings.TrimRight(vaultAddr, "/") + vaultDiscoveryPath
 	if client == nil {
@@ -38,24 +38,24 @@ func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issue
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
-		return "", "", fmt.Errorf("discovering vault's issuer at %s: %w", where, err)
+		return "", "", fmt.Errorf("jwtauth: discovering vault's issuer at %s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", "", fmt.Errorf("discovering vault's issuer: %w", err)
+		return "", "", fmt.Errorf("jwtauth: discovering vault's issuer: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return "", "", fmt.Errorf("discovering vault's issuer at %s: HTTP status %s", where, resp.Status)
+		return "", "", fmt.Errorf("jwtauth: discovering vault's issuer at %s: HTTP status %s", where, resp.Status)
 	}
 	var doc struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoverySize)).Decode(&doc); err != nil {
-		return "", "", fmt.Errorf("discovering vault's issuer at %s: decoding: %w", where, err)
+		return "", "", fmt.Errorf("jwtauth: discovering vault's issuer at %s: decoding: %w", where, err)
 	}
 	// A Vault without api_addr or an issuer setting (as EdgeX runs it)
 	// names itself by path only: issuer "/v1/identity/oidc". Tokens then
@@ -63,10 +63,10 @@ func Discover(ctx context.Context, vaultAddr string, client *http.Client) (issue
 	// this document came from.
 	keys, err := resolve(base, doc.JWKSURI)
 	if err != nil {
-		return "", "", fmt.Errorf("discovering vault's issuer at %s: %q is not an http or https URL or an absolute path (got %q)", where, "jwks_uri", doc.JWKSURI)
+		return "", "", fmt.Errorf("jwtauth: discovering vault's issuer at %s: %q is not an http or https URL or an absolute path (got %q)", where, "jwks_uri", doc.JWKSURI)
 	}
 	if _, err := resolve(base, doc.Issuer); err != nil {
-		return "", "", fmt.Errorf("discovering vault's issuer at %s: %q is not an http or https URL or an absolute path (got %q)", where, "issuer", doc.Issuer)
+		return "", "", fmt.Errorf("jwtauth: discovering vault's issuer at %s: %q is not an http or https URL or an absolute path (got %q)", where, "issuer", doc.Issuer)
 	}
 	return doc.Issuer, keys, nil
 }

@@ -5,9 +5,14 @@ import (
 	"strings"
 )
 
+// errPrefix starts the errors of the package's exported functions.
+const errPrefix = "jwtauth: "
+
 // Reasons a token is refused. Every error [Verifier.Verify] returns is an
 // [*Error] whose Reason is one of these, so errors.Is(err, ErrExpired) and
-// the like tell them apart.
+// the like tell them apart. Their text is the reason alone, as
+// WWW-Authenticate challenges and [Reason] give it; an [*Error] starts
+// with the package's prefix, "jwtauth: ".
 var (
 	// ErrMalformed: not a compact JWS with a JSON object header and payload,
 	// characters outside base64url, a claim of the wrong type, a missing
@@ -50,9 +55,11 @@ type Error struct {
 	Err    error
 }
 
-// Error describes the refusal.
+// Error describes the refusal: "jwtauth: ", the reason, the detail and
+// the cause (without a "jwtauth: " of its own).
 func (e *Error) Error() string {
 	var b strings.Builder
+	b.WriteString(errPrefix)
 	b.WriteString(e.Reason.Error())
 	if e.Detail != "" {
 		b.WriteString(": ")
@@ -60,7 +67,7 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), errPrefix))
 	}
 	return b.String()
 }

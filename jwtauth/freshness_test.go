@@ -2,9 +2,9 @@ package jwtauth_test
 
 import (
 	"context"
-	"errors"
 	"crypto/ecdsa"
 	"encoding/base64"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"

@@ -22,6 +22,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/jwtauth"
@@ -214,6 +215,19 @@ func with(m map[string]any, kv ...any) map[string]any {
 		}
 	}
 	return out
+}
+
+// vaultIntrospector returns a VaultIntrospector asking the (fake) Vault
+// at addr with vaultToken, without retries.
+func vaultIntrospector(t testing.TB, addr, vaultToken string) *jwtauth.VaultIntrospector {
+	t.Helper()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = addr
+	cfg.MaxRetries = 0
+	client, err := vaultapi.NewClient(cfg)
+	require.NoError(t, err)
+	client.SetToken(vaultToken)
+	return jwtauth.NewVaultIntrospector(client)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -31,7 +31,7 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 
 // ErrNoToken is the error of [VerifyRequest] for a request that carries no
 // bearer token at all.
-var ErrNoToken = errors.New("no bearer token")
+var ErrNoToken = errors.New(errPrefix + "no bearer token")
 
 // ErrWrongConnection is the refusal of a token that arrived over the
 // overlay from an identity other than the token's name, which is not a

@@ -229,18 +229,12 @@ func TestVaultIntrospectorProtocol(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	cfg := vaultapi.DefaultConfig()
-	cfg.Address = srv.URL
-	cfg.MaxRetries = 0
-	client, err := vaultapi.NewClient(cfg)
-	require.NoError(t, err)
-	client.SetToken("expired-vault-token")
-	intro := jwtauth.NewVaultIntrospector(client)
+	intro := vaultIntrospector(t, srv.URL, "expired-vault-token")
 	intro.ClientID = "edgex"
 	intro.Logger = quietLogger()
 	ctx := context.Background()
 
-	_, err = intro.Introspect(ctx, token)
+	_, err := intro.Introspect(ctx, token)
 	require.Error(t, err, "a refused Vault token gave no error")
 	mustNotContainToken(t, err.Error(), token)
 

@@ -79,7 +79,7 @@ func (i *VaultIntrospector) Introspect(ctx context.Context, token string) (bool,
 		return active, err
 	}
 	if err := i.relogin(ctx, used); err != nil {
-		return false, fmt.Errorf("vault token introspection: vault refused the client token, and logging in again failed: %w", vault.Sanitize(err))
+		return false, fmt.Errorf("jwtauth: vault token introspection: vault refused the client token, and logging in again failed: %w", vault.Sanitize(err))
 	}
 	return i.ask(ctx, token)
 }
@@ -104,24 +104,24 @@ func (i *VaultIntrospector) ask(ctx context.Context, token string) (bool, error)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return false, fmt.Errorf("vault token introspection: encoding the request: %w", err)
+		return false, fmt.Errorf("jwtauth: vault token introspection: encoding the request: %w", err)
 	}
 	resp, err := i.client.Logical().WriteRawWithContext(ctx, vaultIntrospectPath, body)
 	if resp != nil {
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		return false, fmt.Errorf("vault token introspection at %s: %w", i.client.Address(), vault.Sanitize(err))
+		return false, fmt.Errorf("jwtauth: vault token introspection at %s: %w", i.client.Address(), vault.Sanitize(err))
 	}
 	var answer struct {
 		Active *bool  `json:"active"`
 		Error  string `json:"error"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxIntrospectionAnswer)).Decode(&answer); err != nil {
-		return false, fmt.Errorf("vault token introspection at %s: decoding the answer: %w", i.client.Address(), err)
+		return false, fmt.Errorf("jwtauth: vault token introspection at %s: decoding the answer: %w", i.client.Address(), err)
 	}
 	if answer.Active == nil {
-		return false, fmt.Errorf("vault token introspection at %s: the answer has no \"active\" field", i.client.Address())
+		return false, fmt.Errorf("jwtauth: vault token introspection at %s: the answer has no \"active\" field", i.client.Address())
 	}
 	if !*answer.Active {
 		i.logger().DebugContext(ctx, "vault reports a token inactive", "reason", answer.Error)

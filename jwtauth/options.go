@@ -246,7 +246,7 @@ func (opts Options) validate() (*settings, error) {
 		opts.Now = time.Now
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("jwtauth options: %w", err)
+		return nil, fmt.Errorf("jwtauth: options: %w", err)
 	}
 	return &settings{Options: opts, algs: algs}, nil
 }

@@ -568,3 +568,45 @@ func TestJWKSContents(t *testing.T) {
 		require.ErrorIs(t, err, jwtauth.ErrAlgorithm, "HS256 with the published secret")
 	})
 }
+
+// Every error of the package's exported functions starts with
+// "jwtauth: ", once; the refusal reasons keep their own text, which
+// challenges and metrics use.
+func TestErrorsCarryThePrefixOnce(t *testing.T) {
+	ctx := context.Background()
+	is := newIssuer(t)
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer broken.Close()
+	intro := vaultIntrospector(t, broken.URL, "vault-token")
+
+	errs := map[string]error{}
+	bad := is.options()
+	bad.Issuer = ""
+	_, errs["NewVerifier options"] = jwtauth.NewVerifier(ctx, bad)
+	unreachable := is.options()
+	unreachable.KeysURL = is.srv.URL + "/nope"
+	_, errs["NewVerifier keys"] = jwtauth.NewVerifier(ctx, unreachable)
+	_, _, errs["Discover address"] = jwtauth.Discover(ctx, "vault:8200", nil)
+	_, _, errs["Discover status"] = jwtauth.Discover(ctx, is.srv.URL+"/nope", nil)
+	_, errs["VaultIntrospector.Introspect"] = intro.Introspect(ctx, "a-token")
+	v := is.verifier(is.options())
+	_, errs["Verify malformed"] = v.Verify(ctx, "not-a-token")
+	_, errs["Verify expired"] = v.Verify(ctx, is.token(is.ec, with(is.claims(), "exp", is.clock.Now().Add(-time.Hour).Unix())))
+	opts := is.options()
+	opts.Mode, opts.Introspector, opts.KeysURL, opts.Logger = jwtauth.Introspect, intro, "", quietLogger()
+	_, errs["Verify introspection"] = is.verifier(opts).Verify(ctx, is.token(is.ec, is.claims()))
+	_, errs["VerifyRequest"] = jwtauth.VerifyRequest(v, httptest.NewRequest(http.MethodGet, "/", nil))
+	for name, err := range errs {
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), "jwtauth: "), "%s: %v", name, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "jwtauth: "), "%s: %v", name, err)
+	}
+	assert.ErrorIs(t, errs["Verify expired"], jwtauth.ErrExpired)
+	assert.EqualError(t, errs["Verify expired"], "jwtauth: token expired")
+	assert.Equal(t, "token expired", jwtauth.Reason(errs["Verify expired"]), "the reason has no prefix")
+	assert.ErrorIs(t, errs["Verify introspection"], jwtauth.ErrIntrospection)
+	assert.ErrorContains(t, errs["Verify introspection"], "jwtauth: token introspection failed: vault token introspection at ")
+	assert.ErrorIs(t, errs["VerifyRequest"], jwtauth.ErrNoToken)
+}

@@ -26,16 +26,16 @@ func LoadDeclarations(path string) (_ *Topology, err error) {
 	}
 	doc, err := decodeOne(raw)
 	if err != nil {
-		return nil, fmt.Errorf("topology %s: %w", path, err)
+		return nil, inTopology(path, err)
 	}
 	dropSettingRefs(doc)
 	t, err := decodeStrict(doc)
 	if err != nil {
-		return nil, fmt.Errorf("topology %s: %w", path, err)
+		return nil, inTopology(path, err)
 	}
 	t.SetDefaults()
 	if err := t.ValidateDeclarations(); err != nil {
-		return nil, fmt.Errorf("topology %s: %w", path, err)
+		return nil, inTopology(path, err)
 	}
 	return t, nil
 }

@@ -24,7 +24,8 @@ type EnvVar struct {
 //	SECRETSTORE_TOKENFILE                   (<output>/services/<name>/secrets-token.json)
 //
 // EdgeX reads these for every service, whatever its configuration file says.
-func (t *Topology) EdgeXSecretStoreEnv(name string) ([]EnvVar, error) {
+func (t *Topology) EdgeXSecretStoreEnv(name string) (_ []EnvVar, err error) {
+	defer prefixErr(&err)
 	switch s, ok := t.serviceNamed(name); {
 	case !ok:
 		return nil, fmt.Errorf("edgex env: %q is not a service of the topology", name)
@@ -84,7 +85,7 @@ func (t *Topology) EdgeXSecretStoreEnv(name string) ([]EnvVar, error) {
 // configuration must list each peer under Clients and the SecurityOptions
 // keys Mode and OpenZitiController (EdgeX's common configuration does).
 func (t *Topology) EdgeXEnv(name string) ([]EnvVar, error) {
-	env, err := t.EdgeXSecretStoreEnv(name)
+	env, err := t.EdgeXSecretStoreEnv(name) // its errors carry errPrefix
 	if err != nil {
 		return nil, err
 	}

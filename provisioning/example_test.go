@@ -28,7 +28,7 @@ dial:
 	}
 	fmt.Println(top.Validate())
 	// Output:
-	// invalid topology:
+	// provisioning: invalid topology:
 	//   - services[1].name: "Core_Metadata" is not a valid name (2 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen)
 	//   - dial[0].from[0]: unknown service or client "device-virtual"
 }
@@ -79,7 +79,7 @@ services:
 	fmt.Println(top.Validate())
 	// Output:
 	// node-a 198.51.100.10 3022
-	// invalid topology:
+	// provisioning: invalid topology:
 	//   - services[2].routers[0]: unknown router "node-c" (declare it under routers, or write #attribute for routers by attribute)
 	//   - routers[1].advertise: "0.0.0.0" is not an address others can dial
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/endpoint"
 	"github.com/ztedge/ztedge/internal/naming"
+	"github.com/ztedge/ztedge/internal/yamlerr"
 )
 
 // Defaults applied by [Topology.SetDefaults] to fields left empty.
@@ -56,7 +57,7 @@ func LoadFile(path string) (_ *Topology, err error) {
 	}
 	t, err := parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("topology %s: %w", path, err)
+		return nil, inTopology(path, err)
 	}
 	abs, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
@@ -66,7 +67,7 @@ func LoadFile(path string) (_ *Topology, err error) {
 		return nil, fmt.Errorf("topology %s: %w", path, err)
 	}
 	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("topology %s: %w", path, err)
+		return nil, inTopology(path, err)
 	}
 	return t, nil
 }
@@ -133,13 +134,24 @@ func decodeStrict(doc *yaml.Node) (*Topology, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
-		return nil, fileLines(err, doc, expanded)
+		return nil, yamlerr.Rewrite(fileLines(err, doc, expanded), doc, &t, topologyWords)
 	}
 	return &t, nil
 }
 
-// lineRef is the "line N: " that starts each of yaml's type errors.
-var lineRef = regexp.MustCompile(`^line (\d+): `)
+// topologyWords name the topology's types in decoding errors.
+var topologyWords = map[string]string{
+	"provisioning.Topology":   "the topology",
+	"provisioning.Service":    "a service",
+	"provisioning.Client":     "a client",
+	"provisioning.DialRule":   "a dial rule",
+	"provisioning.Router":     "a router",
+	"provisioning.Dependency": "a dependency",
+}
+
+// lineRef is a line number in yaml's type errors: the "line N: " that
+// starts each, and a duplicate key's "already defined at line N".
+var lineRef = regexp.MustCompile(`^line (\d+): |already defined at line (\d+)$`)
 
 // fileLines rewrites the line numbers of yaml's type errors, which count
 // lines of expanded (the document re-encoded after expansion, without the
@@ -166,11 +178,15 @@ func fileLines(err error, doc *yaml.Node, expanded []byte) error {
 	fixed := &yaml.TypeError{Errors: make([]string, len(te.Errors))}
 	for i, e := range te.Errors {
 		fixed.Errors[i] = lineRef.ReplaceAllStringFunc(e, func(m string) string {
-			n, _ := strconv.Atoi(lineRef.FindStringSubmatch(m)[1])
+			sub := lineRef.FindStringSubmatch(m)
+			n, _ := strconv.Atoi(sub[1] + sub[2])
 			if orig, ok := lines[n]; ok {
 				n = orig
 			}
-			return fmt.Sprintf("line %d: ", n)
+			if sub[1] != "" {
+				return fmt.Sprintf("line %d: ", n)
+			}
+			return fmt.Sprintf("already defined at line %d", n)
 		})
 	}
 	return fixed

@@ -98,12 +98,25 @@ func TestParseErrorsNameTheFileLines(t *testing.T) {
 	text := head + "\n\n# typo below\nservicez: []\n"
 	_, err := Parse([]byte(text))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: field servicez not found", lineOf(text, "servicez")))
+	assert.Equal(t, fmt.Sprintf(`provisioning: line %d: unknown field "servicez" in the topology`, lineOf(text, "servicez")), err.Error())
 
 	text = strings.Replace(head, "port: 59900", "port: eighty", 1)
 	_, err = Parse([]byte(text))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), fmt.Sprintf("line %d: ", lineOf(text, "port: eighty")))
+	assert.Equal(t, fmt.Sprintf(`provisioning: line %d: services[2].port: "eighty" must be a number`, lineOf(text, "port: eighty")), err.Error())
+
+	text = strings.Replace(head, "groups: [devices]", "groups: devices\n    nmae: x", 1)
+	_, err = Parse([]byte(text))
+	require.Error(t, err)
+	assert.Equal(t, fmt.Sprintf("provisioning: 2 problems:\n"+
+		`  - line %d: services[2].groups: "devices" must be a list (write [devices] or a "- devices" item)`+"\n"+
+		`  - line %d: unknown field "nmae" in services[2] (a service)`, lineOf(text, "groups: devices"), lineOf(text, "nmae")), err.Error())
+
+	text = head + "\n# again\noutput: /tmp/other\n"
+	_, err = Parse([]byte(text))
+	require.Error(t, err)
+	assert.Equal(t, fmt.Sprintf(`provisioning: line %d: key "output" is given twice (first at line %d)`,
+		lineOf(text, "/tmp/other"), lineOf(text, "/tmp/out")), err.Error())
 
 	text = head + "jwt:\n  ttl: 1x\n"
 	_, err = Parse([]byte(text))
@@ -123,6 +136,18 @@ func TestExportedErrorsCarryThePrefixOnce(t *testing.T) {
 	_, errs["Parse"] = Parse([]byte("servicez: []\n"))
 	_, errs["LoadFile"] = LoadFile(empty)
 	_, errs["LoadDeclarations"] = LoadDeclarations(missing)
+	invalid := t.TempDir() + "/invalid.yaml"
+	require.NoError(t, os.WriteFile(invalid, []byte(strings.Replace(validYAML, "name: core-data", "name: Core_Data", 1)), 0o600))
+	_, errs["LoadFile invalid"] = LoadFile(invalid)
+	_, errs["LoadDeclarations invalid"] = LoadDeclarations(invalid)
+	bad := parseValid(t)
+	bad.Services[0].Name = "Core_Data"
+	errs["Topology.Validate"] = bad.Validate()
+	errs["Topology.ValidateDeclarations"] = bad.ValidateDeclarations()
+	_, errs["New"] = New(t.Context(), bad, nil)
+	_, errs["EdgeXSecretStoreEnv"] = parseValid(t).EdgeXSecretStoreEnv("nope")
+	_, errs["EdgeXEnv"] = parseValid(t).EdgeXEnv("nope")
+	_, errs["NewUsers"] = NewUsers(nil, UserOptions{})
 	_, _, errs["VaultToken"] = VaultToken(missing)
 	_, errs["ZitiManagement"] = ZitiManagement(t.Context(), parseValid(t), nil)
 	_, errs["VaultAdmin"] = VaultAdmin(t.Context(), parseValid(t))

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/ztedge/ztedge/internal/errprefix"
 )
 
 // Op says what a [Change] does to an object.
@@ -184,8 +186,23 @@ func sequence(parts ...[]Change) []Change {
 const errPrefix = "provisioning: "
 
 // prefixErr puts errPrefix before *err unless it is there already.
-func prefixErr(err *error) {
-	if *err != nil && !strings.HasPrefix((*err).Error(), errPrefix) {
-		*err = fmt.Errorf("%s%w", errPrefix, *err)
-	}
+func prefixErr(err *error) { errprefix.Set(errPrefix, err) }
+
+// inTopology is err about the topology file path: "provisioning: topology
+// <path>: " and err's text without its own errPrefix, so that an error of
+// an exported function (a [*ValidationError]) gets no second one.
+func inTopology(path string, err error) error {
+	return &contextError{context: "topology " + path, err: err}
 }
+
+// contextError is err with context after errPrefix; it unwraps to err.
+type contextError struct {
+	context string
+	err     error
+}
+
+func (e *contextError) Error() string {
+	return errPrefix + e.context + ": " + strings.TrimPrefix(e.err.Error(), errPrefix)
+}
+
+func (e *contextError) Unwrap() error { return e.err }

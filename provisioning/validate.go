@@ -19,9 +19,9 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string {
 	if len(e.Problems) == 1 {
-		return "invalid topology: " + e.Problems[0]
+		return "provisioning: invalid topology: " + e.Problems[0]
 	}
-	return "invalid topology:\n  - " + strings.Join(e.Problems, "\n  - ")
+	return "provisioning: invalid topology:\n  - " + strings.Join(e.Problems, "\n  - ")
 }
 
 // reservedAttributePrefix starts the role attributes ztedge gives

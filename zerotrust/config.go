@@ -1,10 +1,8 @@
 package zerotrust
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/ztedge/ztedge/internal/configfile"
+	"github.com/ztedge/ztedge/internal/errprefix"
+	"github.com/ztedge/ztedge/internal/yamlerr"
 )
 
 // DefaultPingPath is the path of the health check, as in EdgeX's v3 API.
@@ -88,6 +86,9 @@ type ClientConfig struct {
 	sendJWT bool // the peer requires JWTs: send the service's own
 }
 
+// errPrefix starts the errors of the package's exported functions.
+const errPrefix = "zerotrust: "
+
 // LoadConfig reads a configuration file (YAML, at most 4 MiB), applies
 // environment overrides in EdgeX's style (see [Config.ApplyEnv]), fills in
 // defaults and validates it. A file path in SecurityOptions (OpenZitiCAFile,
@@ -99,21 +100,21 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zerotrust: reading the configuration: %w", err)
 	}
-	cfg, err := ParseConfig(raw)
+	cfg, err := parseConfig(raw)
 	if err != nil {
 		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
-	if err := cfg.ApplyEnv(os.Environ()); err != nil {
+	if err := cfg.applyEnv(os.Environ()); err != nil {
 		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("zerotrust: %w", err)
 	}
 	if err := cfg.resolvePaths(dir); err != nil {
 		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("zerotrust: configuration %s: %w", path, err)
 	}
 	return cfg, nil
@@ -121,16 +122,35 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig decodes YAML. Unknown fields are errors.
 func ParseConfig(raw []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
+	cfg, err := parseConfig(raw)
+	return cfg, errprefix.Add(errPrefix, err)
+}
+
+// configWords name the configuration's types in decoding errors.
+var configWords = map[string]string{
+	"zerotrust.Config":       "the configuration",
+	"zerotrust.ClientConfig": "a client",
+}
+
+// parseConfig is ParseConfig without the package's prefix.
+func parseConfig(raw []byte) (*Config, error) {
 	var cfg Config
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the file is empty")
-		}
+	if err := yamlerr.Decode(raw, &cfg, configWords); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// Validate checks the configuration and fills in defaults. Every error
+// names the setting it is about. A zerotrust service without a controller
+// or credentials is an error, never a fallback to plain TCP.
+func (c *Config) Validate() error { return errprefix.Add(errPrefix, c.validate()) }
+
+// ControllerURL turns a controller given as host:port or URL into its
+// https base URL.
+func ControllerURL(s string) (string, error) {
+	u, err := controllerURL(s)
+	return u, errprefix.Add(errPrefix, err)
 }
 
 var envSafe = regexp.MustCompile(`[^A-Z0-9]`)
@@ -159,6 +179,11 @@ func envName(parts ...string) string {
 // hyphens as underscores. Only clients present in the file can be
 // overridden.
 func (c *Config) ApplyEnv(environ []string) error {
+	return errprefix.Add(errPrefix, c.applyEnv(environ))
+}
+
+// applyEnv is ApplyEnv without the package's prefix.
+func (c *Config) applyEnv(environ []string) error {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {

@@ -1,6 +1,7 @@
 package zerotrust
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,4 +241,50 @@ func TestIdentityFileInsteadOfVaultCredentials(t *testing.T) {
 		err := parse(t, "VaultCredentialsFile: creds.json", "")
 		assert.ErrorContains(t, err, "VaultCredentialsFile: missing (zerotrust mode needs the service's Vault credentials, or an enrolled identity in OpenZitiIdentityFile)")
 	})
+}
+
+// Every error of the package's exported functions starts with
+// "zerotrust: ", once, also where one exported function calls another.
+func TestErrorsCarryThePrefixOnce(t *testing.T) {
+	badController := strings.Replace(sampleConfig, "127.0.0.1:1280", "http://ctrl:1280", 1)
+	invalid, err := ParseConfig([]byte(badController))
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(badController), 0o600))
+	errs := map[string]error{}
+	_, errs["ParseMode"] = ParseMode("zerotrsut")
+	_, errs["SecurityOptions.Mode"] = SecurityOptions{KeyMode: "zerotrsut"}.Mode()
+	_, errs["ControllerURL"] = ControllerURL("http://ctrl:1280")
+	_, errs["ParseConfig"] = ParseConfig([]byte("Service:\n  SecurityOptions: [Mode]\n"))
+	_, errs["ParseConfig empty"] = ParseConfig(nil)
+	errs["Config.Validate"] = invalid.Validate()
+	errs["Config.ApplyEnv"] = (&Config{}).ApplyEnv([]string{"SERVICE_PORT=eighty"})
+	_, errs["LoadConfig"] = LoadConfig(file)
+	_, errs["LoadConfig missing"] = LoadConfig(file + ".missing")
+	_, errs["New"] = New(context.Background(), invalid, Options{})
+	_, errs["New nil"] = New(context.Background(), nil, Options{})
+	for name, err := range errs {
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), "zerotrust: "), "%s: %v", name, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "zerotrust: "), "%s: %v", name, err)
+	}
+	assert.EqualError(t, errs["ControllerURL"], `zerotrust: "http://ctrl:1280": the scheme must be https (the controller speaks https)`)
+	assert.EqualError(t, errs["Config.Validate"], `zerotrust: Service.SecurityOptions.OpenZitiController: "http://ctrl:1280": the scheme must be https (the controller speaks https)`)
+	assert.EqualError(t, errs["LoadConfig"], "zerotrust: configuration "+file+`: Service.SecurityOptions.OpenZitiController: "http://ctrl:1280": the scheme must be https (the controller speaks https)`)
+	assert.EqualError(t, errs["ParseConfig"], `zerotrust: line 2: Service.SecurityOptions must be a mapping, not a list`)
+	assert.EqualError(t, errs["ParseConfig empty"], `zerotrust: the file is empty`)
+}
+
+// Decoding errors name the setting, never a Go type.
+func TestParseConfigErrorsSpeakYAML(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"Service:\n  Port: [1]\n":           `zerotrust: line 2: Service.Port must be a single value, not a list`,
+		"Service:\n  Port: eighty\n":        `zerotrust: line 2: Service.Port: "eighty" must be a number`,
+		"Service:\n  Nmae: core-data\n":     `zerotrust: line 2: unknown field "Nmae" in Service`,
+		"Clients:\n  redis:\n    Hots: x\n": `zerotrust: line 3: unknown field "Hots" in Clients.redis (a client)`,
+		"Servce: {}\n":                      `zerotrust: line 1: unknown field "Servce" in the configuration`,
+	} {
+		_, err := ParseConfig([]byte(yaml))
+		assert.EqualError(t, err, want, yaml)
+	}
 }

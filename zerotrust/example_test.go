@@ -92,7 +92,7 @@ func ExampleConfig_Validate() {
 	cfg, _ := zerotrust.ParseConfig([]byte("Service:\n  Name: core-data\n  SecurityOptions:\n    Mode: zerotrust\n"))
 	fmt.Println(cfg.Validate())
 	// Output:
-	// Service.SecurityOptions.OpenZitiController: missing (zerotrust mode needs the Ziti controller)
+	// zerotrust: Service.SecurityOptions.OpenZitiController: missing (zerotrust mode needs the Ziti controller)
 	// Service.SecurityOptions.VaultCredentialsFile: missing (zerotrust mode needs the service's Vault credentials, or an enrolled identity in OpenZitiIdentityFile)
 }
 

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ztedge/ztedge/internal/errprefix"
 	"github.com/ztedge/ztedge/internal/yesno"
 )
 
@@ -19,6 +20,12 @@ const (
 
 // ParseMode reads a mode case-insensitively; the empty string is plain.
 func ParseMode(s string) (Mode, error) {
+	m, err := parseMode(s)
+	return m, errprefix.Add(errPrefix, err)
+}
+
+// parseMode is ParseMode without the package's prefix.
+func parseMode(s string) (Mode, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "plain":
 		return ModePlain, nil
@@ -129,6 +136,9 @@ func (o SecurityOptions) Get(key string) string {
 
 // Mode parses the Mode key.
 func (o SecurityOptions) Mode() (Mode, error) { return ParseMode(o.Get(KeyMode)) }
+
+// mode is Mode without the package's prefix.
+func (o SecurityOptions) mode() (Mode, error) { return parseMode(o.Get(KeyMode)) }
 
 // check reports keys that are not known, so a misspelt key is an error
 // rather than a silently ignored setting.

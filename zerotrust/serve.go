@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ztedge/ztedge/caller"
+	"github.com/ztedge/ztedge/internal/errprefix"
 	"github.com/ztedge/ztedge/internal/health"
 	"github.com/ztedge/ztedge/jwtauth"
 	"github.com/ztedge/ztedge/listener"
@@ -100,7 +101,7 @@ func (s *Service) Serve(ctx context.Context, h http.Handler) error {
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil
 	}
-	return runErr
+	return errprefix.Add(errPrefix, runErr)
 }
 
 // apiHandler is h behind ping and, where required, the JWT check.

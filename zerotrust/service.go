@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ztedge/ztedge/internal/errprefix"
 	"github.com/ztedge/ztedge/internal/idtoken"
 	"github.com/ztedge/ztedge/internal/metrics"
 	"github.com/ztedge/ztedge/internal/vault"
@@ -75,7 +76,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Service, error) {
 		return nil, errors.New("zerotrust: no configuration")
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("zerotrust: %w", err)
+		return nil, err // "zerotrust: ..." already
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -231,7 +232,8 @@ func (s *Service) HTTPClient() *http.Client { return s.client }
 // intercept address such as redis.edgex.ziti:6379), over TCP for plain
 // peers, and nowhere else. network must be "tcp".
 func (s *Service) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return s.transport.DialContext(ctx, network, addr)
+	c, err := s.transport.DialContext(ctx, network, addr)
+	return c, errprefix.Add(errPrefix, err)
 }
 
 // Listen opens the service's API listener: in zerotrust mode the bound
@@ -244,8 +246,9 @@ func (s *Service) Listen(ctx context.Context) (net.Listener, error) {
 		if s.overlay == nil {
 			return nil, errors.New("zerotrust: no overlay; refusing to fall back to TCP")
 		}
-		return listener.Bind(ctx, s.overlay.zctx, svc.ZitiService(), listener.BindOptions{Logger: s.log,
+		l, err := listener.Bind(ctx, s.overlay.zctx, svc.ZitiService(), listener.BindOptions{Logger: s.log,
 			OnState: func(up bool) { s.bound.Store(up); s.metrics.Bound(up) }})
+		return l, errprefix.Add(errPrefix, err)
 	}
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(svc.Host, strconv.Itoa(svc.Port)))

@@ -45,12 +45,12 @@ func (o SecurityOptions) parse(field string) (settings, []error) {
 		audience:     o.Get(KeyJWTAudience),
 	}
 	var err error
-	if s.mode, err = o.Mode(); err != nil {
+	if s.mode, err = o.mode(); err != nil {
 		errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyMode, err))
 	}
 	if c := o.Get(KeyController); c != "" {
 		s.hasController = true
-		if s.controller, err = ControllerURL(c); err != nil {
+		if s.controller, err = controllerURL(c); err != nil {
 			errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyController, err))
 		}
 	}
@@ -77,10 +77,10 @@ func (o SecurityOptions) parse(field string) (settings, []error) {
 	return s, errs
 }
 
-// Validate checks the configuration and fills in defaults. Every error
+// validate checks the configuration and fills in defaults. Every error
 // names the setting it is about. A zerotrust service without a controller
 // or credentials is an error, never a fallback to plain TCP.
-func (c *Config) Validate() error {
+func (c *Config) validate() error {
 	var errs []error
 	s := &c.Service
 	sec, perrs := s.SecurityOptions.parse("Service.SecurityOptions")
@@ -216,9 +216,9 @@ func needOverlay(field string, sec settings) []error {
 	return errs
 }
 
-// ControllerURL turns a controller given as host:port or URL into its
+// controllerURL turns a controller given as host:port or URL into its
 // https base URL, https://host:port (a path is dropped).
-func ControllerURL(s string) (string, error) { return endpoint.Controller(s) }
+func controllerURL(s string) (string, error) { return endpoint.Controller(s) }
 
 // Mode returns the service's security mode (plain when the setting is
 // unreadable; Validate reports that).

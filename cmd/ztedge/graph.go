@@ -77,10 +77,15 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *out != "" {
-		return os.WriteFile(*out, b.Bytes(), 0o644)
+		if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("provision graph: %w", err)
+		}
+		return nil
 	}
-	_, err = stdout.Write(b.Bytes())
-	return err
+	if _, err := stdout.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("provision graph: %w", err)
+	}
+	return nil
 }
 
 // boundRouters asks the controller which edge router each service is

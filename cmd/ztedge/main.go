@@ -164,18 +164,18 @@ func runToolsBuild(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *name == "all" {
 		paths, err := toolchain.EnsureAll(ctx, stderr)
 		if err != nil {
-			return err
+			return fmt.Errorf("tools build: %w", err)
 		}
 		fmt.Fprintf(stdout, "ziti:  %s\nvault: %s\n", paths.Ziti, paths.Vault)
 		return nil
 	}
 	tool, err := toolchain.Lookup(*name)
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{"tools build: " + err.Error()}
 	}
 	path, err := toolchain.Ensure(ctx, tool, stderr)
 	if err != nil {
-		return err
+		return fmt.Errorf("tools build: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", tool.Name, path)
 	return nil

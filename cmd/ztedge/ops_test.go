@@ -67,3 +67,21 @@ func TestGraphSVGUsesGraphviz(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "<svg>"+strings.Repeat("e", 11)+"</svg>\n", string(svg), "one arrow per permitted dial reached dot")
 }
+
+// Errors of a subcommand name it, as "ztedge: provision graph: ...".
+func TestSubcommandErrorsNameTheSubcommand(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "x.mmd")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"provision", "graph", "-f", "../../examples/topology.yaml", "-out", missing}, 1,
+			"ztedge: provision graph: open " + missing + ": no such file or directory\n"},
+		{[]string{"tools", "build", "-tool", "nope"}, 2, `ztedge: tools build: unknown tool "nope"`},
+	} {
+		code, _, stderr := runCLI(t, c.args...)
+		assert.Equal(t, c.code, code, "ztedge %q: %s", c.args, stderr)
+		assert.True(t, strings.HasPrefix(stderr, c.want), "ztedge %q: %q", c.args, stderr)
+	}
+}

@@ -40,10 +40,10 @@ func ProvisionTo(t testing.TB, st *stack.State, topologyFile, output string, edi
 	defer cancel()
 	p, err := provisioning.New(ctx, top, nil)
 	if err != nil {
-		t.Fatalf("provisioning: %v", err)
+		t.Fatalf("connecting to Vault and the controller: %v", err)
 	}
 	if _, err := p.Apply(ctx, nil); err != nil {
-		t.Fatalf("provisioning: %v", err)
+		t.Fatalf("applying the topology: %v", err)
 	}
 	return top
 }
