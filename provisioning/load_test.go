@@ -224,7 +224,7 @@ func TestLoadFileExpandsHomeInPaths(t *testing.T) {
 // is refused at once instead of read without bound.
 func TestTopologyFilesHaveASizeLimit(t *testing.T) {
 	_, err := LoadFile("/dev/zero")
-	assert.ErrorContains(t, err, "provisioning: reading topology: /dev/zero: larger than 4 MiB: not a ztedge configuration file")
+	assert.ErrorContains(t, err, "provisioning: reading topology: /dev/zero: larger than 4 MiB: more than any file ztedge reads")
 	_, err = LoadDeclarations("/dev/zero")
 	assert.ErrorIs(t, err, configfile.ErrTooLarge)
 }

@@ -29,6 +29,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/internal/vault"
 )
@@ -120,7 +121,7 @@ func VaultToken(tokenFile string) (token, source string, err error) {
 // vaultTokenFrom is VaultToken without the package's error prefix.
 func vaultTokenFrom(tokenFile string) (token, source string, err error) {
 	if tokenFile != "" {
-		b, err := os.ReadFile(tokenFile)
+		b, err := configfile.Read(tokenFile)
 		if err != nil {
 			return "", "", fmt.Errorf("reading the Vault token file: %w", err)
 		}

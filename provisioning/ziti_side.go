@@ -17,6 +17,7 @@ import (
 	"github.com/openziti/edge-api/rest_util"
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 
+	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/ctrlca"
 )
 
@@ -155,7 +156,7 @@ func zitiAdminCredentials(t *Topology) (user, pass string, err error) {
 		return "", "", errors.New("ziti.username: missing (and ZITI_USER is not set)")
 	}
 	if t.Ziti.PasswordFile != "" {
-		b, err := os.ReadFile(t.Ziti.PasswordFile)
+		b, err := configfile.Read(t.Ziti.PasswordFile)
 		if err != nil {
 			return "", "", fmt.Errorf("ziti.passwordFile: %w", err)
 		}

@@ -90,7 +90,7 @@ func TestLoadConfigExpandsHomeInPaths(t *testing.T) {
 func TestLoadConfigHasASizeLimit(t *testing.T) {
 	_, err := LoadConfig("/dev/zero")
 	require.ErrorIs(t, err, configfile.ErrTooLarge)
-	assert.EqualError(t, err, "zerotrust: reading the configuration: /dev/zero: larger than 4 MiB: not a ztedge configuration file")
+	assert.EqualError(t, err, "zerotrust: reading the configuration: /dev/zero: larger than 4 MiB: more than any file ztedge reads")
 }
 
 func TestApplyEnvInEdgeXStyle(t *testing.T) {

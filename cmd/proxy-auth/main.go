@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/ztedge/ztedge/gateway"
+	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/idtoken"
 	"github.com/ztedge/ztedge/internal/vault"
 	"github.com/ztedge/ztedge/internal/yesno"
@@ -229,7 +230,7 @@ func newIntrospector(ctx context.Context, o *options, vaultAddr string, logger *
 	}
 	token := strings.TrimSpace(os.Getenv("VAULT_TOKEN"))
 	if o.tokenFile != "" {
-		b, err := os.ReadFile(o.tokenFile)
+		b, err := configfile.Read(o.tokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("-vault-token-file: %w", err)
 		}

@@ -1,8 +1,9 @@
-// Package configfile reads ztedge's configuration files: bounded size, ~
-// expansion. Topologies, service configurations and gateway configurations
-// are read with [Read], which refuses anything larger than [MaxSize] (a
-// device such as /dev/zero included), and the file paths they hold are
-// resolved with [Resolve] or [ResolveFields].
+// Package configfile reads the files a user points ztedge at: bounded size,
+// ~ expansion. Topologies, service and gateway configurations, token,
+// password and CA files are read with [Read], which refuses anything
+// larger than [MaxSize] (a device such as /dev/zero included), and the
+// file paths configurations hold are resolved with [Resolve] or
+// [ResolveFields].
 package configfile
 
 import (
@@ -20,7 +21,7 @@ const MaxSize = 4 << 20
 
 // ErrTooLarge is the error [Read] wraps, after the file's path, for a file
 // larger than [MaxSize].
-var ErrTooLarge = fmt.Errorf("larger than %d MiB: not a ztedge configuration file", MaxSize>>20)
+var ErrTooLarge = fmt.Errorf("larger than %d MiB: more than any file ztedge reads", MaxSize>>20)
 
 // Read returns the contents of the configuration file at path. It reads at
 // most [MaxSize] bytes, and a file (or device, or pipe) holding more is an

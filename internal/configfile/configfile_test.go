@@ -26,7 +26,7 @@ func TestReadAcceptsMaxSizeAndRefusesOneByteMore(t *testing.T) {
 	data, err = Read(path)
 	require.Nil(t, data)
 	require.ErrorIs(t, err, ErrTooLarge)
-	require.EqualError(t, err, path+": larger than 4 MiB: not a ztedge configuration file")
+	require.EqualError(t, err, path+": larger than 4 MiB: more than any file ztedge reads")
 }
 
 func TestReadRefusesAnEndlessDeviceQuickly(t *testing.T) {

@@ -17,11 +17,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/openziti/edge-api/rest_util"
 
+	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
@@ -96,7 +96,7 @@ func Load(ctx context.Context, o Options) (*x509.CertPool, error) {
 
 // ReadFile reads a PEM bundle into a pool.
 func ReadFile(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
+	b, err := configfile.Read(file)
 	if err != nil {
 		return nil, fmt.Errorf("ziti controller CA bundle: %w", err)
 	}

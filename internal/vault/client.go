@@ -15,12 +15,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/internal/configfile"
 	"github.com/ztedge/ztedge/internal/endpoint"
 )
 
@@ -110,7 +110,7 @@ func (t noRedirects) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
 // LoadCA reads a PEM bundle into a certificate pool.
 func LoadCA(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
+	pem, err := configfile.Read(file)
 	if err != nil {
 		return nil, fmt.Errorf("vault CA file: %w", err)
 	}
