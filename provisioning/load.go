@@ -115,7 +115,7 @@ func decodeOne(raw []byte) (*yaml.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, errors.New("the file holds more than one YAML document (a second one starts with ---)")
+		return nil, yamlerr.ErrSecondDocument
 	}
 	return &doc, nil
 }

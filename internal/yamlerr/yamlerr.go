@@ -27,15 +27,27 @@ import (
 // errEmpty is Decode's error for a file without a document.
 var errEmpty = errors.New("the file is empty")
 
-// Decode decodes the first YAML document of raw into out, a pointer,
-// refusing unknown fields. A file without a document is an error, and
-// type errors are rewritten as [Rewrite] does, with names.
+// ErrSecondDocument is Decode's error for a file holding more than one
+// YAML document: a second one would be ignored, silently.
+var ErrSecondDocument = errors.New("the file holds more than one YAML document (a second one starts with ---)")
+
+// Decode decodes the one YAML document of raw into out, a pointer,
+// refusing unknown fields. A file without a document or with a second one
+// is an error, and type errors are rewritten as [Rewrite] does, with
+// names.
 func Decode(raw []byte, out any, names map[string]string) error {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	err := dec.Decode(out)
 	switch {
 	case err == nil:
+		var next yaml.Node
+		if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+			if err != nil {
+				return err
+			}
+			return ErrSecondDocument
+		}
 		return nil
 	case errors.Is(err, io.EOF):
 		return errEmpty

@@ -141,3 +141,10 @@ func TestRewriteKeepsOtherErrors(t *testing.T) {
 	own := &yaml.TypeError{Errors: []string{`line 4: "1x" is not a duration`}}
 	assert.EqualError(t, Rewrite(own, nil, nil, nil), `line 4: "1x" is not a duration`)
 }
+
+func TestDecodeRefusesASecondDocument(t *testing.T) {
+	var out struct{ A int }
+	require.NoError(t, Decode([]byte("a: 1\n"), &out, nil))
+	err := Decode([]byte("a: 1\n---\na: 2\n"), &out, nil)
+	require.ErrorIs(t, err, ErrSecondDocument)
+}
