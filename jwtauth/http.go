@@ -204,7 +204,7 @@ type bearerTransport struct {
 
 // RoundTrip adds the token and sends the request with the base transport.
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if len(req.Header.Values("Authorization")) > 0 || !sameOrigin(firstRequest(req).URL, req.URL) {
+	if first, ok := firstRequest(req); len(req.Header.Values("Authorization")) > 0 || !ok || !sameOrigin(first.URL, req.URL) {
 		return t.base.RoundTrip(req)
 	}
 	token, err := t.tokens.Token(req.Context())
@@ -235,12 +235,17 @@ func (t *bearerTransport) CloseIdleConnections() {
 }
 
 // firstRequest returns the request that started the redirect chain req
-// belongs to (req itself when it is no redirect).
-func firstRequest(req *http.Request) *http.Request {
-	for req.Response != nil && req.Response.Request != nil {
+// belongs to (req itself when it is no redirect). ok is false when the
+// chain cannot be followed back (a base transport that answered without
+// setting the response's Request): the origin is then unknown.
+func firstRequest(req *http.Request) (first *http.Request, ok bool) {
+	for req.Response != nil {
+		if req.Response.Request == nil {
+			return nil, false
+		}
 		req = req.Response.Request
 	}
-	return req
+	return req, true
 }
 
 // sameOrigin reports whether a and b have the same scheme, host and port

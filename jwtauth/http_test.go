@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -289,7 +291,18 @@ func TestBearerTransportSendsTheTokenOnlyToTheFirstOrigin(t *testing.T) {
 	require.Equal(t, "", stolen.Load(), "the token followed a redirect to another origin")
 }
 
+// TestDiscoverAndKeysIgnoreTheEnvironmentProxy runs in a child process:
+// net/http reads HTTP_PROXY once per process, so setting it in the middle
+// of the package's tests would prove nothing.
 func TestDiscoverAndKeysIgnoreTheEnvironmentProxy(t *testing.T) {
+	if os.Getenv("ZTEDGE_TEST_PROXY_CHILD") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDiscoverAndKeysIgnoreTheEnvironmentProxy$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ZTEDGE_TEST_PROXY_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "PASS")
+		return
+	}
 	var proxied atomic.Int64
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		proxied.Add(1)
@@ -307,4 +320,34 @@ func TestDiscoverAndKeysIgnoreTheEnvironmentProxy(t *testing.T) {
 		KeysURL: "http://vault.example:8200/v1/identity/oidc/.well-known/keys"})
 	require.Error(t, err)
 	require.Zero(t, proxied.Load(), "discovery or keys went through HTTP_PROXY")
+}
+
+// answerWithoutRequest is a base transport that answers with a response of
+// its own, without setting its Request (as a cache or a mock may).
+type answerWithoutRequest struct{ next http.RoundTripper }
+
+func (a answerWithoutRequest) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Response{Status: resp.Status, StatusCode: resp.StatusCode, Header: resp.Header, Body: resp.Body, ProtoMajor: 1, ProtoMinor: 1}, nil
+}
+
+func TestBearerTransportSendsNoTokenWhenTheRedirectChainIsUnknown(t *testing.T) {
+	var stolen atomic.Value
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Store(r.Header.Get("Authorization"))
+	}))
+	defer evil.Close()
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+"/steal", http.StatusFound)
+	}))
+	defer peer.Close()
+	tokens := jwtauth.TokenSourceFunc(func(context.Context) (string, error) { return "own.jwt.token", nil })
+	client := &http.Client{Transport: jwtauth.BearerTransport(answerWithoutRequest{http.DefaultTransport}, tokens)}
+	resp, err := client.Get(peer.URL + "/away")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "", stolen.Load(), "the token followed a redirect whose origin was unknown")
 }

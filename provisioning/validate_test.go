@@ -87,7 +87,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"vault port", func(t *Topology) { t.Vault.Address = "https://vault:99999" }, `vault.address: "https://vault:99999": port 99999 is out of range`},
 		{"edge router role", func(t *Topology) { t.Ziti.EdgeRouterRoles = []string{"#all", "#has space"} }, `ziti.edgeRouterRoles[1]: "#has space" must be`},
 		{"bare edge router role", func(t *Topology) { t.Ziti.EdgeRouterRoles = []string{"@"} }, `ziti.edgeRouterRoles[0]: "@" must be`},
-		{"vault password", func(t *Topology) { t.Vault.Address = "https://user:secretpw@vault:8200" }, `vault.address: "https://user:xxxxx@vault:8200" must not hold a user or password`},
+		{"vault password", func(t *Topology) { t.Vault.Address = "https://user:secretpw@vault:8200" }, `vault.address: "https://xxxxx@vault:8200" must not hold a user or password`},
 		{"vault path", func(t *Topology) { t.Vault.Address = "https://vault:8200/v1" }, `vault.address: "https://vault:8200/v1" must be https://host:port only`},
 		{"bad name", func(t *Topology) { t.Services[1].Name = "Core_Data" }, `services[1].name: "Core_Data" is not a valid name`},
 		{"missing name", func(t *Topology) { t.Services[0].Name = "" }, "services[0].name: missing"},

@@ -154,6 +154,13 @@ func TestValidateRefusesIncompleteZeroTrust(t *testing.T) {
 	}
 }
 
+func TestVaultAddressMayHaveAPathPrefix(t *testing.T) {
+	cfg := &Config{Service: ServiceConfig{Port: 59880, SecurityOptions: SecurityOptions{KeyVaultAddress: "https://gateway.example/vault"}}}
+	require.NoError(t, cfg.Validate(), "a Vault behind a gateway at a path")
+	cfg = &Config{Service: ServiceConfig{Port: 59880, SecurityOptions: SecurityOptions{KeyVaultAddress: "https://user:pw@gateway.example/vault"}}}
+	require.ErrorContains(t, cfg.Validate(), "must not hold a user or password")
+}
+
 func TestIPv6PlainPeer(t *testing.T) {
 	for _, host := range []string{"::1", "[::1]"} {
 		cfg, err := ParseConfig([]byte(strings.Replace(sampleConfig, "Host: 10.0.0.1", "Host: \""+host+"\"", 1)))

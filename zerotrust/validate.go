@@ -55,7 +55,9 @@ func (o SecurityOptions) parse(field string) (settings, []error) {
 		}
 	}
 	if s.vaultAddress != "" {
-		if _, err := endpoint.Base(s.vaultAddress, "https", "http"); err != nil {
+		// A path is allowed: a Vault behind a gateway at /vault publishes
+		// its keys and issuer there.
+		if _, err := endpoint.URL(s.vaultAddress, "https", "http"); err != nil {
 			errs = append(errs, fmt.Errorf("%s.%s: %w", field, KeyVaultAddress, err))
 		}
 	}

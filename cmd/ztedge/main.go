@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/ztedge/ztedge/internal/stack"
@@ -190,9 +191,23 @@ func stackFlags(fs *flag.FlagSet, withPorts bool) *stack.Config {
 		fs.IntVar(&cfg.VaultPort, "vault-port", cfg.VaultPort, "Vault port on 127.0.0.1; port+1 is its cluster port (env ZTEDGE_VAULT_PORT)")
 		fs.IntVar(&cfg.ControllerPort, "ctrl-port", cfg.ControllerPort, "Ziti controller port on 127.0.0.1 (env ZTEDGE_CTRL_PORT)")
 		fs.IntVar(&cfg.RouterPort, "router-port", cfg.RouterPort, "Ziti edge router port (env ZTEDGE_ROUTER_PORT)")
-		fs.BoolVar(&cfg.VaultTLS, "vault-tls", cfg.VaultTLS, "run Vault with TLS (generated CA) and file storage; -vault-tls=false runs the in-memory dev server over plain HTTP on loopback (env ZTEDGE_VAULT_TLS=0)")
+		vaultTLSFlag(fs, cfg.SetVaultTLS)
 	}
 	return &cfg
+}
+
+// vaultTLSFlag registers -vault-tls on fs, calling set with its value when
+// it is given; without it, ZTEDGE_VAULT_TLS decides (default on).
+func vaultTLSFlag(fs *flag.FlagSet, set func(on bool)) {
+	fs.BoolFunc("vault-tls", "run Vault with TLS (generated CA) and file storage, the default; -vault-tls=false runs the in-memory dev server over plain HTTP on loopback (env ZTEDGE_VAULT_TLS=0)",
+		func(v string) error {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			set(on)
+			return nil
+		})
 }
 
 func runStackUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {

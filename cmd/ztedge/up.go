@@ -43,7 +43,7 @@ type upOptions struct {
 	tunnelPort     int
 	proxyPort      int
 	readingsPeriod time.Duration
-	vaultTLS       bool
+	vaultTLS       *bool // nil: ZTEDGE_VAULT_TLS decides (default on)
 }
 
 // runUp implements "ztedge up".
@@ -57,7 +57,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.IntVar(&o.tunnelPort, "tunnel-port", 18080, "loopback port \"ztedge tunnel\" forwards to core-data")
 	fs.IntVar(&o.proxyPort, "proxy-port", 18099, "loopback port of the tunnel's HTTP proxy for http://<service>.edgex.ziti")
 	fs.DurationVar(&o.readingsPeriod, "every", 3*time.Second, "how often device-virtual posts a reading")
-	fs.BoolVar(&o.vaultTLS, "vault-tls", stack.ConfigFromEnv().VaultTLS, "run Vault with TLS (generated CA) and file storage; -vault-tls=false runs the in-memory dev server over plain HTTP on loopback (env ZTEDGE_VAULT_TLS=0)")
+	vaultTLSFlag(fs, func(on bool) { o.vaultTLS = &on })
 	fs.Usage = func() { fmt.Fprint(fs.Output(), upUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -97,9 +97,11 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 	}
 	d.cfg.ZitiBin, d.cfg.VaultBin = paths.Ziti, paths.Vault
 
-	d.cfg.VaultTLS = o.vaultTLS
+	if o.vaultTLS != nil {
+		d.cfg.SetVaultTLS(*o.vaultTLS)
+	}
 	vaultKind := "Vault dev server"
-	if o.vaultTLS {
+	if d.cfg.VaultTLS {
 		vaultKind = "Vault with TLS and file storage"
 	}
 	step("Bringing up the local stack: %s and Ziti controller and edge router", vaultKind)

@@ -44,7 +44,7 @@ func TestIntegrationUpOnce(t *testing.T) {
 	err = up(ctx, &out, upOptions{
 		topology: "examples/topology.yaml", once: true,
 		coreDataPing: freeTCPPort(t), devicePing: freeTCPPort(t), tunnelPort: freeTCPPort(t), proxyPort: freeTCPPort(t),
-		readingsPeriod: time.Second, vaultTLS: true, // the default of -vault-tls
+		readingsPeriod: time.Second, vaultTLS: new(true), // the default of -vault-tls
 	})
 	require.NoError(t, err, out.String())
 	got := out.String()

@@ -22,7 +22,7 @@ func Base(raw string, schemes ...string) (*url.URL, error) {
 		return nil, err
 	}
 	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return nil, fmt.Errorf("%q must be %s://host:port only, without a path or query", u.Redacted(), u.Scheme)
+		return nil, fmt.Errorf("%q must be %s://host:port only, without a path or query", shown(raw), u.Scheme)
 	}
 	return u, nil
 }
@@ -33,45 +33,50 @@ func Base(raw string, schemes ...string) (*url.URL, error) {
 func URL(raw string, schemes ...string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a URL such as %s://host:port", redact(raw), schemes[0])
+		return nil, fmt.Errorf("%q is not a URL such as %s://host:port", shown(raw), schemes[0])
 	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%q must not hold a user or password", u.Redacted())
+	if u.User != nil || strings.Contains(u.Opaque, "@") {
+		return nil, fmt.Errorf("%q must not hold a user or password", shown(raw))
 	}
 	ok := false
 	for _, s := range schemes {
 		ok = ok || u.Scheme == s
 	}
 	if !ok {
-		return nil, fmt.Errorf("%q: the scheme must be %s", u.Redacted(), strings.Join(schemes, " or "))
+		return nil, fmt.Errorf("%q: the scheme must be %s", shown(raw), strings.Join(schemes, " or "))
 	}
 	if u.Hostname() == "" {
-		return nil, fmt.Errorf("%q names no host", u.Redacted())
+		return nil, fmt.Errorf("%q names no host", shown(raw))
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.Zone() != "" {
+		return nil, fmt.Errorf("%q: an IPv6 address with a zone (%%%s) is not supported", shown(raw), ip.Zone())
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("%q: port %s is out of range (1 to 65535)", u.Redacted(), p)
+			return nil, fmt.Errorf("%q: port %s is out of range (1 to 65535)", shown(raw), p)
 		}
 	}
 	return u, nil
 }
 
-// redact removes what could be a password from a string that did not
-// parse as a URL: everything between "://" and the last "@" before the
-// host.
-func redact(raw string) string {
+// shown is raw as an error may repeat it: whatever precedes its last "@"
+// (a user and password, whatever characters the password holds) replaced
+// by "xxxxx", and its query and fragment (which may hold a token) by "...".
+func shown(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return raw
+		scheme, rest = "", raw
 	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "xxxxx@" + rest[at+1:]
 	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		return scheme + "://xxxxx@" + rest[at+1:]
+	if q := strings.IndexAny(rest, "?#"); q >= 0 {
+		rest = rest[:q] + "..."
 	}
-	return raw
+	if ok {
+		return scheme + "://" + rest
+	}
+	return rest
 }
 
 // Controller turns a Ziti controller given as host:port or as a URL into
@@ -103,7 +108,10 @@ func Host(h string) (string, error) {
 			return "", fmt.Errorf("%q is not an IPv6 address in brackets", "["+h+"]")
 		}
 	}
-	if _, err := netip.ParseAddr(h); err == nil {
+	if ip, err := netip.ParseAddr(h); err == nil {
+		if ip.Zone() != "" {
+			return "", fmt.Errorf("%q: an IPv6 address with a zone (%%%s) is not supported", h, ip.Zone())
+		}
 		return h, nil
 	}
 	if len(h) > 253 || !hostRE.MatchString(h) {

@@ -26,12 +26,18 @@ func TestBase(t *testing.T) {
 		"vault:8200":                                 "the scheme must be",
 		"https://user:secretpw@vault.example:8200":   "must not hold a user or password",
 		"https://user:secretpw@vault.example:8200/%": "is not a URL",
-		"": "the scheme must be",
+		"https://admin:se/cretpw@vault.example:8200": "",
+		"https://admin:se?cretpw@vault.example:8200": "",
+		"https://admin:se#cretpw@vault.example:8200": "",
+		"admin:secretpw@ctrl.example:1280":           "",
+		"https://vault:8200/?token=secretpw":         "without a path or query",
+		"":                                           "the scheme must be",
 	} {
 		_, err := endpoint.Base(raw, "http", "https")
 		require.Error(t, err, raw)
 		assert.Contains(t, err.Error(), want, raw)
 		assert.NotContains(t, err.Error(), "secretpw", "%q: the error repeats the password", raw)
+		assert.NotContains(t, err.Error(), "cretpw", "%q: the error repeats part of the password", raw)
 	}
 }
 
@@ -60,7 +66,7 @@ func TestController(t *testing.T) {
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"http://ctrl:1280", "https://:1", "ctrl:99999", ""} {
+	for _, bad := range []string{"http://ctrl:1280", "https://:1", "ctrl:99999", "", "[fe80::1%25eth0]:1280"} {
 		_, err := endpoint.Controller(bad)
 		assert.Error(t, err, bad)
 	}
@@ -73,7 +79,7 @@ func TestHost(t *testing.T) {
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", "not a host", "http://10.0.0.7/", "10.0.0.7:80", "core-data/", "[core-data]", "-x", "a..b"} {
+	for _, bad := range []string{"", "not a host", "http://10.0.0.7/", "10.0.0.7:80", "core-data/", "[core-data]", "-x", "a..b", "fe80::1%eth0", "[fe80::1%eth0]"} {
 		_, err := endpoint.Host(bad)
 		assert.Error(t, err, bad)
 	}

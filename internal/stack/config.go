@@ -112,6 +112,10 @@ func envPort(name string, def int) int {
 	return n
 }
 
+// SetVaultTLS sets VaultTLS as a command-line flag does: over
+// ZTEDGE_VAULT_TLS, and over any error reading it.
+func (c *Config) SetVaultTLS(on bool) { c.VaultTLS, c.envErr = on, nil }
+
 // withDefaults fills zero fields with defaults and checks the ports.
 func (c Config) withDefaults() (Config, error) {
 	if c.StateDir == "" {

@@ -41,7 +41,8 @@ const (
 // nothing. A stack that is only partly up is stopped and started afresh.
 //
 // Every new stack gets a fresh random Vault root token and Ziti admin
-// password, and a fresh Ziti home (Vault's dev storage is in memory). The
+// password, a fresh Ziti home and a fresh Vault (its file storage, or the
+// dev server's memory). The
 // processes are started with throwaway credentials (Vault logs its dev root
 // token; the quickstart takes its password only on the command line), which
 // Up replaces through the APIs and revokes, so neither the process list,
@@ -75,7 +76,7 @@ func Up(ctx context.Context, cfg Config) (*State, error) {
 			if want := vaultScheme(cfg) + "://127.0.0.1:" + strconv.Itoa(cfg.VaultPort); prev.VaultAddress != want ||
 				prev.ControllerURL != "https://127.0.0.1:"+strconv.Itoa(cfg.ControllerPort) ||
 				prev.RouterAddress != "127.0.0.1:"+strconv.Itoa(cfg.RouterPort) {
-				fmt.Fprintf(cfg.Progress, "[stack] note: the running stack keeps its addresses (%s, %s, %s); run \"stack down\" first to change them or to switch between the dev Vault and -vault-tls\n",
+				fmt.Fprintf(cfg.Progress, "[stack] note: the running stack keeps its addresses (%s, %s, %s); run \"stack down\" first to change them or to switch between Vault with TLS and the dev server (-vault-tls=false)\n",
 					prev.VaultAddress, prev.ControllerURL, prev.RouterAddress)
 			}
 			return prev, nil

@@ -56,6 +56,9 @@ func TestConfigFromEnvVaultTLS(t *testing.T) {
 	cfg.StateDir = t.TempDir()
 	_, err := Up(context.Background(), cfg)
 	require.ErrorContains(t, err, `ZTEDGE_VAULT_TLS="maybe"`, "Up should name the bad variable")
+	cfg.SetVaultTLS(false)
+	assert.False(t, cfg.VaultTLS)
+	assert.NoError(t, cfg.envErr, "a -vault-tls flag overrides the variable and its error")
 }
 
 func TestValidatePortsCatchesVaultClusterClash(t *testing.T) {

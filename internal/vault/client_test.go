@@ -62,6 +62,7 @@ func TestClientIgnoresTheEnvironment(t *testing.T) {
 	assert.Equal(t, "", gotToken.Load())
 	assert.Zero(t, conns.Load(), "nothing went through the proxy")
 
+	assert.Nil(t, Transport().Proxy, "the transport for secrets uses no proxy, whatever the environment")
 	hc, err := HTTPClient(Config{Address: srv.URL})
 	require.NoError(t, err)
 	resp, err := hc.Get(srv.URL + "/v1/identity/oidc/.well-known/keys")

@@ -24,6 +24,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// maxShown is the longest value an error repeats whole.
+const maxShown = 20
+
 // errEmpty is Decode's error for a file without a document.
 var errEmpty = errors.New("the file is empty")
 
@@ -396,6 +399,11 @@ func collectionProblem(kind yaml.Kind, want shape) string {
 // want is expected. whole is false when value is only the start of the
 // value.
 func scalarProblem(value string, whole bool, want shape) string {
+	if len(value) > maxShown {
+		// A long value may be a secret (a token from ${VAR}): show its
+		// start only.
+		value, whole = strings.ToValidUTF8(value[:6], "")+"…", false
+	}
 	q := strconv.Quote(value)
 	switch want {
 	case listShape:

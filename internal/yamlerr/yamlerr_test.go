@@ -148,3 +148,13 @@ func TestDecodeRefusesASecondDocument(t *testing.T) {
 	err := Decode([]byte("a: 1\n---\na: 2\n"), &out, nil)
 	require.ErrorIs(t, err, ErrSecondDocument)
 }
+
+func TestLongValuesAreNotRepeated(t *testing.T) {
+	var out struct {
+		Vault struct{ Address string } `yaml:"vault"`
+	}
+	err := Decode([]byte("vault: hvs.CAESIJsupersecretvaulttokenvalue\n"), &out, nil)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "supersecret", "a long value, maybe a token, is repeated whole")
+	require.Contains(t, err.Error(), `"hvs.CA…" must be a mapping`)
+}
