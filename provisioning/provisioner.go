@@ -62,11 +62,15 @@ func (p *Provisioner) Plan(ctx context.Context) (_ *Plan, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading Vault's OIDC discovery document: %w", err)
 	}
+	trust, err := planTrustFiles(p.t)
+	if err != nil {
+		return nil, fmt.Errorf("planning the services' CA files: %w", err)
+	}
 	zc, err := p.ziti.plan(ctx, issuer, jwks)
 	if err != nil {
 		return nil, fmt.Errorf("planning the Ziti controller: %w", err)
 	}
-	return &Plan{Changes: sequence(vc, zc)}, nil
+	return &Plan{Changes: sequence(vc, trust, zc)}, nil
 }
 
 // vaultChanges plans the Vault side with its EdgeX parts: removals of EdgeX

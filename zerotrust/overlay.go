@@ -19,6 +19,7 @@ import (
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 	"github.com/openziti/sdk-golang/ziti"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/ctrlca"
 	"github.com/ztedge/ztedge/internal/metrics"
 	"github.com/ztedge/ztedge/jwtauth"
@@ -29,7 +30,7 @@ import (
 // provisioning writes it, or the service saves the bundle it fetched on
 // first use, and from then on the controller must present a certificate
 // that bundle trusts.
-const PinFileName = "ziti-controller-ca.pem"
+const PinFileName = credentials.ControllerCAFileName
 
 // overlay is a process's one authenticated OpenZiti context, shared by the
 // service's listener and its clients. It authenticates with the service's

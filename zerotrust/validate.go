@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/endpoint"
 	"github.com/ztedge/ztedge/internal/naming"
 )
@@ -66,6 +67,10 @@ func (o SecurityOptions) parse(field string) (settings, []error) {
 	}
 	if s.validation, err = o.jwtValidation(); err != nil {
 		errs = append(errs, fmt.Errorf("%s.%w", field, err))
+	}
+	if s.vaultCA == "" {
+		// The Vault CA provisioning wrote next to the credentials, if any.
+		s.vaultCA = credentials.DefaultVaultCA(s.credentials)
 	}
 	for _, r := range strings.Split(o.Get(KeyTrustedRelays), ",") {
 		if r = strings.TrimSpace(r); r == "" {

@@ -160,18 +160,15 @@ func up(ctx context.Context, out io.Writer, o upOptions) (err error) {
 			return err
 		}
 	}
+	// The controller's and Vault's CAs are the ones provisioning wrote
+	// next to each service's credentials.
 	env := func(name string, ping int) []string {
-		e := append(demoEnv(),
+		return append(demoEnv(),
 			"SERVICE_HEALTHPORT="+strconv.Itoa(ping),
 			"SERVICE_SECURITYOPTIONS_MODE=zerotrust",
 			"SERVICE_SECURITYOPTIONS_OPENZITICONTROLLER="+st.ControllerURL,
-			"SERVICE_SECURITYOPTIONS_OPENZITICAFILE="+st.ZitiCAFile,
 			"SERVICE_SECURITYOPTIONS_VAULTCREDENTIALSFILE="+credentials.Path(output, name),
 		)
-		if st.VaultCAFile != "" {
-			e = append(e, "SERVICE_SECURITYOPTIONS_VAULTCAFILE="+st.VaultCAFile)
-		}
-		return e
 	}
 	coreData, err := d.start(ctx, st, filepath.Join(binDir, "core-data"), env("core-data", o.coreDataPing),
 		"-config", filepath.Join(src, "examples/core-data/configuration.yaml"))

@@ -128,3 +128,12 @@ func TestValidation(t *testing.T) {
 	_, err := credentials.Read(filepath.Join(dir, "nope.json"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
+
+func TestDefaultVaultCA(t *testing.T) {
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials.json")
+	assert.Empty(t, credentials.DefaultVaultCA(creds), "no CA written")
+	assert.Empty(t, credentials.DefaultVaultCA(""))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, credentials.VaultCAFileName), []byte("pem"), 0o644))
+	assert.Equal(t, filepath.Join(dir, credentials.VaultCAFileName), credentials.DefaultVaultCA(creds))
+}

@@ -21,7 +21,6 @@ import (
 	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/internal/vault"
 	"github.com/ztedge/ztedge/provisioning"
-	"github.com/ztedge/ztedge/zerotrust"
 )
 
 type provisioningService = provisioning.Service
@@ -94,7 +93,7 @@ func (c *checkup) checkSigner(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("the external JWT signer %q matches claim %q against %s; ztedge needs claim %q against external IDs",
 			s.Name, s.ClaimsProperty, map[bool]string{true: "external IDs", false: "identity IDs"}[s.UseExternalID], naming.NameClaim)
 	}
-	kids, err := keyIDs(ctx, s.JWKSEndpoint, c.opt(zerotrust.KeyVaultCA))
+	kids, err := keyIDs(ctx, s.JWKSEndpoint, c.vaultCA())
 	if err != nil {
 		return "", fail(genericApply+" sets the signer's key set URL from Vault's discovery document",
 			"the key set %s of the external JWT signer %q cannot be read from here: %v", s.JWKSEndpoint, s.Name, err)

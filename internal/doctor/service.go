@@ -111,6 +111,15 @@ func (c *checkup) checkCredentials(context.Context) (string, error) {
 	return fmt.Sprintf("%s%s, for %q, AppRole mount %s, audience %q", c.credsFile, mode, creds.Service, creds.AuthMount, creds.Audience), nil
 }
 
+// vaultCA is the CA the service trusts Vault with: VaultCAFile, else the
+// one provisioning wrote next to its credentials.
+func (c *checkup) vaultCA() string {
+	if f := c.opt(zerotrust.KeyVaultCA); f != "" {
+		return f
+	}
+	return credentials.DefaultVaultCA(c.credsFile)
+}
+
 // vaultAddress is where the service reaches Vault.
 func (c *checkup) vaultAddress() string {
 	if a := strings.TrimRight(c.opt(zerotrust.KeyVaultAddress), "/"); a != "" {
@@ -122,7 +131,7 @@ func (c *checkup) vaultAddress() string {
 // checkVault builds the runtime's Vault client and asks Vault's health.
 func (c *checkup) checkVault(ctx context.Context) (string, error) {
 	addr := c.vaultAddress()
-	vc, err := vault.NewClient(vault.Config{Address: addr, CAFile: c.opt(zerotrust.KeyVaultCA), MaxRetries: -1})
+	vc, err := vault.NewClient(vault.Config{Address: addr, CAFile: c.vaultCA(), MaxRetries: -1})
 	if err != nil {
 		return "", err
 	}
@@ -180,7 +189,7 @@ type jwtClaims struct {
 // claims, comparing them with Vault's issuer, the credentials' audience
 // and the service's name.
 func (c *checkup) checkJWT(ctx context.Context) (string, error) {
-	src, err := idtoken.New(c.credsFile, idtoken.Options{Address: c.opt(zerotrust.KeyVaultAddress), CAFile: c.opt(zerotrust.KeyVaultCA), Logger: c.log})
+	src, err := idtoken.New(c.credsFile, idtoken.Options{Address: c.opt(zerotrust.KeyVaultAddress), CAFile: c.vaultCA(), Logger: c.log})
 	if err != nil {
 		return "", err
 	}
