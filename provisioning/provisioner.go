@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/ztedge/ztedge/internal/filelock"
 	"github.com/ztedge/ztedge/internal/vault"
 )
 
@@ -101,6 +104,11 @@ func vaultChanges(ctx context.Context, v *vaultSide) ([]Change, error) {
 // means nothing needed to change.
 func (p *Provisioner) Apply(ctx context.Context, progress func(Change)) (_ *Plan, err error) {
 	defer prefixErr(&err)
+	unlock, err := p.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	plan, err := p.Plan(ctx)
 	if err != nil {
 		return nil, err
@@ -136,6 +144,11 @@ func (p *Provisioner) DestroyPlan(ctx context.Context) (_ *Plan, err error) {
 // controller, and the files it wrote, and nothing else.
 func (p *Provisioner) Destroy(ctx context.Context, progress func(Change)) (_ *Plan, err error) {
 	defer prefixErr(&err)
+	unlock, err := p.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	plan, err := p.DestroyPlan(ctx)
 	if err != nil {
 		return nil, err
@@ -145,3 +158,21 @@ func (p *Provisioner) Destroy(ctx context.Context, progress func(Change)) (_ *Pl
 
 // inOrder makes changes run one after the other, in plan order.
 func inOrder(changes []Change) []Change { return inStage(changes, 0, "in order") }
+
+// lockFileName is the lock, in the output folder, that one apply or
+// destroy holds at a time.
+const lockFileName = ".ztedge-provision.lock"
+
+// lock waits until no other apply or destroy of the same output folder
+// runs, in this process or another: two at once would each revoke the
+// secret_id the other just wrote. The second one plans after the first
+// has finished, and finds what it did.
+func (p *Provisioner) lock(ctx context.Context) (func(), error) {
+	if err := os.MkdirAll(p.t.Output, 0o700); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	path := filepath.Join(p.t.Output, lockFileName)
+	return filelock.Lock(ctx, path, func() {
+		p.log.Warn("waiting for another ztedge provision apply or destroy of the same output folder to finish", "lock", path)
+	})
+}

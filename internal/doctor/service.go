@@ -59,6 +59,9 @@ func (c *checkup) checkConfig(context.Context) (string, error) {
 		if top.Ziti.CACert != "" {
 			cfg.Service.SecurityOptions[zerotrust.KeyControllerCA] = top.Ziti.CACert
 		}
+		if top.Vault.CACert != "" {
+			cfg.Service.SecurityOptions[zerotrust.KeyVaultCA] = top.Vault.CACert
+		}
 		if err := cfg.Validate(); err != nil {
 			return "", err
 		}
