@@ -19,10 +19,10 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(tw, "Controller\t%s\t%s\n", st.Controller.URL, ctrl)
 	v := st.Vault
 	switch {
-	case !v.Reachable:
-		fmt.Fprintf(tw, "Vault\t%s\tNOT READABLE\n", v.Address)
 	case v.Sealed:
 		fmt.Fprintf(tw, "Vault\t%s\tSEALED\n", v.Address)
+	case !v.Reachable:
+		fmt.Fprintf(tw, "Vault\t%s\tNOT READABLE\n", v.Address)
 	default:
 		fmt.Fprintf(tw, "Vault\t%s\tunsealed, version %s\n", v.Address, v.Version)
 	}
@@ -43,7 +43,10 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 			state = "DISABLED"
 		}
 		match := "issuer and key set are Vault's"
-		if !s.MatchesVault {
+		switch {
+		case v.Issuer == "":
+			match = "issuer and key set not checked (Vault's cannot be read)"
+		case !s.MatchesVault:
 			match = "issuer or key set DIFFER from Vault's"
 		}
 		fmt.Fprintf(tw, "JWT signer\t%s\t%s, audience %q, %s\n", s.Name, state, s.Audience, match)

@@ -19,6 +19,15 @@ func collectVault(ctx context.Context, top *provisioning.Topology, st *Status) {
 	if err != nil {
 		err = vault.WithoutQuery(err)
 		vs.Error = err.Error()
+		// sys/health needs no token: it tells a sealed Vault from one
+		// that refused the token or cannot be reached.
+		if c, cerr := vault.NewClient(vault.Config{Address: top.Vault.Address, CAFile: top.Vault.CACert, MaxRetries: -1}); cerr == nil {
+			if h, herr := c.Sys().HealthWithContext(ctx); herr == nil && h.Sealed {
+				vs.Sealed, vs.Version = true, h.Version
+				st.problem("Vault is sealed: no service can log in or get a JWT (unseal it; ztedge stack up unseals the local stack's)")
+				return
+			}
+		}
 		st.problem("Vault cannot be read: %v", err)
 		return
 	}

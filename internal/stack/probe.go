@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/openziti/edge-api/rest_management_api_client/api_session"
@@ -52,7 +53,12 @@ func vaultHealthy(ctx context.Context, addr, caFile string) error {
 	if err != nil {
 		return err
 	}
-	return httpGetOK(ctx, c, addr+"/v1/sys/health")
+	err = httpGetOK(ctx, c, addr+"/v1/sys/health")
+	if err != nil && strings.Contains(err.Error(), "503") {
+		// Vault answers 503 on sys/health when it is sealed.
+		return fmt.Errorf("sealed (a restarted TLS Vault comes back sealed; \"ztedge stack up\" unseals it): %w", err)
+	}
+	return err
 }
 
 // controllerClient returns an HTTP client for the controller that trusts
