@@ -202,14 +202,49 @@ func randomPassword() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// WritePasswordFile writes a user's password to path (0600, folder 0700).
-func WritePasswordFile(path, password string) (err error) {
+// PasswordFile is a new random password for a user, written to a
+// temporary file (mode 0600) beside its destination but not yet in place:
+// [StagePasswordFile] makes one before Vault is touched, so that a
+// destination that cannot be written fails without changing the user's
+// password, and [Users.AddWithPasswordFile] puts it in place once Vault
+// has it.
+type PasswordFile struct {
+	// Path is the destination of the password file.
+	Path     string
+	password string
+	staged   *secretfile.Staged
+}
+
+// StagePasswordFile generates a password and writes it to a temporary file
+// in the folder of path (created with mode 0700 when missing).
+func StagePasswordFile(path string) (_ *PasswordFile, err error) {
 	defer prefixErr(&err)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("creating the folder of %s: %w", path, err)
+		return nil, fmt.Errorf("creating the folder of %s: %w", path, err)
 	}
-	return secretfile.Write(path, []byte(password+"\n"))
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("password file %s is a folder", path)
+	}
+	password, err := randomPassword()
+	if err != nil {
+		return nil, err
+	}
+	staged, err := secretfile.Stage(path, []byte(password+"\n"))
+	if err != nil {
+		return nil, err
+	}
+	return &PasswordFile{Path: path, password: password, staged: staged}, nil
 }
+
+// Commit puts the password file in place (mode 0600).
+func (p *PasswordFile) Commit() (err error) {
+	defer prefixErr(&err)
+	return p.staged.Commit()
+}
+
+// Discard removes the temporary file, leaving any older password file as
+// it was. It does nothing after Commit, so it can be deferred.
+func (p *PasswordFile) Discard() { p.staged.Discard() }
 
 // checkKey fails when the OIDC key is missing or does not allow the audience.
 func (u *Users) checkKey(ctx context.Context) error {

@@ -16,6 +16,34 @@ import (
 // that ztedge did not create as users, and needs the OIDC key to exist.
 func (u *Users) Add(ctx context.Context, name string) (_ *User, err error) {
 	defer prefixErr(&err)
+	password, err := randomPassword()
+	if err != nil {
+		return nil, err
+	}
+	return u.add(ctx, name, password)
+}
+
+// AddWithPasswordFile is [Users.Add] with the password of pf, which it
+// puts in place once Vault has it. When Add fails, pf is discarded and the
+// user's password in Vault, if any, has not been changed unless the
+// failure came from the last step (setting the password) itself. If the
+// password was set but the file cannot be put in place, the error says so.
+func (u *Users) AddWithPasswordFile(ctx context.Context, name string, pf *PasswordFile) (_ *User, err error) {
+	defer prefixErr(&err)
+	defer pf.Discard()
+	user, err := u.add(ctx, name, pf.password)
+	if err != nil {
+		return nil, err
+	}
+	if err := pf.Commit(); err != nil {
+		return nil, fmt.Errorf("%w (user %s's password was changed in Vault: run ztedge user add again to set a new one)", err, name)
+	}
+	return user, nil
+}
+
+// add is [Users.Add] with the given password.
+func (u *Users) add(ctx context.Context, name, password string) (_ *User, err error) {
+	defer prefixErr(&err)
 	if err := ValidateUserName(name); err != nil {
 		return nil, err
 	}
@@ -81,10 +109,6 @@ func (u *Users) Add(ctx context.Context, name string) (_ *User, err error) {
 		"template":  oidcTemplate(name),
 		"ttl":       int64(u.opts.TTL / time.Second),
 	}); err != nil {
-		return nil, err
-	}
-	password, err := randomPassword()
-	if err != nil {
 		return nil, err
 	}
 	// The login comes last: it works only once everything else is in place.

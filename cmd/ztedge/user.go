@@ -89,7 +89,27 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	fs.Visit(func(f *flag.Flag) { o.ttlSet = o.ttlSet || f.Name == "ttl" })
-	users, addr, err := o.users(ctx)
+	vc, err := o.vaultConfig()
+	if err != nil {
+		return err // before any login with the administrator's token
+	}
+	var pf *provisioning.PasswordFile
+	if verb == "add" {
+		// The new password goes to a temporary file beside its destination
+		// before Vault is contacted: a destination that cannot be written
+		// fails here, with the user's old password still working.
+		path := o.passwordFile
+		if path == "" {
+			if path, err = defaultPasswordFile(name); err != nil {
+				return err
+			}
+		}
+		if pf, err = provisioning.StagePasswordFile(path); err != nil {
+			return err
+		}
+		defer pf.Discard()
+	}
+	users, addr, err := o.users(ctx, vc)
 	if err != nil {
 		return err
 	}
@@ -101,34 +121,29 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 
-	path := o.passwordFile
-	if path == "" {
-		if path, err = defaultPasswordFile(name); err != nil {
-			return err
-		}
-	}
-	u, err := users.Add(ctx, name)
+	u, err := users.AddWithPasswordFile(ctx, name, pf)
 	if err != nil {
 		return err
 	}
-	if err := provisioning.WritePasswordFile(path, u.Password); err != nil {
-		return err
-	}
-	printUserHelp(stdout, addr, path, u)
+	printUserHelp(stdout, addr, pf.Path, u)
 	return nil
 }
 
-// users builds the Vault client and user manager from the flags.
-func (o *userOptions) users(ctx context.Context) (*provisioning.Users, string, error) {
-	addr, tokenFile, caFile := o.vaultAddr, o.tokenFile, o.caFile
+// vaultSettings are where Vault is and how to log in to it.
+type vaultSettings struct{ addr, tokenFile, caFile string }
+
+// vaultConfig reads the topology, when given, and checks the options,
+// without contacting Vault.
+func (o *userOptions) vaultConfig() (vaultSettings, error) {
+	v := vaultSettings{o.vaultAddr, o.tokenFile, o.caFile}
 	if o.topology != "" {
 		t, err := provisioning.LoadFile(o.topology)
 		if err != nil {
-			return nil, "", err
+			return v, err
 		}
-		addr, caFile = t.Vault.Address, t.Vault.CACert
-		if tokenFile == "" {
-			tokenFile = t.Vault.TokenFile
+		v.addr, v.caFile = t.Vault.Address, t.Vault.CACert
+		if v.tokenFile == "" {
+			v.tokenFile = t.Vault.TokenFile
 		}
 		if o.opts.Key == "" {
 			o.opts.Key = t.Vault.Key
@@ -140,14 +155,16 @@ func (o *userOptions) users(ctx context.Context) (*provisioning.Users, string, e
 			o.opts.TTL = time.Duration(t.JWT.TTL)
 		}
 	}
-	if err := o.opts.Validate(); err != nil {
-		return nil, "", err // before any login with the administrator's token
-	}
-	token, source, err := provisioning.VaultToken(tokenFile)
+	return v, o.opts.Validate()
+}
+
+// users builds the Vault client and user manager from v and the flags.
+func (o *userOptions) users(ctx context.Context, v vaultSettings) (*provisioning.Users, string, error) {
+	token, source, err := provisioning.VaultToken(v.tokenFile)
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := provisioning.NewVaultClient(ctx, addr, token, source, caFile)
+	c, err := provisioning.NewVaultClient(ctx, v.addr, token, source, v.caFile)
 	if err != nil {
 		return nil, "", err
 	}

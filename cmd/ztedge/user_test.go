@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ztedge/ztedge/internal/stacktest"
 )
@@ -162,4 +167,26 @@ func TestUserOptionsAreCheckedBeforeAnyLogin(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "JWT ttl -1h0m0s must be at least 1s") {
 		t.Fatalf("want the bad -ttl reported before Vault is contacted, got %v", err)
 	}
+}
+
+// A password file that cannot be written fails before any request to
+// Vault, so the user's old password still works.
+func TestUserAddBadPasswordFileFailsBeforeVault(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "unexpected", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	t.Setenv("VAULT_TOKEN", "x")
+	file := filepath.Join(t.TempDir(), "alice.password")
+	require.NoError(t, os.WriteFile(file, []byte("old\n"), 0o600))
+
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"user", "add", "alice", "-vault", srv.URL, "-password-file", filepath.Join(file, "oops")}, &stdout, &stderr)
+	require.ErrorContains(t, err, "creating the folder of")
+	assert.Equal(t, 1, exitCode(err, &stderr))
+	assert.Zero(t, requests.Load(), "requests to Vault")
+	got, _ := os.ReadFile(file)
+	assert.Equal(t, "old\n", string(got))
 }

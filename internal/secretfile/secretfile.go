@@ -24,13 +24,38 @@ func Write(path string, data []byte) error {
 // secret but must not be swapped under a reader (a certificate, a
 // configuration).
 func WriteMode(path string, data []byte, mode os.FileMode) error {
+	s, err := StageMode(path, data, mode)
+	if err != nil {
+		return err
+	}
+	return s.Commit()
+}
+
+// Staged is data written to a temporary file beside its destination, not
+// yet in place: [Staged.Commit] renames it over the destination,
+// [Staged.Discard] removes it. It lets a caller check that a file can be
+// written before doing something that cannot be undone.
+type Staged struct {
+	path, tmp string
+	done      bool
+}
+
+// Stage writes data to a temporary file (mode 0600, synced) in the folder
+// of path, creating missing parent folders with mode 0700, and returns it
+// staged: path is not touched until [Staged.Commit].
+func Stage(path string, data []byte) (*Staged, error) {
+	return StageMode(path, data, 0o600)
+}
+
+// StageMode is [Stage] with another file mode.
+func StageMode(path string, data []byte, mode os.FileMode) (*Staged, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	name := tmp.Name()
 	ok := false
@@ -41,26 +66,57 @@ func WriteMode(path string, data []byte, mode os.FileMode) error {
 		}
 	}()
 	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	ok = true
-	if d, err := os.Open(dir); err == nil { // make the rename durable
+	return &Staged{path: path, tmp: name}, nil
+}
+
+// TempPath is the temporary file holding the staged data, "" once it was
+// committed or discarded.
+func (s *Staged) TempPath() string {
+	if s.done {
+		return ""
+	}
+	return s.tmp
+}
+
+// Commit renames the staged file over its destination (a symbolic link
+// there is replaced, never followed). On failure the temporary file is
+// removed. Commit after Commit or Discard fails.
+func (s *Staged) Commit() error {
+	if s.done {
+		return fmt.Errorf("writing %s: already committed or discarded", s.path)
+	}
+	s.done = true
+	if err := os.Rename(s.tmp, s.path); err != nil {
+		os.Remove(s.tmp)
+		return fmt.Errorf("writing %s: %w", s.path, err)
+	}
+	if d, err := os.Open(filepath.Dir(s.path)); err == nil { // make the rename durable
 		_ = d.Sync()
 		d.Close()
 	}
 	return nil
+}
+
+// Discard removes the staged file, leaving the destination as it was. It
+// does nothing after Commit or Discard, so it can be deferred.
+func (s *Staged) Discard() {
+	if s.done {
+		return
+	}
+	s.done = true
+	os.Remove(s.tmp)
 }
 
 // ErrNotPrivate is returned for a file that group or others may read or write.
