@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -85,6 +84,7 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		wg.Wait()
 	}()
+	fw := newForwarder(svc.Dial, tunnel.DefaultMaxConns, stderr)
 	fmt.Fprintf(stdout, "Forwarding as service %q:\n", svc.Name())
 	for _, r := range routes {
 		l, err := lc.Listen(ctx, "tcp", r.listen.String())
@@ -93,7 +93,7 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		listeners = append(listeners, l)
 		fmt.Fprintf(stdout, "  %-22s -> %s (%s)\n", l.Addr(), r.peer, r.target)
-		wg.Go(func() { forwardAccept(ctx, l, svc, r.target, stderr) })
+		wg.Go(func() { fw.serve(ctx, l, r.target) })
 	}
 	fmt.Fprintln(stdout, "Listening on loopback only. Ctrl-C stops it.")
 	<-ctx.Done()
@@ -135,23 +135,48 @@ func forwardRoutes(cfg *zerotrust.Config, args []string) ([]forwardRoute, error)
 	return out, nil
 }
 
-// forwardAccept serves one listener until it is closed: each connection
-// is piped to a new overlay connection to target.
-func forwardAccept(ctx context.Context, l net.Listener, svc *zerotrust.Service, target string, stderr io.Writer) {
+// forwarder pipes the connections of ztedge forward's listeners to
+// overlay connections, at most a tunnel's bound at once over all
+// listeners, as a tunnel does.
+type forwarder struct {
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	limit  *tunnel.Limit
+	mu     sync.Mutex // serialises stderr
+	stderr io.Writer
+}
+
+func newForwarder(dial func(ctx context.Context, network, addr string) (net.Conn, error), maxConns int, stderr io.Writer) *forwarder {
+	f := &forwarder{dial: dial, stderr: stderr}
+	f.limit = tunnel.NewLimit(maxConns, "ztedge forward", f.logf)
+	return f
+}
+
+func (f *forwarder) logf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fmt.Fprintf(f.stderr, "forward: "+format+"\n", args...)
+}
+
+// serve serves one listener until it is closed or ctx ends: each
+// connection is piped to a new overlay connection to target. Accept errors
+// (out of file descriptors and the like) are retried with a backoff.
+func (f *forwarder) serve(ctx context.Context, l net.Listener, target string) {
 	for {
-		c, err := l.Accept()
+		c, err := tunnel.Accept(ctx, l, f.logf)
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				fmt.Fprintf(stderr, "forward: accepting on %s: %v\n", l.Addr(), err)
-			}
+			return // closed
+		}
+		if !f.limit.Acquire(ctx) {
+			c.Close()
 			return
 		}
 		go func() {
+			defer f.limit.Release()
 			dctx, cancel := context.WithTimeout(ctx, forwardDialTimeout)
-			defer cancel()
-			zc, err := svc.Dial(dctx, "tcp", target)
+			zc, err := f.dial(dctx, "tcp", target)
+			cancel()
 			if err != nil {
-				fmt.Fprintf(stderr, "forward: %s: %v\n", target, err)
+				f.logf("%s: %v", target, err)
 				c.Close()
 				return
 			}

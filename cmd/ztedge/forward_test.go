@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,4 +70,80 @@ func TestForwardNeedsConfigAndRoutes(t *testing.T) {
 	assert.Contains(t, err.Error(), "-config CONFIG.yaml is required")
 	err = runForward(context.Background(), []string{"-config", "x.yaml"}, &out, &errOut)
 	assert.ErrorContains(t, err, "nothing to forward")
+}
+
+// failingListener fails its first fails accepts, as a listener out of file
+// descriptors does.
+type failingListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	return l.Listener.Accept()
+}
+
+// echoDial "dials" an in-memory peer that echoes, counting dials.
+func echoDial(dials *atomic.Int32) func(context.Context, string, string) (net.Conn, error) {
+	return func(context.Context, string, string) (net.Conn, error) {
+		dials.Add(1)
+		a, b := net.Pipe()
+		go func() { _, _ = io.Copy(b, b); b.Close() }()
+		return a, nil
+	}
+}
+
+func startForwarder(t *testing.T, fails int32, maxConns int, dials *atomic.Int32) (string, *bytes.Buffer) {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := &failingListener{Listener: inner}
+	ln.fails.Store(fails)
+	var stderr bytes.Buffer
+	fw := newForwarder(echoDial(dials), maxConns, &stderr)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { fw.serve(ctx, ln, "peer:1"); close(done) }()
+	t.Cleanup(func() { cancel(); ln.Close(); <-done })
+	return inner.Addr().String(), &stderr
+}
+
+func echoes(t *testing.T, c net.Conn) {
+	t.Helper()
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err := c.Write([]byte("ping"))
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(c, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(buf))
+}
+
+func TestForwardKeepsAcceptingAfterAnError(t *testing.T) {
+	var dials atomic.Int32
+	addr, _ := startForwarder(t, 2, 8, &dials)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	echoes(t, c)
+	assert.Equal(t, int32(1), dials.Load())
+}
+
+func TestForwardBoundsConnections(t *testing.T) {
+	var dials atomic.Int32
+	addr, _ := startForwarder(t, 0, 1, &dials)
+	first, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	echoes(t, first)
+	second, err := net.Dial("tcp", addr) // waits in the backlog
+	require.NoError(t, err)
+	defer second.Close()
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, int32(1), dials.Load(), "the second connection waits for a slot")
+	first.Close()
+	echoes(t, second)
+	assert.Equal(t, int32(2), dials.Load())
 }

@@ -1,49 +1,68 @@
 package tunnel
 
 import (
+	"context"
 	"net"
 	"sync"
 	"time"
 )
 
-// defaultMaxConns bounds the connections a tunnel serves at once, forwards
-// and HTTP proxy together: each costs a goroutine or two and a dial over
-// the overlay, and whoever can connect could otherwise open them without
-// end. Over the bound, each listener holds one accepted connection and the
-// rest wait in the listen backlog until a connection ends.
-const defaultMaxConns = 1024
-
 // fullLogEvery bounds how often the tunnel says it is full.
 const fullLogEvery = 10 * time.Second
 
-// acquire takes a connection slot for a connection just accepted, waiting
-// for one when all are taken (the listener accepts nothing meanwhile); it
-// returns false, taking none, once the tunnel closes.
-func (t *Tunnel) acquire() bool {
+// Limit bounds how many connections are served at once: a connection
+// takes a slot when accepted and gives it back when it ends. Over the
+// bound, the accepting goroutine waits, so further connections wait in the
+// listen backlog.
+type Limit struct {
+	slots      chan struct{}
+	what       string
+	logf       func(format string, args ...any)
+	mu         sync.Mutex
+	fullLogged time.Time // when Acquire last said all slots are taken
+}
+
+// NewLimit returns a [Limit] of n connections (at least 1). When all
+// slots are taken, it says so with logf, at most every 10s, naming the
+// server as what ("this tunnel").
+func NewLimit(n int, what string, logf func(format string, args ...any)) *Limit {
+	return &Limit{slots: make(chan struct{}, max(n, 1)), what: what, logf: logf}
+}
+
+// Acquire takes a slot for a connection just accepted, waiting for one
+// when all are taken; it returns false, taking none, once ctx ends.
+func (l *Limit) Acquire(ctx context.Context) bool {
 	select {
-	case t.slots <- struct{}{}:
+	case l.slots <- struct{}{}:
 		return true
 	default:
 	}
-	t.mu.Lock()
-	say := time.Since(t.fullLogged) >= fullLogEvery
+	l.mu.Lock()
+	say := time.Since(l.fullLogged) >= fullLogEvery
 	if say {
-		t.fullLogged = time.Now()
+		l.fullLogged = time.Now()
 	}
-	t.mu.Unlock()
+	l.mu.Unlock()
 	if say {
-		t.log.printf("%d connections open, the most this tunnel serves at once: new connections wait until one ends", cap(t.slots))
+		l.logf("%d connections open, the most %s serves at once: new connections wait until one ends", cap(l.slots), l.what)
 	}
 	select {
-	case t.slots <- struct{}{}:
+	case l.slots <- struct{}{}:
 		return true
-	case <-t.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }
 
+// Release gives back a slot taken by Acquire.
+func (l *Limit) Release() { <-l.slots }
+
+// acquire takes a connection slot of the tunnel (see [Limit.Acquire]);
+// it returns false once the tunnel closes.
+func (t *Tunnel) acquire() bool { return t.limit.Acquire(t.ctx) }
+
 // release gives back a slot taken by acquire.
-func (t *Tunnel) release() { <-t.slots }
+func (t *Tunnel) release() { t.limit.Release() }
 
 // limitedListener is the HTTP proxy's listener: each connection it
 // accepts holds a slot until it is closed (hijacked CONNECT connections

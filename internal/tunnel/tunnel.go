@@ -31,7 +31,7 @@ type Options struct {
 	Log io.Writer
 
 	// maxConns bounds the connections served at once (tests); 0 means
-	// defaultMaxConns.
+	// DefaultMaxConns.
 	maxConns int
 }
 
@@ -64,14 +64,13 @@ type Tunnel struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// slots holds a token per connection being served (see acquire).
-	slots chan struct{}
+	// limit bounds the connections being served (see acquire).
+	limit *Limit
 
-	mu         sync.Mutex
-	conns      map[net.Conn]struct{}
-	closed     bool
-	fullLogged time.Time // when acquire last said the tunnel is full
-	wg         sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // Open listens on the addresses of o, authenticates to the controller with
@@ -97,13 +96,13 @@ func open(ctx context.Context, o Options, dialOverlay func(context.Context, func
 		o.DialTimeout = 15 * time.Second
 	}
 	if o.maxConns <= 0 {
-		o.maxConns = defaultMaxConns
+		o.maxConns = DefaultMaxConns
 	}
 	if err := checkOptions(o); err != nil {
 		return nil, err
 	}
-	t := &Tunnel{log: &logger{w: o.Log}, dialTimeout: o.DialTimeout, conns: map[net.Conn]struct{}{},
-		slots: make(chan struct{}, o.maxConns)}
+	t := &Tunnel{log: &logger{w: o.Log}, dialTimeout: o.DialTimeout, conns: map[net.Conn]struct{}{}}
+	t.limit = NewLimit(o.maxConns, "this tunnel", t.log.printf)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -254,20 +253,11 @@ func (t *Tunnel) Serve(ctx context.Context) error {
 
 // acceptLoop serves one forwarded address until its listener is closed.
 func (t *Tunnel) acceptLoop(ln net.Listener, r Route) error {
-	var backoff time.Duration
 	for {
-		c, err := ln.Accept()
+		c, err := Accept(t.ctx, ln, t.log.printf)
 		if err != nil {
-			if t.isClosed() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			// Out of file descriptors and the like: wait and go on.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			t.log.printf("accepting on %s: %v; retrying in %s", r.Addr, err, backoff)
-			time.Sleep(backoff)
-			continue
+			return nil // closed
 		}
-		backoff = 0
 		if !t.acquire() { // closed
 			c.Close()
 			return nil
