@@ -9,12 +9,37 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ztedge/ztedge/internal/naming"
 )
+
+// callerHeader is the header in which ztedge's gateway tells a service
+// who its caller is (gateway.CallerHeader; the tunnel does not import the
+// gateway).
+const callerHeader = "X-Ztedge-Caller"
+
+// droppedHeaders are the request headers, besides Forwarded and every
+// X-Forwarded-*, that the HTTP proxy never passes on: proxies set them to
+// say who the client is or what it asked for, and a service must not take
+// a tunnel user's word for that.
+var droppedHeaders = []string{"X-Real-Ip", "X-Original-Url", "X-Original-Uri", callerHeader}
+
+// dropClientHeaders removes from h Forwarded, every X-Forwarded-* header
+// and droppedHeaders, whatever their case, and also when spelt with
+// underscores (X_Forwarded_For), which some servers take for dashes.
+func dropClientHeaders(h http.Header) {
+	for k := range h {
+		name := strings.ReplaceAll(k, "_", "-")
+		if strings.EqualFold(name, "Forwarded") || len(name) >= len("X-Forwarded-") && strings.EqualFold(name[:len("X-Forwarded-")], "X-Forwarded-") ||
+			slices.ContainsFunc(droppedHeaders, func(d string) bool { return strings.EqualFold(name, d) }) {
+			delete(h, k)
+		}
+	}
+}
 
 // errNotOverlay is the cause of a proxy request for a host that is no
 // intercept address of the identity's services.
@@ -35,8 +60,9 @@ func (t *Tunnel) newHTTPServer() *http.Server {
 	}
 	rp := &httputil.ReverseProxy{
 		// The request already carries the absolute URL; Rewrite (rather
-		// than Director) drops Forwarded and X-Forwarded-* and adds none.
-		Rewrite:   func(*httputil.ProxyRequest) {},
+		// than Director) drops Forwarded and X-Forwarded-For/Host/Proto
+		// and adds none; dropClientHeaders drops the rest.
+		Rewrite:   func(pr *httputil.ProxyRequest) { dropClientHeaders(pr.Out.Header) },
 		Transport: tr,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			t.proxyError(w, r, err)

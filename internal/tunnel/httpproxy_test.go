@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ztedge/ztedge/gateway"
 )
 
 func TestHTTPProxyReachesServicesByInterceptName(t *testing.T) {
@@ -97,6 +99,12 @@ func TestHTTPProxyReachesServicesByInterceptName(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, "http://headers.edgex.ziti/", nil)
 		req.Header.Set("X-Forwarded-For", "6.6.6.6")
 		req.Header.Set("Proxy-Authorization", "Basic c2VjcmV0")
+		for _, h := range []string{"Forwarded", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-User",
+			"X-Forwarded-Whatever", "X-Real-Ip", "X-Original-Url", "X-Original-Uri", gateway.CallerHeader} {
+			req.Header.Set(h, "6.6.6.6")
+		}
+		req.Header["x_forwarded_user"] = []string{"6.6.6.6"}
+		req.Header.Set("X-Request-Id", "kept")
 		resp, err := client.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
@@ -104,6 +112,7 @@ func TestHTTPProxyReachesServicesByInterceptName(t *testing.T) {
 		assert.NotContains(t, string(b), "Forwarded")
 		assert.NotContains(t, string(b), "Proxy-Authorization")
 		assert.NotContains(t, string(b), "6.6.6.6")
+		assert.Contains(t, string(b), "X-Request-Id: kept", "other headers are passed on")
 	})
 }
 
@@ -128,4 +137,17 @@ func newHeaderEcho(t *testing.T) string {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
+}
+
+func TestDropClientHeaders(t *testing.T) {
+	h := http.Header{}
+	for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-User",
+		"X-Real-Ip", "X-Original-Url", "X-Original-Uri", gateway.CallerHeader, "Accept", "X-Forwarded"} {
+		h.Set(k, "v")
+	}
+	h["x-real-ip"] = []string{"v"}
+	h["X_Ztedge_Caller"] = []string{"v"}
+	dropClientHeaders(h)
+	assert.Equal(t, http.Header{"Accept": {"v"}, "X-Forwarded": {"v"}}, h)
+	assert.Equal(t, gateway.CallerHeader, callerHeader)
 }
