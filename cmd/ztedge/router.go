@@ -61,7 +61,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.file, "f", "", "topology file: the router's settings and token location")
 	fs.StringVar(&f.jwt, "jwt", "", "the router's enrolment token file (default with -f: <output>/routers/NAME.jwt)")
 	fs.StringVar(&f.advertise, "advertise", "", "host name or IP address that SDKs and routers dial")
-	fs.StringVar(&f.bind, "bind", "", "IP address the listeners bind to (default: the advertised address, or the address of this host it resolves to)")
+	fs.StringVar(&f.bind, "bind", "", "IP address of this host the listeners bind to (default: the advertised address, or the address of this host it resolves to; give it when the advertised address is not this host's, behind NAT say)")
 	fs.IntVar(&f.port, "port", provisioning.DefaultRouterPort, "edge listener port, for SDKs")
 	fs.IntVar(&f.linkPort, "link-port", 0, "link listener port, for other routers (0: none; the router dials its links)")
 	fs.BoolVar(&f.tunneler, "tunneler", false, "run the router's tunneler (host mode)")
@@ -152,10 +152,14 @@ func joinRouter(ctx context.Context, name string, f routerFlags, set map[string]
 	if c.Controller == "" {
 		return fmt.Errorf("router join: the token file %s is missing and no controller is known: give -controller, or the token", tokenFile)
 	}
+	// Before enrolling, which spends the one-time token: the router must
+	// be able to listen at its address.
 	if f.bind == "" {
 		if c.Bind, err = edgerouter.BindAddress(ctx, c.Advertise); err != nil {
 			return err
 		}
+	} else if err := edgerouter.CheckLocal(c.Bind); err != nil {
+		return err
 	}
 	zitiBin, err := zitiBinary(f.ziti)
 	if err != nil {

@@ -115,3 +115,31 @@ func TestRouterJoinErrors(t *testing.T) {
 	assert.Contains(t, stderr.String(), "token file")
 	assert.True(t, strings.HasPrefix(stderr.String(), "ztedge: router join: "), stderr.String())
 }
+
+// An advertised IP address that is not this host's is refused before the
+// one-time token is spent, unless -bind gives one of this host's.
+func TestRouterJoinRefusesAnAdvertisedAddressOfAnotherHost(t *testing.T) {
+	dir := t.TempDir()
+	claims := base64.RawURLEncoding.EncodeToString([]byte(`{"em":"erott","ctrls":["tls:198.18.0.1:6262"],"exp":4102444800}`))
+	jwt := filepath.Join(dir, "node-a.jwt")
+	require.NoError(t, os.WriteFile(jwt, []byte("e30."+claims+".c2ln\n"), 0o600))
+	calls := filepath.Join(dir, "calls")
+	ziti := filepath.Join(dir, "ziti")
+	require.NoError(t, os.WriteFile(ziti, []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\nexit 1\n"), 0o700))
+	join := func(extra ...string) error {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"router", "join", "node-a", "-jwt", jwt, "-dir", filepath.Join(dir, "router"), "-ziti", ziti, "-print"}, extra...)
+		return run(t.Context(), args, &stdout, &stderr)
+	}
+
+	err := join("-advertise", "192.0.2.77")
+	assert.ErrorContains(t, err, "the advertised address 192.0.2.77 is not an address of this host")
+	err = join("-advertise", "192.0.2.77", "-bind", "192.0.2.78")
+	assert.ErrorContains(t, err, "the address to bind to 192.0.2.78 is not an address of this host")
+	assert.NoFileExists(t, calls, "ziti was never called: the token is not spent")
+
+	// Behind NAT: the public address is advertised, this host's bound.
+	err = join("-advertise", "192.0.2.77", "-bind", "127.0.0.1")
+	require.Error(t, err, "the fake ziti fails the enrolment")
+	assert.FileExists(t, calls, "the enrolment was tried")
+}

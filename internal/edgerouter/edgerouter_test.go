@@ -235,9 +235,31 @@ func TestPickLocal(t *testing.T) {
 	assert.ErrorContains(t, err, "none of them an address of this host")
 	_, err = pickLocal("n", []netip.Addr{netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("127.0.0.1")}, local)
 	assert.ErrorContains(t, err, "several")
-	ip, err := BindAddress(context.Background(), "198.18.0.2")
+}
+
+func TestBindAddressRefusesAnIPOfAnotherHost(t *testing.T) {
+	locals := func() (map[netip.Addr]bool, error) {
+		return map[netip.Addr]bool{netip.MustParseAddr("10.0.0.5"): true, netip.MustParseAddr("fe80::1"): true}, nil
+	}
+	ip, err := bindAddress(context.Background(), "10.0.0.5", locals)
 	require.NoError(t, err)
-	assert.Equal(t, "198.18.0.2", ip.String())
+	assert.Equal(t, "10.0.0.5", ip.String())
+	ip, err = bindAddress(context.Background(), "::ffff:10.0.0.5", locals)
+	require.NoError(t, err, "an IPv4-mapped address is its IPv4 address")
+	assert.True(t, ip.IsValid())
+	_, err = bindAddress(context.Background(), "fe80::1%eth0", locals)
+	require.NoError(t, err, "the zone is not part of the address")
+	_, err = bindAddress(context.Background(), "8.8.8.8", locals)
+	assert.ErrorContains(t, err, "the advertised address 8.8.8.8 is not an address of this host")
+
+	// This host's loopback address is its own; a documentation address is not.
+	ip, err = BindAddress(context.Background(), "127.0.0.1")
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1", ip.String())
+	_, err = BindAddress(context.Background(), "192.0.2.77")
+	assert.ErrorContains(t, err, "not an address of this host")
+	assert.NoError(t, CheckLocal(netip.MustParseAddr("127.0.0.1")))
+	assert.ErrorContains(t, CheckLocal(netip.MustParseAddr("192.0.2.77")), "the address to bind to 192.0.2.77 is not an address of this host")
 }
 
 func TestShellQuote(t *testing.T) {
