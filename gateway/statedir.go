@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/ztedge/ztedge/internal/secretfile"
 )
 
 // The gateway's state folder holds nginx.conf, the TLS key and the logs,
@@ -17,25 +19,14 @@ import (
 
 // ensurePrivateDir creates dir with mode 0700 if it is missing, and
 // refuses one that is a symbolic link, is not a folder, belongs to another
-// user, or that group or others may write.
+// user (root aside), or that group or others may write (see
+// [secretfile.CheckDir]).
 func ensurePrivateDir(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("state folder: %w", err)
 	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
+	if err := secretfile.CheckDir(dir); err != nil {
 		return fmt.Errorf("state folder: %w", err)
-	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("state folder %s is a symbolic link: give the real folder", dir)
-	case !fi.IsDir():
-		return fmt.Errorf("state folder %s is not a folder", dir)
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("state folder %s has mode %04o: group or others could replace its files; run chmod go-w %s", dir, fi.Mode().Perm(), dir)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("state folder %s belongs to user %d, not to the user running the gateway (%d)", dir, st.Uid, os.Getuid())
 	}
 	return nil
 }

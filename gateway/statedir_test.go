@@ -25,13 +25,13 @@ func TestPrepareRefusesAStateFolderOthersCanChange(t *testing.T) {
 		d := filepath.Join(c.StateDir, sub)
 		require.NoError(t, os.Chmod(d, 0o770))
 		_, err := Prepare(c)
-		assert.ErrorContains(t, err, "group or others could replace its files", "folder %q group-writable", sub)
+		assert.ErrorContains(t, err, "is writable by group or others", "folder %q group-writable", sub)
 		require.NoError(t, os.Chmod(d, 0o700))
 	}
 	if os.Getuid() == 0 {
 		require.NoError(t, os.Chown(filepath.Join(c.StateDir, logsDirName), 65534, 65534))
 		_, err := Prepare(c)
-		assert.ErrorContains(t, err, "belongs to user 65534")
+		assert.ErrorContains(t, err, "is owned by uid 65534")
 		require.NoError(t, os.Chown(filepath.Join(c.StateDir, logsDirName), 0, 0))
 	}
 	// A symbolic link in place of logs/ is refused, not followed.

@@ -202,7 +202,13 @@ func planEdgeXFiles(ctx context.Context, c *vaultapi.Client, t *Topology) ([]Cha
 				VaultCA:     t.Vault.CACert,
 			}
 			changes = append(changes, Change{Op: op, Kind: kindTokenFile, Name: s.Name, Detail: why,
-				apply: func(ctx context.Context) error { _, err := keeper.Ensure(ctx); return err }})
+				apply: func(ctx context.Context) error {
+					if err := serviceDir(t.Output, s.Name); err != nil {
+						return err
+					}
+					_, err := keeper.Ensure(ctx)
+					return err
+				}})
 		}
 		env, err := t.EdgeXEnv(s.Name)
 		if err != nil {
@@ -213,19 +219,22 @@ func planEdgeXFiles(ctx context.Context, c *vaultapi.Client, t *Topology) ([]Cha
 		have, err := os.ReadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			changes = append(changes, envChange(OpCreate, s.Name, path, want, ""))
+			changes = append(changes, envChange(OpCreate, t.Output, s.Name, path, want, ""))
 		case err != nil:
 			return nil, fmt.Errorf("edgex env file of %s: %w", s.Name, err)
 		case string(have) != string(want):
-			changes = append(changes, envChange(OpUpdate, s.Name, path, want, "content differs"))
+			changes = append(changes, envChange(OpUpdate, t.Output, s.Name, path, want, "content differs"))
 		}
 	}
 	return changes, nil
 }
 
-func envChange(op Op, name, path string, content []byte, detail string) Change {
+func envChange(op Op, output, name, path string, content []byte, detail string) Change {
 	return Change{Op: op, Kind: kindEnvFile, Name: name, Detail: detail,
 		apply: func(context.Context) error {
+			if err := serviceDir(output, name); err != nil {
+				return err
+			}
 			if err := secretfile.Write(path, content); err != nil {
 				return err
 			}
@@ -292,20 +301,15 @@ func planEdgeXRemovals(ctx context.Context, c *vaultapi.Client, output string, t
 							return err
 						}
 					}
-					return removeFile(tokenPath)
+					return removeOutputFiles(output, []string{"services", name}, edgextoken.FileName)
 				}})
 		}
 		if _, err := os.Lstat(envPath); err == nil {
 			changes = append(changes, Change{Op: OpDelete, Kind: kindEnvFile, Name: name,
-				apply: func(context.Context) error { return removeFile(envPath) }})
+				apply: func(context.Context) error {
+					return removeOutputFiles(output, []string{"services", name}, EnvFileName)
+				}})
 		}
 	}
 	return changes, nil
-}
-
-func removeFile(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", path, err)
-	}
-	return nil
 }

@@ -37,6 +37,9 @@ func New(ctx context.Context, t *Topology, logger *slog.Logger) (_ *Provisioner,
 		return nil, err
 	}
 	vault.WarnPlainHTTP(logger, t.Vault.Address, "the administrator's Vault token and the services' secret IDs", "use https and vault.caCert")
+	if err := checkOutput(t.Output); err != nil {
+		return nil, err
+	}
 	vc, err := newVaultClient(ctx, t)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/ztedge/ztedge/internal/configfile"
@@ -50,7 +49,7 @@ func planTrustFiles(t *Topology) ([]Change, error) {
 			{credentials.ControllerCAFileName, "the controller's CA bundle", ctrl},
 			{credentials.VaultCAFileName, "Vault's CA", vaultCA},
 		} {
-			c, err := trustFile(s.Name, credentials.NextTo(creds, f.name), f.want, f.what)
+			c, err := trustFile(t.Output, s.Name, credentials.NextTo(creds, f.name), f.want, f.what)
 			if err != nil {
 				return nil, err
 			}
@@ -62,7 +61,7 @@ func planTrustFiles(t *Topology) ([]Change, error) {
 
 // trustFile plans one CA bundle of a service: written when missing or
 // different, removed when want is nil.
-func trustFile(service, path string, want []byte, what string) ([]Change, error) {
+func trustFile(output, service, path string, want []byte, what string) ([]Change, error) {
 	have, err := configfile.Read(path)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
@@ -74,7 +73,9 @@ func trustFile(service, path string, want []byte, what string) ([]Change, error)
 		return nil, nil
 	case want == nil:
 		return []Change{{Op: OpDelete, Kind: kindTrustFile, Name: name, Detail: "the topology names no " + what,
-			apply: func(context.Context) error { return os.Remove(path) }}}, nil
+			apply: func(context.Context) error {
+				return removeOutputFiles(output, []string{"services", service}, filepath.Base(path))
+			}}}, nil
 	case !missing && bytes.Equal(have, want):
 		return nil, nil
 	}
@@ -83,5 +84,10 @@ func trustFile(service, path string, want []byte, what string) ([]Change, error)
 		op, detail = OpCreate, what
 	}
 	return []Change{{Op: op, Kind: kindTrustFile, Name: name, Detail: detail,
-		apply: func(context.Context) error { return secretfile.WriteMode(path, want, 0o644) }}}, nil
+		apply: func(context.Context) error {
+			if err := serviceDir(output, service); err != nil {
+				return err
+			}
+			return secretfile.WriteMode(path, want, 0o644)
+		}}}, nil
 }

@@ -64,10 +64,18 @@ func (credentialsKind) converge(ctx context.Context, v *vaultSide, s *serviceSta
 	keep := want
 	keep.RoleID, keep.SecretID = cur.RoleID, cur.SecretID
 	return []Change{{Op: OpUpdate, Kind: kindVaultCredentials, Name: s.name, Detail: d.detail() + " (same secret_id)",
-		apply: func(ctx context.Context) error { return credentials.Write(path, &keep) }}}, nil
+		apply: func(ctx context.Context) error {
+			if err := serviceDir(v.t.Output, s.name); err != nil {
+				return err
+			}
+			return credentials.Write(path, &keep)
+		}}}, nil
 }
 
-// remove deletes the service's credentials folder.
+// remove deletes the files ztedge wrote in the service's credentials folder
+// (see [serviceFiles]), then the folder when nothing else is left in it. It
+// follows no symbolic link: a services folder or service folder that is
+// one is refused.
 func (credentialsKind) remove(_ context.Context, v *vaultSide, s *serviceState) ([]Change, error) {
 	dir, err := v.serviceFolder(s.name)
 	if err != nil {
@@ -80,7 +88,7 @@ func (credentialsKind) remove(_ context.Context, v *vaultSide, s *serviceState) 
 	}
 	return []Change{{Op: OpDelete, Kind: kindVaultCredentials, Name: s.name, Detail: dir,
 		apply: func(context.Context) error {
-			if err := os.RemoveAll(dir); err != nil {
+			if err := removeServiceFolder(v.t.Output, s.name); err != nil {
 				return fmt.Errorf("removing credentials folder %s: %w", dir, err)
 			}
 			return nil
@@ -122,7 +130,11 @@ func (v *vaultSide) applyNewCredentials(s string) func(context.Context) error {
 		}
 		c := v.credentialsFor(s)
 		c.RoleID, c.SecretID = roleID, secretID
-		if err := credentials.Write(path, &c); err != nil {
+		err = serviceDir(v.t.Output, s)
+		if err == nil {
+			err = credentials.Write(path, &c)
+		}
+		if err != nil {
 			_ = v.destroySecretIDAccessor(ctx, s, accessor)
 			return err
 		}

@@ -3,9 +3,9 @@ package provisioning
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_model"
@@ -162,9 +162,7 @@ func (identityKind) remove(ctx context.Context, z *zitiSide, o zitiObject[identi
 		return err
 	}
 	if file, ok := z.identityFile(o.Name); ok && !o.Spec.ExternalJWT {
-		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+		return removeOutputFiles(z.t.Output, []string{"clients"}, filepath.Base(file))
 	}
 	return nil
 }
@@ -205,6 +203,9 @@ func (z *zitiSide) enrollClient(ctx context.Context, id, name string) error {
 	}
 	out, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
+		return err
+	}
+	if _, err := outputDir(z.t.Output, "clients"); err != nil {
 		return err
 	}
 	return secretfile.Write(credentials.IdentityPath(z.t.Output, name), out)

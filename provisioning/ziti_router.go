@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -146,10 +147,7 @@ func (routerKind) remove(ctx context.Context, z *zitiSide, o zitiObject[routerSp
 	if _, err := z.api.EdgeRouter.DeleteEdgeRouter(&edge_router.DeleteEdgeRouterParams{Context: ctx, ID: o.ID}, nil); err != nil {
 		return err
 	}
-	if err := os.Remove(credentials.RouterTokenPath(z.t.Output, o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+	return removeOutputFiles(z.t.Output, []string{"routers"}, filepath.Base(credentials.RouterTokenPath("", o.Name)))
 }
 
 // writeRouterToken writes the router's enrolment token to its file (0600,
@@ -167,6 +165,9 @@ func (z *zitiSide) writeRouterToken(ctx context.Context, id, name string, reissu
 	}
 	if r.Payload.Data == nil || str(r.Payload.Data.EnrollmentJWT) == "" {
 		return fmt.Errorf("edge router %q has no enrolment token", name)
+	}
+	if _, err := outputDir(z.t.Output, "routers"); err != nil {
+		return err
 	}
 	return secretfile.Write(credentials.RouterTokenPath(z.t.Output, name), []byte(str(r.Payload.Data.EnrollmentJWT)+"\n"))
 }

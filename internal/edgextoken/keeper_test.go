@@ -222,7 +222,7 @@ func TestWriteRefusesASharedFolder(t *testing.T) {
 	require.NoError(t, os.Chmod(dir, 0o777))
 	f := &edgextoken.File{Auth: edgextoken.Auth{ClientToken: "t", EntityID: "e", Renewable: true, Policies: []string{"default"}}}
 	err := edgextoken.Write(filepath.Join(dir, "secrets-token.json"), f)
-	require.ErrorContains(t, err, "may be written by group or others")
+	require.ErrorContains(t, err, "is writable by group or others")
 }
 
 func TestReadNeverQuotesTheFile(t *testing.T) {

@@ -16,9 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -91,21 +89,19 @@ func (f *File) Validate() error {
 }
 
 // Write writes f to path with mode 0600. A missing folder is created with
-// mode 0700; an existing folder is set to 0700, unless group or others may
-// write to it (such as /tmp), which is refused: the token file must sit in
-// a folder of the service's own.
+// mode 0700; an existing folder is set to 0700. The folder must be the
+// current user's or root's, not a symbolic link, and not writable by group
+// or others (such as /tmp), nor may any folder above it be, unless it is
+// sticky (see [secretfile.CheckDirTree]): whoever could change it could
+// swap the token file. The token file must sit in a folder of the
+// service's own.
 func Write(path string, f *File) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("refusing to write %s %s: %w", what, path, err)
 	}
 	dir := filepath.Dir(path)
-	if fi, err := os.Stat(dir); err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("%s %s: %s is not a folder", what, path, dir)
-		}
-		if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
-			return fmt.Errorf("%s %s: folder %s may be written by group or others (mode %04o), who could swap the token file: choose a folder of the service's own, e.g. /tmp/edgex/secrets/<service>/", what, path, dir, fi.Mode().Perm())
-		}
+	if err := secretfile.CheckDirTree(dir); err != nil {
+		return fmt.Errorf("%s %s: %w: choose a folder of the service's own, e.g. /tmp/edgex/secrets/<service>/", what, path, err)
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -118,8 +114,12 @@ func Write(path string, f *File) error {
 }
 
 // Read reads and checks a token file. It refuses a file group or others may
-// read or write. Errors never quote the file's content.
+// read or write, and one in a folder [Write] would refuse. Errors never
+// quote the file's content.
 func Read(path string) (*File, error) {
+	if err := secretfile.CheckDirTree(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
 	data, err := secretfile.Read(path, what, maxSize)
 	if err != nil {
 		return nil, err

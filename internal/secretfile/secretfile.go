@@ -15,7 +15,9 @@ import (
 // Write writes data to path atomically (a temporary file in the same
 // folder, synced, then renamed over path) with mode 0600, creating missing
 // parent folders with mode 0700. A symbolic link at path is replaced, never
-// followed.
+// followed. The folder of path is refused as [CheckDir] refuses it: callers
+// that write below a folder others may change check the folders above
+// (see [CheckDirTree] and [EnsurePrivateDir]).
 func Write(path string, data []byte) error {
 	return WriteMode(path, data, 0o600)
 }
@@ -52,6 +54,9 @@ func StageMode(path string, data []byte, mode os.FileMode) (*Staged, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := CheckDir(dir); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -151,11 +156,14 @@ func Read(path, what string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-// KeepPrivateDirs sets mode 0700 on each existing folder given.
+// KeepPrivateDirs sets mode 0700 on each existing folder given, refusing
+// (as [CheckDir] does) one that is a symbolic link, belongs to another
+// user, or that group or others may write; a link's target is never
+// changed.
 func KeepPrivateDirs(dirs ...string) error {
 	for _, d := range dirs {
-		if err := os.Chmod(d, 0o700); err != nil {
-			return fmt.Errorf("setting mode 0700 on folder %s: %w", d, err)
+		if err := keepPrivate(d); err != nil {
+			return err
 		}
 	}
 	return nil
