@@ -43,8 +43,9 @@ type Staged struct {
 }
 
 // Stage writes data to a temporary file (mode 0600, synced) in the folder
-// of path, creating missing parent folders with mode 0700, and returns it
-// staged: path is not touched until [Staged.Commit].
+// of path, creating missing parent folders with mode 0700 and refusing a
+// folder as [CheckDir] does, and returns it staged: path is not touched
+// until [Staged.Commit].
 func Stage(path string, data []byte) (*Staged, error) {
 	return StageMode(path, data, 0o600)
 }
@@ -56,7 +57,7 @@ func StageMode(path string, data []byte, mode os.FileMode) (*Staged, error) {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := CheckDir(dir); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
