@@ -185,12 +185,26 @@ func TestIntegrationProvisioning(t *testing.T) {
 	})
 
 	t.Run("a lost identity file is re-enrolled in one apply", func(t *testing.T) {
-		require.NoError(t, os.Remove(credentials.IdentityPath(top.Output, "operator")))
+		file := credentials.IdentityPath(top.Output, "operator")
+		old, err := os.ReadFile(file)
+		require.NoError(t, err)
+		require.NoError(t, os.Remove(file))
 		plan := apply(t, newProvisioner(t, top))
 		assert.Equal(t, 0, plan.Count(OpCreate)+plan.Count(OpDelete))
 		requireNoChanges(t, newProvisioner(t, top))
-		_, err := os.Stat(credentials.IdentityPath(top.Output, "operator"))
+		_, err = os.Stat(file)
 		require.NoError(t, err)
+
+		// The file of the identity before it was enrolled again: the
+		// controller would refuse its certificate, so it is re-enrolled.
+		require.NoError(t, os.WriteFile(file, old, 0o600))
+		plan, err = newProvisioner(t, top).Plan(context.Background())
+		require.NoError(t, err)
+		var b strings.Builder
+		_, _ = plan.WriteTo(&b)
+		assert.Contains(t, b.String(), "identity file holds another certificate", "a stale identity file counts as converged")
+		apply(t, newProvisioner(t, top))
+		requireNoChanges(t, newProvisioner(t, top))
 	})
 
 	t.Run("files are private", func(t *testing.T) {

@@ -3,9 +3,12 @@ package provisioning
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_model"
@@ -15,6 +18,7 @@ import (
 	"github.com/ztedge/ztedge/internal/credentials"
 	"github.com/ztedge/ztedge/internal/naming"
 	"github.com/ztedge/ztedge/internal/secretfile"
+	"github.com/ztedge/ztedge/internal/zitiid"
 )
 
 // identityKind is an identity: a service's, which authenticates with its
@@ -35,8 +39,11 @@ type identitySpec struct {
 	RoleAttributes []string
 	IsAdmin        bool
 	// IdentityFile says whether a client's identity file exists in the
-	// output folder (desired: true).
+	// output folder and holds the identity's certificate (desired: true).
 	IdentityFile bool
+	// FileProblem says what is wrong with the identity file when
+	// IdentityFile is false: "missing", or why it is not the identity's.
+	FileProblem string
 }
 
 func (want identitySpec) diff(have identitySpec) fieldDiffs {
@@ -49,7 +56,11 @@ func (want identitySpec) diff(have identitySpec) fieldDiffs {
 	d.set("roleAttributes", have.RoleAttributes, want.RoleAttributes)
 	d.boolean("isAdmin", have.IsAdmin, want.IsAdmin)
 	if want.IdentityFile && !have.IdentityFile {
-		d.add("identity file missing")
+		problem := have.FileProblem
+		if problem == "" {
+			problem = "missing"
+		}
+		d.add("identity file " + problem)
 	}
 	return d
 }
@@ -92,8 +103,7 @@ func (k identityKind) list(ctx context.Context, z *zitiSide) ([]zitiObject[ident
 		if ext := str(i.ExternalID); ext != "" {
 			s.ExternalJWT, s.ExternalID, s.AuthPolicy = true, ext, z.nameOr(authPolicyKind{}.kind(), str(i.AuthPolicyID))
 		} else if file, ok := z.identityFile(str(i.Name)); ok && isManaged(i.Tags) {
-			_, err := os.Stat(file)
-			s.IdentityFile = err == nil
+			s.IdentityFile, s.FileProblem = identityFileHolds(file, i.Authenticators)
 		}
 		z.remember(k.kind(), str(i.Name), str(i.ID))
 		out = append(out, zitiObject[identitySpec]{Name: str(i.Name), ID: str(i.ID), Managed: isManaged(i.Tags), Spec: s})
@@ -209,4 +219,23 @@ func (z *zitiSide) enrollClient(ctx context.Context, id, name string) error {
 		return err
 	}
 	return secretfile.Write(credentials.IdentityPath(z.t.Output, name), out)
+}
+
+// identityFileHolds reports whether the identity file at file is the one
+// of an identity with authenticators auth: it exists and holds the
+// certificate the controller knows. A file left from an identity
+// re-created elsewhere (another output folder) holds another certificate,
+// and the controller would refuse it.
+func identityFileHolds(file string, auth *rest_model.IdentityAuthenticators) (bool, string) {
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return false, "missing"
+	}
+	got, err := zitiid.Fingerprint(file)
+	if err != nil {
+		return false, "unreadable"
+	}
+	if auth == nil || auth.Cert == nil || !strings.EqualFold(auth.Cert.Fingerprint, got) {
+		return false, "holds another certificate than the identity's (enrolled again elsewhere?)"
+	}
+	return true, ""
 }

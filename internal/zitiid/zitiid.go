@@ -6,6 +6,7 @@ package zitiid
 
 import (
 	"context"
+	"crypto/sha1" // the controller names certificates by their SHA-1
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -113,4 +114,19 @@ func Probe(ctx context.Context, ztAPI string, pool *x509.CertPool) error {
 		return fmt.Errorf("the ziti controller at %s is not trusted by the CA bundle in the identity file (%v): is the file enrolled with this controller?", controller, untrusted.Err)
 	}
 	return fmt.Errorf("cannot reach the ziti controller at %s: %v", controller, err)
+}
+
+// Fingerprint returns the fingerprint the controller gives the certificate
+// of an identity file (the SHA-1 of its DER form, in lower-case hex), to
+// compare with the identity's certificate authenticator.
+func Fingerprint(file string) (string, error) {
+	_, id, err := Load(file)
+	if err != nil {
+		return "", err
+	}
+	c := id.Cert()
+	if c == nil || len(c.Certificate) == 0 {
+		return "", fmt.Errorf("ziti identity file %s holds no certificate", file)
+	}
+	return fmt.Sprintf("%x", sha1.Sum(c.Certificate[0])), nil
 }
