@@ -74,14 +74,7 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 		}
 		fmt.Fprint(tw, header)
 		for _, svc := range st.Services {
-			bound := "NOT BOUND"
-			switch {
-			case !svc.Present:
-				bound = "NOT PROVISIONED"
-			case len(svc.Routers) > 0:
-				bound = st.routerList(svc.Routers)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", svc.Name, bound, identityState(svc.Identity), activity(sessions, svc.Identity, st.Time))
+			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", svc.Name, st.placement(svc.Present, svc.Routers, "NOT BOUND"), identityState(svc.Identity), activity(sessions, svc.Identity, st.Time))
 		}
 		tw.Flush()
 		if len(st.Clients) > 0 {
@@ -97,14 +90,7 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 			tw = tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
 			fmt.Fprint(tw, "  DEPENDENCY\tHOSTED ON\tROUTER IN TOPOLOGY\n")
 			for _, d := range st.Dependencies {
-				hosted := "NOT HOSTED"
-				switch {
-				case !d.Present:
-					hosted = "NOT PROVISIONED"
-				case len(d.Routers) > 0:
-					hosted = st.routerList(d.Routers)
-				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Name, hosted, d.Router)
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Name, st.placement(d.Present, d.Routers, "NOT HOSTED"), d.Router)
 			}
 			tw.Flush()
 		}
@@ -119,6 +105,18 @@ func (st *Status) WriteTo(w io.Writer) (int64, error) {
 	}
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err
+}
+
+// placement says where a Ziti service is served: the routers hosting it,
+// none when it is provisioned but nobody serves it, or NOT PROVISIONED.
+func (st *Status) placement(present bool, routers []string, none string) string {
+	switch {
+	case !present:
+		return "NOT PROVISIONED"
+	case len(routers) > 0:
+		return st.routerList(routers)
+	}
+	return none
 }
 
 // routerList joins router names, marking those that are offline.
